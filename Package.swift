@@ -1,0 +1,54 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// AsyncIO: asyncio for Swift on Linux. Layers point one way:
+// CAsyncIOLinux -> AsyncIOSystem -> AsyncIO -> (AsyncIOHTTP) -> aio / Examples.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "AsyncIO",
+    products: [
+        .library(name: "AsyncIO", targets: ["AsyncIO"]),
+        .library(name: "AsyncIOTesting", targets: ["AsyncIOTesting"]),
+        .executable(name: "aio", targets: ["aio"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CAsyncIOLinux"),
+        .target(name: "AsyncIOSystem", dependencies: ["CAsyncIOLinux"], swiftSettings: strict),
+        .target(
+            name: "AsyncIO",
+            dependencies: ["AsyncIOSystem", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(name: "AsyncIOTesting", dependencies: ["AsyncIO", "AsyncIOSystem"], swiftSettings: strict),
+        .executableTarget(
+            name: "aio",
+            dependencies: ["AsyncIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+
+        // Benchmarks: built in release by `swift run -c release LoopBenchmarks`; see BENCHMARKS.md.
+        .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
+        .executableTarget(
+            name: "LoopBenchmarks",
+            dependencies: ["AsyncIO", "CMallocCounter"],
+            path: "Benchmarks/LoopBenchmarks",
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "AsyncIOTests",
+            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem"],
+            swiftSettings: strict
+        ),
+    ]
+)

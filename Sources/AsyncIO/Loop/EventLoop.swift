@@ -1,0 +1,323 @@
+import AsyncIOSystem
+import Logging
+import Synchronization
+
+/// A single-threaded event loop over epoll that is also a Swift task executor (asyncio's event loop).
+///
+/// Tasks whose executor preference is the loop, and every child task they create, run their jobs on the
+/// loop's thread. When a descriptor becomes ready or a timer fires, the waiting task is resumed on that
+/// same thread in the next turn: no thread hop and no lock on the hot path.
+///
+/// One turn of the loop:
+/// 1. run the work that was ready when the turn began (work made ready meanwhile waits for the next
+///    turn, so I/O is never starved);
+/// 2. fire the timers that are due, in (deadline, creation) order;
+/// 3. poll epoll, with a timeout of zero if work is ready, else until the next timer;
+///    readiness resumes the waiting tasks (which only enqueues their jobs).
+///
+/// Start a loop with ``run(debug:_:)`` (asyncio.run) on the current thread, or with
+/// ``EventLoopGroup`` on threads of its own.
+///
+/// ### Thread safety
+/// ``callSoon(_:)``, ``spawn(name:_:)``, ``submit(_:)``, ``stop()`` and the executor entry points are safe
+/// from any thread. Everything else is meant for the loop's own thread (a task running on the loop).
+public final class EventLoop: @unchecked Sendable {
+    /// The loop's name, used for its thread and in logs.
+    public let name: String
+
+    // Loop-thread state. Only the loop thread touches these.
+    var ready = ReadyQueue()
+    var timers = TimerHeap()
+    var timerSequence: UInt64 = 0
+    let poller: EpollSelector
+    var phase: Phase = .idle
+    /// The job running now (a task's address), for introspection and slow-job reports.
+    var currentJob: UnsafeMutableRawPointer?
+
+    // Cross-thread state.
+    let inbox = Mutex(Inbox())
+    let registry = Mutex(TaskRegistry())
+    let lifecycle = Atomic<Int>(Phase.idle.rawValue)
+    let foreignSequence = Atomic<UInt64>(0)
+
+    /// Virtual time: the clock only moves when the loop jumps to the next timer (test loops).
+    let usesVirtualTime: Bool
+    let virtualNow = Atomic<Int64>(0)
+
+    /// Debug mode: jobs that hold the loop longer than ``slowJobThreshold`` are logged.
+    public let isDebug: Bool
+    /// The longest a job may hold the loop in debug mode before it is reported (default 100 ms).
+    public let slowJobThreshold: Duration
+    let logger: Logger
+    /// The serial-executor facade, created with the loop.
+    private(set) var serialFacade: LoopSerialExecutor!
+
+    enum Phase: Int {
+        case idle, running, shuttingDown, closed
+    }
+
+    struct Inbox: ~Copyable {
+        var work: [LoopWork] = []
+        /// The loop is (about to be) blocked in epoll and must be woken through the eventfd.
+        var isPolling = false
+        var wakePending = false
+        var stopRequested = false
+    }
+
+    /// Creates a loop. It does nothing until a thread runs it.
+    ///
+    /// - Parameters:
+    ///   - name: The loop's name, for its thread and logs.
+    ///   - debug: Enables slow-job reports (asyncio's debug mode).
+    ///   - slowJobThreshold: How long a job may hold the loop before it is reported in debug mode.
+    ///   - virtualTime: The clock jumps to the next timer whenever the loop is idle (for tests; see
+    ///     `AsyncIOTesting`).
+    ///   - logger: Where slow-job reports and loop errors go (label `AsyncIO.EventLoop` by default).
+    /// - Throws: ``EventLoopError`` if epoll or the eventfd cannot be created (`EMFILE`, `ENOMEM`).
+    public init(
+        name: String = "aio-loop",
+        debug: Bool = false,
+        slowJobThreshold: Duration = .milliseconds(100),
+        virtualTime: Bool = false,
+        logger: Logger? = nil
+    ) throws {
+        self.name = name
+        self.isDebug = debug
+        self.slowJobThreshold = slowJobThreshold
+        self.usesVirtualTime = virtualTime
+        var logger = logger ?? Logger(label: "AsyncIO.EventLoop")
+        logger[metadataKey: "loop"] = "\(name)"
+        self.logger = logger
+        do {
+            poller = try EpollSelector()
+        } catch {
+            throw EventLoopError(.system, operation: "EventLoop.init", underlying: error)
+        }
+        serialFacade = LoopSerialExecutor(loop: self)
+    }
+
+    deinit {
+        precondition(phase != .running, "EventLoop deinitialised while running")
+        if phase != .closed { poller.close() }
+    }
+
+    // MARK: - Where we are
+
+    /// The loop running on the calling thread, or nil outside any loop.
+    ///
+    /// Inside a task whose executor preference is a loop, this is that loop.
+    public static var current: EventLoop? {
+        guard let pointer = CurrentLoopSlot.get() else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Whether the calling thread is this loop's thread, running it.
+    @inline(__always)
+    public var inEventLoop: Bool {
+        CurrentLoopSlot.get() == Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Whether the loop has shut down; work handed to it now is refused or forwarded.
+    public var isClosed: Bool { lifecycle.load(ordering: .acquiring) == Phase.closed.rawValue }
+
+    // MARK: - Time
+
+    /// The loop's time now, in nanoseconds of its clock (`CLOCK_MONOTONIC`, or virtual).
+    @inline(__always)
+    var nowNanoseconds: Int64 {
+        usesVirtualTime ? virtualNow.load(ordering: .relaxed) : MonotonicClock.nanoseconds()
+    }
+
+    /// The loop's time now (asyncio's `loop.time()`).
+    public var now: LoopClock.Instant { LoopClock.Instant(nanoseconds: nowNanoseconds) }
+
+    /// The loop's clock, for `Task.sleep(for:clock:)`, deadlines and measurements.
+    public var clock: LoopClock { LoopClock(loop: self) }
+
+    // MARK: - Enqueueing work
+
+    /// Adds work to the loop: directly if we are its thread, else through the inbox and the eventfd.
+    @inline(__always)
+    func enqueue(_ work: consuming LoopWork) {
+        if inEventLoop {
+            ready.push(work)
+        } else {
+            enqueueFromOtherThread(work)
+        }
+    }
+
+    @discardableResult
+    func enqueueFromOtherThread(_ work: consuming LoopWork) -> Bool {
+        var work: LoopWork? = work
+        let (accepted, wake) = inbox.withLock { box -> (Bool, Bool) in
+            if lifecycle.load(ordering: .acquiring) == Phase.closed.rawValue { return (false, false) }
+            box.work.append(work.take()!)
+            if box.isPolling && !box.wakePending {
+                box.wakePending = true
+                return (true, true)
+            }
+            return (true, false)
+        }
+        if wake { poller.wake() }
+        if !accepted, let work = work.take() { forwardAfterClose(work) }
+        return accepted
+    }
+
+    /// Work that arrives after the loop closed: task jobs go to the global executor so no task is lost;
+    /// callbacks are dropped (``callSoon(_:)`` reports that).
+    private func forwardAfterClose(_ work: consuming LoopWork) {
+        switch work {
+        case .task(let job), .actor(let job):
+            globalConcurrentExecutor.enqueue(job)
+        case .callback:
+            break
+        }
+    }
+
+    // MARK: - Running
+
+    /// Runs the loop on the calling thread until ``stop()`` is called.
+    ///
+    /// `EventLoopGroup` uses this for its threads. Most programs call ``run(debug:_:)`` instead.
+    public func runForever() {
+        run(until: { false })
+    }
+
+    /// Asks the loop to return from ``runForever()`` after the current turn. Safe from any thread.
+    public func stop() {
+        let wake = inbox.withLock { box -> Bool in
+            box.stopRequested = true
+            return box.isPolling
+        }
+        if wake { poller.wake() }
+    }
+
+    /// Runs turns until `isDone` says so or ``stop()`` is called.
+    func run(until isDone: () -> Bool) {
+        let previous = CurrentLoopSlot.get()
+        precondition(previous == nil || previous == Unmanaged.passUnretained(self).toOpaque(),
+                     "an EventLoop cannot run on a thread that is already running another loop")
+        CurrentLoopSlot.set(Unmanaged.passUnretained(self).toOpaque())
+        defer { CurrentLoopSlot.set(previous) }
+        if phase == .idle {
+            phase = .running
+            lifecycle.store(Phase.running.rawValue, ordering: .releasing)
+        }
+        while !isDone() && !takeStopRequest() {
+            runReadyWork()
+            fireDueTimers()
+            // Check before polling: the work just run may have finished what we wait for, and a poll
+            // with nothing else pending would block forever.
+            if isDone() { break }
+            poll(mayBlock: true)
+        }
+    }
+
+    private func takeStopRequest() -> Bool {
+        inbox.withLock { box in
+            let stop = box.stopRequested
+            box.stopRequested = false
+            return stop
+        }
+    }
+
+    /// One turn: ready work, due timers, poll (without blocking when `mayBlock` is false).
+    func runOnce(mayBlock: Bool = true) {
+        runReadyWork()
+        fireDueTimers()
+        poll(mayBlock: mayBlock)
+    }
+
+    private func runReadyWork() {
+        var budget = ready.count
+        while budget > 0, let work = ready.pop() {
+            budget -= 1
+            if isDebug {
+                runTimed(work)
+            } else {
+                run(work)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func run(_ work: consuming LoopWork) {
+        switch work {
+        case .task(let job):
+            currentJob = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+            job.runSynchronously(on: asUnownedTaskExecutor())
+            currentJob = nil
+        case .actor(let job):
+            currentJob = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+            job.runSynchronously(isolatedTo: serialFacade.asUnownedSerialExecutor(),
+                                 taskExecutor: asUnownedTaskExecutor())
+            currentJob = nil
+        case .callback(let body):
+            body()
+        }
+    }
+
+    private func runTimed(_ work: consuming LoopWork) {
+        let started = MonotonicClock.nanoseconds()
+        var job: UnsafeMutableRawPointer?
+        switch work {
+        case .task(let j), .actor(let j): job = unsafeBitCast(j, to: UnsafeMutableRawPointer.self)
+        case .callback: job = nil
+        }
+        run(work)
+        let elapsed = Duration.nanoseconds(MonotonicClock.nanoseconds() - started)
+        if elapsed > slowJobThreshold {
+            let taskName = job.flatMap { pointer in registry.withLock { $0.name(of: pointer) } } ?? "callback"
+            logger.warning(
+                "a job held the event loop too long",
+                metadata: ["task": "\(taskName)", "held_ms": "\(elapsed.milliseconds)"]
+            )
+        }
+    }
+
+    private func poll(mayBlock: Bool) {
+        var timeout: Int32
+        if !ready.isEmpty || !mayBlock {
+            timeout = 0
+        } else if let next = timers.nextDeadline {
+            let wait = next - nowNanoseconds
+            // Round up so a timer never fires early; epoll_wait counts milliseconds.
+            timeout = wait <= 0 ? 0 : Int32(clamping: (wait + 999_999) / 1_000_000)
+        } else {
+            timeout = -1
+        }
+        if usesVirtualTime && timeout != 0 {
+            // Virtual time: look without blocking; if nothing at all happens, jump to the next timer.
+            if inbox.withLock({ !$0.work.isEmpty || $0.stopRequested }) {
+                timeout = 0
+            } else if let next = timers.nextDeadline {
+                if poller.poll(loop: self, timeoutMilliseconds: 0) > 0 { drainInbox(); return }
+                if inbox.withLock({ !$0.work.isEmpty }) { drainInbox(); return }
+                if next > virtualNow.load(ordering: .relaxed) { virtualNow.store(next, ordering: .relaxed) }
+                return
+            }
+        }
+        if timeout != 0 {
+            let mustStay = inbox.withLock { box -> Bool in
+                if !box.work.isEmpty || box.stopRequested { return true }
+                box.isPolling = true
+                return false
+            }
+            if mustStay { timeout = 0 }
+        }
+        poller.poll(loop: self, timeoutMilliseconds: timeout)
+        drainInbox()
+    }
+
+    private func drainInbox() {
+        let arrived = inbox.withLock { box -> [LoopWork] in
+            box.isPolling = false
+            box.wakePending = false
+            if box.work.isEmpty { return [] }
+            var taken: [LoopWork] = []
+            swap(&taken, &box.work)
+            return taken
+        }
+        for work in arrived { ready.push(work) }
+    }
+}

@@ -1,0 +1,154 @@
+import AsyncIOSystem
+
+/// A descriptor registered with its loop's epoll, edge-triggered for read, write and hang-up.
+///
+/// The loop keeps the readiness it has seen. An operation tries its system call first; only when the
+/// call returns `EAGAIN` does it clear that readiness (``clearReadable()``) and wait
+/// (``waitReadable()``) until the loop sees the descriptor ready again. Reads and writes that can
+/// complete never suspend and never touch epoll.
+///
+/// ### Thread safety
+/// Loop-confined: use it only from tasks running on its loop.
+public final class IORegistration: @unchecked Sendable {
+    /// The registered descriptor. It belongs to the registration, which closes it.
+    public let fd: Int32
+    /// The loop that polls it.
+    public let loop: EventLoop
+
+    var readiness: Epoll.Events = []
+    private var readWaiter: Waiter?
+    private var writeWaiter: Waiter?
+    private var nextWaiterID: UInt64 = 0
+    /// Whether ``close()`` has run.
+    public private(set) var isClosed = false
+
+    private struct Waiter {
+        let id: UInt64
+        let continuation: UnsafeContinuation<Void, any Error>
+    }
+
+    private static let readReady: Epoll.Events = [.readable, .readHangUp, .hangUp, .error]
+    private static let writeReady: Epoll.Events = [.writable, .hangUp, .error]
+
+    init(fd: Int32, loop: EventLoop) {
+        self.fd = fd
+        self.loop = loop
+    }
+
+    /// Whether the loop has seen the descriptor readable (or hung up) since the last ``clearReadable()``.
+    public var isReadable: Bool { !readiness.isDisjoint(with: Self.readReady) }
+    /// Whether the loop has seen the descriptor writable (or hung up) since the last ``clearWritable()``.
+    public var isWritable: Bool { !readiness.isDisjoint(with: Self.writeReady) }
+    /// Whether the peer has shut down its side (`EPOLLRDHUP` or `EPOLLHUP`).
+    public var isPeerHungUp: Bool { !readiness.isDisjoint(with: [.readHangUp, .hangUp]) }
+
+    /// Forgets read readiness after a read returned `EAGAIN`. Hang-ups are kept: they do not go away.
+    public func clearReadable() { readiness.remove(.readable) }
+    /// Forgets write readiness after a write returned `EAGAIN`.
+    public func clearWritable() { readiness.remove(.writable) }
+
+    func deliver(_ events: Epoll.Events) {
+        readiness.formUnion(events)
+        if !events.isDisjoint(with: Self.readReady), let waiter = readWaiter {
+            readWaiter = nil
+            waiter.continuation.resume()
+        }
+        if !events.isDisjoint(with: Self.writeReady), let waiter = writeWaiter {
+            writeWaiter = nil
+            waiter.continuation.resume()
+        }
+    }
+
+    /// Suspends until the descriptor is readable or hung up; returns at once if it already is.
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled while waiting; ``EventLoopError`` `.closed`
+    ///   if the registration is or gets closed, `.busy` if another task is already waiting to read.
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is consumed.
+    public func waitReadable() async throws {
+        if isReadable { return }
+        try await wait(write: false)
+    }
+
+    /// Suspends until the descriptor is writable or hung up; returns at once if it already is.
+    ///
+    /// - Throws: as ``waitReadable()``.
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is written.
+    public func waitWritable() async throws {
+        if isWritable { return }
+        try await wait(write: true)
+    }
+
+    private func wait(write: Bool) async throws {
+        precondition(loop.inEventLoop, "IORegistration used off its loop's thread")
+        if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }
+        if (write ? writeWaiter : readWaiter) != nil {
+            throw EventLoopError(.busy, operation: write ? "waitWritable" : "waitReadable")
+        }
+        try Task.checkCancellation()
+        nextWaiterID &+= 1
+        let id = nextWaiterID
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let waiter = Waiter(id: id, continuation: continuation)
+                if write { writeWaiter = waiter } else { readWaiter = waiter }
+            }
+        } onCancel: {
+            loop.execute { self.cancelWaiter(id: id, write: write) }
+        }
+    }
+
+    private func cancelWaiter(id: UInt64, write: Bool) {
+        if write, let waiter = writeWaiter, waiter.id == id {
+            writeWaiter = nil
+            waiter.continuation.resume(throwing: CancellationError())
+        } else if !write, let waiter = readWaiter, waiter.id == id {
+            readWaiter = nil
+            waiter.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Deregisters and closes the descriptor; waiting tasks fail with ``EventLoopError`` `.closed`.
+    /// Closing twice is harmless.
+    public func close() {
+        precondition(loop.inEventLoop, "IORegistration closed off its loop's thread")
+        if isClosed { return }
+        isClosed = true
+        loop.poller.remove(self)
+        try? FileDescriptorOps.close(fd)
+        let error = EventLoopError(.closed, operation: "close")
+        if let waiter = readWaiter {
+            readWaiter = nil
+            waiter.continuation.resume(throwing: error)
+        }
+        if let waiter = writeWaiter {
+            writeWaiter = nil
+            waiter.continuation.resume(throwing: error)
+        }
+    }
+}
+
+extension EventLoop {
+    /// Registers `fd` with the loop (edge-triggered read, write and hang-up) and takes ownership of it.
+    ///
+    /// The descriptor should be non-blocking. It is closed by ``IORegistration/close()`` or when the
+    /// loop shuts down.
+    ///
+    /// - Throws: ``EventLoopError`` `.system` if epoll refuses it (for example `EPERM` for a regular file).
+    public func register(_ fd: Int32) throws -> IORegistration {
+        precondition(inEventLoop, "EventLoop.register called off the loop's thread")
+        let registration = IORegistration(fd: fd, loop: self)
+        do {
+            try poller.add(registration)
+        } catch {
+            throw EventLoopError(.system, operation: "epoll_ctl(ADD)", underlying: error)
+        }
+        return registration
+    }
+
+    /// How many descriptors are registered with the loop now.
+    public var registrationCount: Int { poller.registrations.count }
+}

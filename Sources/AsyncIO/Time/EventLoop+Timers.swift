@@ -1,0 +1,148 @@
+import Synchronization
+extension EventLoop {
+    /// Schedules `callback` to run on the loop after `delay` (asyncio's `call_later`).
+    ///
+    /// - Returns: A handle that can cancel the call.
+    ///
+    /// ### Thread safety
+    /// Safe from any thread; off the loop the timer is armed in the loop's next turn.
+    @discardableResult
+    public func call(after delay: Duration, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
+        let base = nowNanoseconds
+        let delayNanos = max(0, delay.nanosecondsClamped)
+        return schedule(deadline: base > Int64.max - delayNanos ? .max : base + delayNanos,
+                        action: .callback(callback))
+    }
+
+    /// Schedules `callback` to run on the loop at `deadline` on its clock (asyncio's `call_at`).
+    ///
+    /// A deadline in the past runs the callback in the next turn.
+    ///
+    /// ### Thread safety
+    /// Safe from any thread.
+    @discardableResult
+    public func call(at deadline: LoopClock.Instant, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
+        schedule(deadline: deadline.nanoseconds, action: .callback(callback))
+    }
+
+    func schedule(deadline: Int64, action: TimerHandle.Action) -> TimerHandle {
+        if inEventLoop {
+            timerSequence &+= 1
+            let timer = TimerHandle(loop: self, deadline: deadline, sequence: timerSequence, action: action)
+            timers.insert(timer)
+            return timer
+        }
+        // Off the loop the sequence number is taken now, under the inbox lock, so two calls from one
+        // thread with the same deadline still fire in call order.
+        let sequence = nextForeignSequence()
+        let timer = TimerHandle(loop: self, deadline: deadline, sequence: sequence, action: action)
+        execute { [self] in
+            if timer.state == .pending { timers.insert(timer) }
+        }
+        return timer
+    }
+
+    private func nextForeignSequence() -> UInt64 {
+        // Foreign timers take sequence numbers from the top half of the space, so loop-created timers
+        // and foreign ones never collide; relative order among foreign ones is kept.
+        foreignSequence.add(1, ordering: .relaxed).newValue | (1 << 63)
+    }
+
+    /// Removes a pending timer (loop thread). A sleeping task is woken with `CancellationError`.
+    func cancelTimer(_ timer: TimerHandle) {
+        guard timer.state == .pending else { return }
+        timer.state = .cancelled
+        timers.remove(timer)
+        let action = timer.action
+        timer.action = .none
+        if case .resume(let continuation) = action {
+            continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Phase 2 of a turn: fire the timers that are due now, created before this phase began.
+    func fireDueTimers() {
+        guard let first = timers.first else { return }
+        let now = nowNanoseconds
+        guard first.deadline <= now else { return }
+        let limit = timerSequence
+        while let timer = timers.first, timer.deadline <= now {
+            // A callback that schedules a zero-delay timer must not run again in this same phase.
+            if timer.sequence > limit && timer.sequence < (1 << 63) { break }
+            _ = timers.popFirst()
+            fire(timer)
+        }
+    }
+
+    private func fire(_ timer: TimerHandle) {
+        guard timer.state == .pending else { return }
+        timer.state = .fired
+        let action = timer.action
+        timer.action = .none
+        switch action {
+        case .none: break
+        case .callback(let body): body()
+        case .resume(let continuation): continuation.resume()
+        case .cancelTask(let task): task.cancel()
+        }
+    }
+
+    /// How many timers are pending now.
+    public var pendingTimerCount: Int { timers.count }
+
+    // MARK: - Sleeping
+
+    /// Suspends the calling task for `duration` on the loop's timers (asyncio.sleep).
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled first.
+    ///
+    /// ### Cancellation
+    /// The timer is removed and the call throws `CancellationError` at once.
+    public func sleep(for duration: Duration) async throws {
+        let base = nowNanoseconds
+        let delay = max(0, duration.nanosecondsClamped)
+        try await sleep(untilNanoseconds: base > Int64.max - delay ? .max : base + delay)
+    }
+
+    /// Suspends the calling task until `deadline` on the loop's clock.
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled first.
+    ///
+    /// ### Cancellation
+    /// The timer is removed and the call throws `CancellationError` at once.
+    public func sleep(until deadline: LoopClock.Instant) async throws {
+        try await sleep(untilNanoseconds: deadline.nanoseconds)
+    }
+
+    func sleep(untilNanoseconds deadline: Int64) async throws {
+        try Task.checkCancellation()
+        let onLoop = inEventLoop
+        let timer: TimerHandle
+        if onLoop {
+            timerSequence &+= 1
+            timer = TimerHandle(loop: self, deadline: deadline, sequence: timerSequence, action: .none)
+        } else {
+            timer = TimerHandle(loop: self, deadline: deadline, sequence: nextForeignSequence(), action: .none)
+        }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if onLoop {
+                    arm(timer, continuation)
+                } else {
+                    execute { [self] in arm(timer, continuation) }
+                }
+            }
+        } onCancel: {
+            execute { [self] in cancelTimer(timer) }
+        }
+    }
+
+    private func arm(_ timer: TimerHandle, _ continuation: UnsafeContinuation<Void, any Error>) {
+        if timer.state == .cancelled {
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        timer.action = .resume(continuation)
+        timers.insert(timer)
+    }
+}

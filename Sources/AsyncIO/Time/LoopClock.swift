@@ -1,0 +1,63 @@
+/// An event loop's clock: `CLOCK_MONOTONIC`, or virtual time on a test loop.
+///
+/// Sleeping on it costs one timer-heap entry on the loop, no thread:
+/// `try await Task.sleep(for: .seconds(1), clock: loop.clock)`.
+public struct LoopClock: Clock {
+    /// The loop whose timers this clock drives.
+    public let loop: EventLoop
+
+    /// Creates the clock of `loop`.
+    public init(loop: EventLoop) { self.loop = loop }
+
+    /// A point in time on a loop's clock, in nanoseconds.
+    public struct Instant: InstantProtocol, Hashable, Sendable, CustomStringConvertible {
+        /// Nanoseconds since the clock's origin (boot for `CLOCK_MONOTONIC`, 0 for virtual time).
+        public let nanoseconds: Int64
+
+        /// Creates an instant from nanoseconds on the clock.
+        public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+
+        public func advanced(by duration: Duration) -> Instant {
+            Instant(nanoseconds: nanoseconds &+ duration.nanosecondsClamped)
+        }
+
+        public func duration(to other: Instant) -> Duration {
+            .nanoseconds(other.nanoseconds - nanoseconds)
+        }
+
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+
+        public var description: String { "\(Double(nanoseconds) / 1e9)s" }
+    }
+
+    /// The loop's time now.
+    public var now: Instant { loop.now }
+
+    /// One nanosecond (timers fire on millisecond epoll timeouts, never early).
+    public var minimumResolution: Duration { .nanoseconds(1) }
+
+    /// Suspends until `deadline` on the loop's timers.
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled first.
+    ///
+    /// ### Cancellation
+    /// The timer is removed and the call throws `CancellationError` at once.
+    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        try await loop.sleep(untilNanoseconds: deadline.nanoseconds)
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, clamped to `Int64`.
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        let (secNanos, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, overflow2) = secNanos.addingReportingOverflow(attoseconds / 1_000_000_000)
+        if overflow2 { return seconds < 0 ? .min : .max }
+        return sum
+    }
+
+    /// The duration in whole milliseconds.
+    var milliseconds: Int64 { nanosecondsClamped / 1_000_000 }
+}

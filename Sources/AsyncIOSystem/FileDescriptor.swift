@@ -1,0 +1,54 @@
+import Glibc
+import CAsyncIOLinux
+
+/// Operations on raw file descriptors shared by every kind of descriptor.
+public enum FileDescriptorOps {
+    /// Closes `fd`.
+    ///
+    /// On Linux the descriptor is released even when `close` fails with `EINTR`, so it is never retried
+    /// (a retry could close a descriptor that another thread has just opened). Other errors are
+    /// reported but the descriptor is gone either way.
+    ///
+    /// The corresponding C function is `close`.
+    public static func close(_ fd: Int32) throws(Errno) {
+        if Glibc.close(fd) == -1 {
+            let err = Glibc.errno
+            if err == EINTR { return }
+            checkNotABug(err, "close")
+            throw Errno(rawValue: err)
+        }
+    }
+
+    /// Makes `fd` non-blocking (`O_NONBLOCK`).
+    ///
+    /// The corresponding C function is `fcntl`.
+    public static func setNonBlocking(_ fd: Int32) throws(Errno) {
+        let flags = try systemCall("fcntl") { fcntl(fd, F_GETFL) }
+        try systemCall("fcntl") { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+    }
+
+    /// Reads up to `buffer.count` bytes; `.wouldBlock` on `EAGAIN`, `.done(0)` at end of file.
+    ///
+    /// The corresponding C function is `read`.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        try nonBlockingCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes up to `buffer.count` bytes; `.wouldBlock` on `EAGAIN`.
+    ///
+    /// The corresponding C function is `write`.
+    public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        try nonBlockingCall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Creates a pipe with `O_CLOEXEC | O_NONBLOCK` on both ends: `(read end, write end)`.
+    ///
+    /// The corresponding C function is `pipe2`.
+    public static func makePipe() throws(Errno) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        _ = try fds.withUnsafeMutableBufferPointer { (p: inout UnsafeMutableBufferPointer<Int32>) throws(Errno) in
+            try systemCall("pipe2") { casyncio_pipe2(p.baseAddress, O_CLOEXEC | O_NONBLOCK) }
+        }
+        return (fds[0], fds[1])
+    }
+}

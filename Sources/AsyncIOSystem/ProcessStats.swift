@@ -1,0 +1,56 @@
+import CAsyncIOLinux
+import Glibc
+
+/// Facts about this process, read from `/proc`, for leak checks in tests and tools.
+public enum ProcessStats {
+    /// How many file descriptors are open (entries of `/proc/self/fd`, not counting the one used to list it).
+    public static func openFileDescriptorCount() -> Int { count(entriesOf: "/proc/self/fd") - 1 }
+
+    /// How many threads the process has (entries of `/proc/self/task`).
+    public static func threadCount() -> Int { count(entriesOf: "/proc/self/task") }
+
+    private static func count(entriesOf path: String) -> Int {
+        guard let dir = opendir(path) else { return -1 }
+        defer { closedir(dir) }
+        var n = 0
+        while let entry = readdir(dir) {
+            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                raw[0] == UInt8(ascii: ".") && (raw[1] == 0 || (raw[1] == UInt8(ascii: ".") && raw[2] == 0))
+            }
+            if !isDot { n += 1 }
+        }
+        return n
+    }
+}
+
+/// The system's monotonic clock.
+public enum MonotonicClock {
+    /// `CLOCK_MONOTONIC` now, in nanoseconds.
+    @inlinable
+    public static func nanoseconds() -> Int64 { casyncio_monotonic_ns() }
+}
+
+/// The calling thread's event-loop slot (a C thread-local, read through an opaque call).
+public enum CurrentLoopSlot {
+    /// The pointer stored by ``set(_:)`` on this thread, or nil.
+    @inlinable
+    public static func get() -> UnsafeMutableRawPointer? { casyncio_current_loop() }
+
+    /// Stores `pointer` for the calling thread.
+    @inlinable
+    public static func set(_ pointer: UnsafeMutableRawPointer?) { casyncio_set_current_loop(pointer) }
+}
+
+/// Facts about the machine.
+public enum SystemInfo {
+    /// Online processor cores (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1.
+    public static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// The process environment.
+public enum SystemEnvironment {
+    /// The value of environment variable `name`, or nil.
+    public static func value(of name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}

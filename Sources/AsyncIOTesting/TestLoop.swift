@@ -1,0 +1,94 @@
+import AsyncIO
+import AsyncIOSystem
+
+/// What a test loop found left behind when its body returned.
+public struct TestLoopLeak: Error, CustomStringConvertible {
+    /// Spawned tasks still alive, by name and state.
+    public let tasks: [TaskInfo]
+    /// Timers still pending.
+    public let timers: Int
+    /// Descriptors still registered with the loop.
+    public let registrations: Int
+
+    public var description: String {
+        var parts: [String] = []
+        if !tasks.isEmpty { parts.append("\(tasks.count) task(s) still alive: \(tasks.map(\.description).joined(separator: "; "))") }
+        if timers > 0 { parts.append("\(timers) timer(s) still pending") }
+        if registrations > 0 { parts.append("\(registrations) descriptor(s) still registered") }
+        return "test loop leaked: " + parts.joined(separator: ", ")
+    }
+}
+
+/// Runs `body` on a fresh ``EventLoop`` on a thread of its own, with virtual time, and fails if it leaves
+/// anything behind (libuv's `MAKE_VALGRIND_HAPPY`).
+///
+/// Virtual time: whenever no work is ready and no descriptor is ready, the loop's clock jumps straight to
+/// the next timer. A test of a one-hour timeout runs in microseconds, over real sockets too, and the
+/// order of events is deterministic. Work done on other threads (the global executor, `Task.detached`)
+/// does not hold the clock back: keep such work out of virtual-time tests, or pass
+/// `virtualTime: false`.
+///
+/// After `body` returns, and before the loop shuts down, the loop must have no spawned task alive, no
+/// timer pending and no descriptor registered; otherwise this throws ``TestLoopLeak`` (the loop then
+/// cleans up as ``EventLoop/run(debug:_:)`` does, so one failing test does not disturb the next).
+///
+/// ```swift
+/// @Test func sleepAdvancesVirtualTime() async throws {
+///     try await withTestLoop { loop in
+///         let start = loop.now
+///         try await loop.sleep(for: .seconds(3600))
+///         #expect(start.duration(to: loop.now) == .seconds(3600))
+///     }
+/// }
+/// ```
+///
+/// - Throws: What `body` throws, or ``TestLoopLeak``.
+///
+/// ### Cancellation
+/// Cancelling the calling task does not reach the loop: `body` runs to completion.
+@discardableResult
+public func withTestLoop<Value: Sendable>(
+    virtualTime: Bool = true,
+    debug: Bool = false,
+    _ body: sending @escaping (EventLoop) async throws -> Value
+) async throws -> Value {
+    let loop = try EventLoop(name: "test-loop", debug: debug, virtualTime: virtualTime)
+    // `body` is `sending`: handing it to the loop thread cannot race with the caller.
+    nonisolated(unsafe) let body = body
+    let handoff = ThreadHandoff()
+    let outcome: Result<Value, any Error> = await withCheckedContinuation { continuation in
+        do {
+            handoff.thread = try SystemThread.spawn(name: "test-loop") {
+                let result: Result<Value, any Error>
+                do {
+                    result = .success(try loop.runMain {
+                        let value = try await body(loop)
+                        let leak = TestLoopLeak(
+                            tasks: loop.tasks,
+                            timers: loop.pendingTimerCount,
+                            registrations: loop.registrationCount
+                        )
+                        if !leak.tasks.isEmpty || leak.timers > 0 || leak.registrations > 0 { throw leak }
+                        return value
+                    })
+                } catch {
+                    result = .failure(error)
+                }
+                handoff.latch.wait()  // the spawning thread has stored `thread`
+                continuation.resume(returning: result)
+            }
+        } catch {
+            continuation.resume(returning: .failure(error))
+        }
+        handoff.latch.open()
+    }
+    // The loop thread resumed us as its very last act: this join waits microseconds at most.
+    handoff.thread?.join()
+    return try outcome.get()
+}
+
+/// Hands the loop thread's handle to the caller once it has been stored.
+private final class ThreadHandoff: @unchecked Sendable {
+    var thread: SystemThread?
+    let latch = ThreadLatch()
+}

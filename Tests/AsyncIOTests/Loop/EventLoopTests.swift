@@ -1,0 +1,190 @@
+import AsyncIO
+import AsyncIOSystem
+import AsyncIOTesting
+import Logging
+import Synchronization
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct EventLoopTests {
+    @Test func runReturnsTheMainTasksValue() throws {
+        let value = try EventLoop.run { 6 * 7 }
+        #expect(value == 42)
+    }
+
+    @Test func runRethrowsTheMainTasksError() {
+        #expect(throws: Boom.self) { try EventLoop.run { throw Boom() } }
+    }
+
+    @Test func currentIsTheLoopInsideItsTasksAndNilOutside() throws {
+        #expect(EventLoop.current == nil)
+        let same = try EventLoop.run { () async -> Bool in
+            let loop = EventLoop.current!
+            let child = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { EventLoop.current === loop }
+                return await group.next()!
+            }
+            return child && loop.inEventLoop
+        }
+        #expect(same)
+        #expect(EventLoop.current == nil)
+    }
+
+    @Test func callSoonRunsCallbacksInOrder() async throws {
+        try await withTestLoop { loop in
+            let order = Locked<[Int]>([])
+            for i in 0..<10 { loop.callSoon { order.mutate { $0.append(i) } } }
+            try await loop.sleep(for: .zero)
+            #expect(order.value == Array(0..<10))
+        }
+    }
+
+    @Test func runCancelsAndAwaitsTasksStillAliveOnTheWayOut() throws {
+        let outcome = Locked<String>("not run")
+        try EventLoop.run {
+            let loop = EventLoop.current!
+            loop.spawn(name: "forever") {
+                do {
+                    try await loop.sleep(for: .seconds(3600))
+                    outcome.mutate { $0 = "woke" }
+                } catch {
+                    outcome.mutate { $0 = "\(type(of: error))" }
+                }
+            }
+            try await loop.sleep(for: .zero)
+        }
+        #expect(outcome.value == "CancellationError")
+    }
+
+    @Test func spawnedTasksAreListedWithNameAndState() async throws {
+        try await withTestLoop { loop in
+            let worker = loop.spawn(name: "worker") { try await loop.sleep(for: .seconds(5)) }
+            let me = loop.spawn(name: "inspector") { loop.tasks }
+            let seen = try await me.value
+            #expect(seen.map(\.name) == ["worker", "inspector"])
+            #expect(seen.first { $0.name == "inspector" }?.state == .running)
+            #expect(seen.first { $0.name == "worker" }?.state == .waiting)
+            try await worker.value
+            #expect(loop.tasks.isEmpty)
+        }
+    }
+
+    @Test func unnamedTasksGetAsyncioStyleNames() async throws {
+        try await withTestLoop { loop in
+            let name = try await loop.spawn { loop.tasks.first?.name ?? "" }.value
+            #expect(name.hasPrefix("Task-"))
+        }
+    }
+
+    @Test func eagerSpawnRunsUntilItsFirstSuspensionAtOnce() async throws {
+        try await withTestLoop { loop in
+            let started = Locked(false)
+            let task = loop.spawn(eager: true) {
+                started.mutate { $0 = true }
+                try await loop.sleep(for: .seconds(1))
+            }
+            #expect(started.value)
+            try await task.value
+        }
+    }
+
+    @Test func submitFromEightThreadsRunsEveryJobOnTheLoop() async throws {
+        let group = try EventLoopGroup(loops: 1, name: "submit")
+        defer { group.shutdown() }
+        let loop = group.next()
+        let counter = Locked(0)
+        let offLoop = Locked(0)
+        let threads = try (0..<8).map { t in
+            try SystemThread.spawn(name: "submitter-\(t)") {
+                for i in 0..<10_000 {
+                    let echoed = try! loop.submit {
+                        if !loop.inEventLoop { offLoop.mutate { $0 += 1 } }
+                        counter.mutate { $0 += 1 }
+                        return i
+                    }
+                    precondition(echoed == i)
+                }
+            }
+        }
+        for thread in threads { thread.join() }
+        #expect(counter.value == 80_000)
+        #expect(offLoop.value == 0)
+    }
+
+    @Test func submitOnTheLoopThreadThrowsInsteadOfDeadlocking() async throws {
+        try await withTestLoop { loop in
+            #expect(throws: EventLoopError.self) { try loop.submit { 1 } }
+        }
+    }
+
+    @Test func actorPinnedToTheLoopRunsOnItsThread() async throws {
+        actor Counter {
+            let loop: EventLoop
+            var count = 0
+            init(loop: EventLoop) { self.loop = loop }
+            nonisolated var unownedExecutor: UnownedSerialExecutor { loop.serialExecutor.asUnownedSerialExecutor() }
+            func bump() -> Bool {
+                count += 1
+                return loop.inEventLoop
+            }
+        }
+        let group = try EventLoopGroup(loops: 1, name: "actor")
+        defer { group.shutdown() }
+        let counter = Counter(loop: group.next())
+        for _ in 0..<100 { #expect(await counter.bump()) }
+        #expect(await counter.count == 100)
+    }
+
+    @Test func groupLoopsRunOnDistinctThreads() async throws {
+        let group = try EventLoopGroup(loops: 3, name: "grp")
+        defer { group.shutdown() }
+        var ids: Set<Int32> = []
+        for loop in group.loops {
+            ids.insert(try await loop.spawn { SystemThread.currentID }.value)
+        }
+        #expect(ids.count == 3)
+    }
+
+    @Test func slowJobsAreReportedWithTheirTaskName() async throws {
+        let records = Locked<[String]>([])
+        let logger = Logger(label: "test") { _ in CapturingLogHandler(records: records) }
+        let loop = try EventLoop(name: "slow", debug: true, slowJobThreshold: .zero, logger: logger)
+        try loop.runMain {
+            try await loop.spawn(name: "slowpoke") { (0..<1000).reduce(0, +) }.value
+        }
+        #expect(records.value.contains { $0.contains("slowpoke") })
+    }
+
+    @Test func runLeavesNoThreadDescriptorOrTaskBehind() async {
+        await #expect(processExitsWith: .success) {
+            let fds = ProcessStats.openFileDescriptorCount()
+            let threads = ProcessStats.threadCount()
+            for _ in 0..<20 {
+                try! EventLoop.run {
+                    let loop = EventLoop.current!
+                    for _ in 0..<10 { loop.spawn { try await loop.sleep(for: .seconds(3600)) } }
+                    loop.call(after: .seconds(3600)) {}
+                    try await loop.sleep(for: .milliseconds(1))
+                }
+            }
+            let ok = ProcessStats.openFileDescriptorCount() == fds && ProcessStats.threadCount() == threads
+            exit(ok ? 0 : 1)
+        }
+    }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let records: Locked<[String]>
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        records.mutate { $0.append("\(event.message) \(all)") }
+    }
+}
+
+import Glibc
