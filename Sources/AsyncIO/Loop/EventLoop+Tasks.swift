@@ -28,10 +28,17 @@ public struct TaskInfo: Sendable, CustomStringConvertible {
 /// The live tasks spawned on a loop; guarded by the loop's registry mutex.
 struct TaskRegistry: ~Copyable {
     var records: [UInt64: TaskRecord] = [:]
+    /// Task address (which is also its job's address) to record id, for slow-job reports.
+    var byJob: [UInt: UInt64] = [:]
     var nextID: UInt64 = 0
 
-    func name(of job: UnsafeMutableRawPointer) -> String? {
-        records.values.first { $0.job == job }?.name
+    func name(of job: UInt) -> String? {
+        byJob[job].flatMap { records[$0]?.name }
+    }
+
+    mutating func remove(_ record: TaskRecord) {
+        records[record.id] = nil
+        if let job = record.job { byJob[job] = nil }
     }
 }
 
@@ -40,7 +47,8 @@ final class TaskRecord: @unchecked Sendable {
     let id: UInt64
     let name: String
     let started: Int64
-    var job: UnsafeMutableRawPointer?
+    /// The task's address, once it has started.
+    var job: UInt?
     var cancel: (@Sendable () -> Void)?
     var isCancelRequested = false
 
@@ -83,10 +91,14 @@ extension EventLoop {
         let body: () async throws -> Success = { [self] in
             withUnsafeCurrentTask { current in
                 guard let current else { return }
-                let job = unsafeBitCast(current, to: UnsafeMutableRawPointer.self)
-                registry.withLock { _ in record.job = job }
+                let job = unsafeBitCast(current, to: UInt.self)
+                registry.withLock { registry in
+                    record.job = job
+                    registry.byJob[job] = record.id
+                }
+                if isDebug && inEventLoop { startingTaskName = record.name }
             }
-            defer { registry.withLock { _ = $0.records.removeValue(forKey: record.id) } }
+            defer { registry.withLock { $0.remove(record) } }
             return try await operation()
         }
         let task: Task<Success, any Error>
@@ -109,7 +121,7 @@ extension EventLoop {
     /// Safe from any thread; off the loop, `running` is a snapshot that may already be stale.
     public var tasks: [TaskInfo] {
         let now = nowNanoseconds
-        let running = inEventLoop ? currentJob : nil
+        let running = inEventLoop ? currentJob.map { UInt(bitPattern: $0) } : nil
         return registry.withLock { registry in
             registry.records.values.sorted { $0.id < $1.id }.map { record in
                 TaskInfo(

@@ -33,6 +33,8 @@ public final class EventLoop: @unchecked Sendable {
     var phase: Phase = .idle
     /// The job running now (a task's address), for introspection and slow-job reports.
     var currentJob: UnsafeMutableRawPointer?
+    /// Debug mode: the name of a task whose first job is running (it registers itself during that job).
+    var startingTaskName: String?
 
     // Cross-thread state.
     let inbox = Mutex(Inbox())
@@ -257,20 +259,26 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Debug mode: runs `work` and reports it if it held the loop longer than ``slowJobThreshold``.
+    /// The task's name is looked up first: the job may finish the task, which then leaves the registry.
     private func runTimed(_ work: consuming LoopWork) {
-        let started = MonotonicClock.nanoseconds()
-        var job: UnsafeMutableRawPointer?
+        var taskName = "callback"
         switch work {
-        case .task(let j), .actor(let j): job = unsafeBitCast(j, to: UnsafeMutableRawPointer.self)
-        case .callback: job = nil
+        case .task(let job), .actor(let job):
+            let address = unsafeBitCast(job, to: UInt.self)
+            taskName = registry.withLock { $0.name(of: address) } ?? "unnamed task"
+        case .callback:
+            break
         }
+        startingTaskName = nil
+        let started = MonotonicClock.nanoseconds()
         run(work)
+        if let starting = startingTaskName { taskName = starting }
         let elapsed = Duration.nanoseconds(MonotonicClock.nanoseconds() - started)
         if elapsed > slowJobThreshold {
-            let taskName = job.flatMap { pointer in registry.withLock { $0.name(of: pointer) } } ?? "callback"
             logger.warning(
                 "a job held the event loop too long",
-                metadata: ["task": "\(taskName)", "held_ms": "\(elapsed.milliseconds)"]
+                metadata: ["task": "\(taskName)", "held_us": "\(elapsed.nanosecondsClamped / 1000)"]
             )
         }
     }

@@ -1,4 +1,5 @@
 import AsyncIO
+import AsyncIOSystem
 import AsyncIOTesting
 import Testing
 
@@ -54,8 +55,10 @@ struct TimerTests {
         try await withTestLoop { loop in
             let fired = Locked(false)
             let timer = loop.call(after: .seconds(10)) { fired.mutate { $0 = true } }
-            // Cancel from a plain thread, then let the loop take the request before time moves on.
-            await Task.detached { timer.cancel() }.value
+            // Cancel from a plain thread; joining it (briefly blocking the loop) puts the request in the
+            // loop's inbox before virtual time can move on.
+            let thread = try SystemThread.spawn(name: "canceller") { timer.cancel() }
+            thread.join()
             try await loop.sleep(for: .seconds(20))
             #expect(!fired.value)
             #expect(timer.isCancelled)
