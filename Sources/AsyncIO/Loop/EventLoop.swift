@@ -41,6 +41,15 @@ public final class EventLoop: @unchecked Sendable {
     let registry = Mutex(TaskRegistry())
     let lifecycle = Atomic<Int>(Phase.idle.rawValue)
     let foreignSequence = Atomic<UInt64>(0)
+    /// Set by other threads when they add to the inbox or ask to stop; lets the loop skip the lock.
+    let inboxPending = Atomic<Bool>(false)
+    /// A stop request taken from the inbox (loop thread).
+    var stopRequested = false
+    /// Turns run since the last epoll poll while work kept the loop busy.
+    var turnsWithoutPoll = 0
+    /// While work is ready, epoll is still polled at least every this many turns, so I/O is never
+    /// starved by tasks that keep each other runnable.
+    static let maxTurnsWithoutPoll = 32
 
     /// Virtual time: the clock only moves when the loop jumps to the next timer (test loops).
     let usesVirtualTime: Bool
@@ -154,6 +163,7 @@ public final class EventLoop: @unchecked Sendable {
         let (accepted, wake) = inbox.withLock { box -> (Bool, Bool) in
             if lifecycle.load(ordering: .acquiring) == Phase.closed.rawValue { return (false, false) }
             box.work.append(work.take()!)
+            inboxPending.store(true, ordering: .releasing)
             if box.isPolling && !box.wakePending {
                 box.wakePending = true
                 return (true, true)
@@ -189,6 +199,7 @@ public final class EventLoop: @unchecked Sendable {
     public func stop() {
         let wake = inbox.withLock { box -> Bool in
             box.stopRequested = true
+            inboxPending.store(true, ordering: .releasing)
             return box.isPolling
         }
         if wake { poller.wake() }
@@ -205,21 +216,24 @@ public final class EventLoop: @unchecked Sendable {
             phase = .running
             lifecycle.store(Phase.running.rawValue, ordering: .releasing)
         }
-        while !isDone() && !takeStopRequest() {
+        while !isDone() {
+            if inboxPending.load(ordering: .acquiring) { drainInbox() }
+            if stopRequested {
+                stopRequested = false
+                break
+            }
             runReadyWork()
             fireDueTimers()
             // Check before polling: the work just run may have finished what we wait for, and a poll
             // with nothing else pending would block forever.
             if isDone() { break }
+            if !ready.isEmpty && turnsWithoutPoll < Self.maxTurnsWithoutPoll {
+                // Busy: skip the epoll_wait(0) system call for a few turns.
+                turnsWithoutPoll += 1
+                continue
+            }
+            turnsWithoutPoll = 0
             poll(mayBlock: true)
-        }
-    }
-
-    private func takeStopRequest() -> Bool {
-        inbox.withLock { box in
-            let stop = box.stopRequested
-            box.stopRequested = false
-            return stop
         }
     }
 
@@ -296,16 +310,19 @@ public final class EventLoop: @unchecked Sendable {
         }
         if usesVirtualTime && timeout != 0 {
             // Virtual time: look without blocking; if nothing at all happens, jump to the next timer.
-            if inbox.withLock({ !$0.work.isEmpty || $0.stopRequested }) {
+            if inboxPending.load(ordering: .acquiring) {
                 timeout = 0
             } else if let next = timers.nextDeadline {
-                if poller.poll(loop: self, timeoutMilliseconds: 0) > 0 { drainInbox(); return }
-                if inbox.withLock({ !$0.work.isEmpty }) { drainInbox(); return }
+                if poller.poll(loop: self, timeoutMilliseconds: 0) > 0 || inboxPending.load(ordering: .acquiring) {
+                    drainInbox()
+                    return
+                }
                 if next > virtualNow.load(ordering: .relaxed) { virtualNow.store(next, ordering: .relaxed) }
                 return
             }
         }
         if timeout != 0 {
+            // Tell other threads to ring the doorbell, unless work arrived meanwhile.
             let mustStay = inbox.withLock { box -> Bool in
                 if !box.work.isEmpty || box.stopRequested { return true }
                 box.isPolling = true
@@ -314,13 +331,18 @@ public final class EventLoop: @unchecked Sendable {
             if mustStay { timeout = 0 }
         }
         poller.poll(loop: self, timeoutMilliseconds: timeout)
-        drainInbox()
+        if timeout != 0 || inboxPending.load(ordering: .acquiring) { drainInbox() }
     }
 
     private func drainInbox() {
         let arrived = inbox.withLock { box -> [LoopWork] in
             box.isPolling = false
             box.wakePending = false
+            inboxPending.store(false, ordering: .relaxed)
+            if box.stopRequested {
+                box.stopRequested = false
+                stopRequested = true
+            }
             if box.work.isEmpty { return [] }
             var taken: [LoopWork] = []
             swap(&taken, &box.work)

@@ -45,14 +45,14 @@ extension EventLoop {
     private func nextForeignSequence() -> UInt64 {
         // Foreign timers take sequence numbers from the top half of the space, so loop-created timers
         // and foreign ones never collide; relative order among foreign ones is kept.
-        foreignSequence.add(1, ordering: .relaxed).newValue | (1 << 63)
+        foreignSequence.add(1, ordering: .relaxed).newValue | TimerHeap.foreignSequenceBit
     }
 
     /// Removes a pending timer (loop thread). A sleeping task is woken with `CancellationError`.
     func cancelTimer(_ timer: TimerHandle) {
         guard timer.state == .pending else { return }
         timer.state = .cancelled
-        timers.remove(timer)
+        timers.noteCancelled(timer)
         let action = timer.action
         timer.action = .none
         if case .resume(let continuation) = action {
@@ -62,14 +62,12 @@ extension EventLoop {
 
     /// Phase 2 of a turn: fire the timers that are due now, created before this phase began.
     func fireDueTimers() {
-        guard let first = timers.first else { return }
+        guard let next = timers.nextDeadline else { return }
         let now = nowNanoseconds
-        guard first.deadline <= now else { return }
+        guard next <= now else { return }
+        // A callback that schedules a zero-delay timer must not run it again in this same phase.
         let limit = timerSequence
-        while let timer = timers.first, timer.deadline <= now {
-            // A callback that schedules a zero-delay timer must not run again in this same phase.
-            if timer.sequence > limit && timer.sequence < (1 << 63) { break }
-            _ = timers.popFirst()
+        while let timer = timers.popDue(now: now, sequenceLimit: limit) {
             fire(timer)
         }
     }

@@ -11,7 +11,8 @@ public final class TimerHandle: @unchecked Sendable {
     public let loop: EventLoop
     let deadline: Int64
     let sequence: UInt64
-    var heapIndex = -1
+    /// Whether the heap holds an entry for this timer (cancelled entries stay until dropped).
+    var isInHeap = false
     var state: State = .pending
     var action: Action
 

@@ -1,89 +1,128 @@
 /// The loop's timers: a binary min-heap ordered by (deadline, sequence), so equal deadlines fire FIFO.
 ///
-/// Each ``TimerHandle`` knows its index, so cancelling removes it at once in O(log n): a million
-/// timeout scopes that never fire leave nothing behind.
+/// Keys live inline in the heap array, so sifting never touches the timer objects. Cancelled timers
+/// are removed lazily (asyncio's approach): they are skipped when they reach the top, and the heap is
+/// rebuilt without them once they are more than half of it, so a million timeout scopes that never
+/// fire cost amortised O(1) each and leave nothing behind.
 struct TimerHeap {
-    private var items: [TimerHandle] = []
+    private struct Entry {
+        let deadline: Int64
+        let sequence: UInt64
+        let timer: TimerHandle
 
-    var count: Int { items.count }
-    var isEmpty: Bool { items.isEmpty }
-    var nextDeadline: Int64? { items.first?.deadline }
-    var first: TimerHandle? { items.first }
+        @inline(__always)
+        func precedes(_ other: Entry) -> Bool {
+            deadline < other.deadline || (deadline == other.deadline && sequence < other.sequence)
+        }
+    }
 
-    @inline(__always)
-    private static func precedes(_ a: TimerHandle, _ b: TimerHandle) -> Bool {
-        a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence)
+    private var entries: [Entry] = []
+    private var cancelledCount = 0
+
+    /// Timers that will still fire.
+    var count: Int { entries.count - cancelledCount }
+    var isEmpty: Bool { count == 0 }
+
+    /// The deadline of the next timer that will fire.
+    var nextDeadline: Int64? {
+        mutating get {
+            dropCancelledTop()
+            return entries.first?.deadline
+        }
     }
 
     mutating func insert(_ timer: TimerHandle) {
-        timer.heapIndex = items.count
-        items.append(timer)
-        siftUp(items.count - 1)
+        timer.isInHeap = true
+        entries.append(Entry(deadline: timer.deadline, sequence: timer.sequence, timer: timer))
+        siftUp(entries.count - 1)
     }
 
-    mutating func popFirst() -> TimerHandle? {
-        guard !items.isEmpty else { return nil }
-        return remove(at: 0)
+    /// Removes and returns the next timer if it is due at `now` and was created at or before
+    /// `sequenceLimit` (or off the loop).
+    mutating func popDue(now: Int64, sequenceLimit: UInt64) -> TimerHandle? {
+        dropCancelledTop()
+        guard let top = entries.first, top.deadline <= now else { return nil }
+        if top.sequence > sequenceLimit && top.sequence < TimerHeap.foreignSequenceBit { return nil }
+        return removeTop()
     }
 
-    mutating func remove(_ timer: TimerHandle) {
-        let index = timer.heapIndex
-        guard index >= 0, index < items.count, items[index] === timer else { return }
-        _ = remove(at: index)
+    /// Sequence numbers at or above this bit belong to timers created off the loop thread.
+    static let foreignSequenceBit: UInt64 = 1 << 63
+
+    /// Records that a timer in the heap was cancelled; it is dropped later.
+    mutating func noteCancelled(_ timer: TimerHandle) {
+        guard timer.isInHeap else { return }
+        cancelledCount += 1
+        if cancelledCount > 64 && cancelledCount * 2 > entries.count { rebuild() }
     }
 
-    /// Removes every timer, in heap order.
+    /// Removes every timer.
     mutating func removeAll() -> [TimerHandle] {
-        let all = items
-        for timer in all { timer.heapIndex = -1 }
-        items.removeAll()
+        let all = entries.map(\.timer)
+        for timer in all { timer.isInHeap = false }
+        entries.removeAll()
+        cancelledCount = 0
         return all
     }
 
-    private mutating func remove(at index: Int) -> TimerHandle {
-        let removed = items[index]
-        let last = items.removeLast()
-        if index < items.count {
-            items[index] = last
-            last.heapIndex = index
-            if index > 0 && Self.precedes(last, items[(index - 1) / 2]) {
-                siftUp(index)
-            } else {
-                siftDown(index)
-            }
+    private mutating func dropCancelledTop() {
+        while let top = entries.first, top.timer.state == .cancelled {
+            _ = removeTop()
+            cancelledCount -= 1
         }
-        removed.heapIndex = -1
-        return removed
+    }
+
+    private mutating func removeTop() -> TimerHandle {
+        let top = entries[0].timer
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries[0] = last
+            siftDown(0)
+        }
+        top.isInHeap = false
+        return top
+    }
+
+    private mutating func rebuild() {
+        entries.removeAll { entry in
+            if entry.timer.state == .cancelled {
+                entry.timer.isInHeap = false
+                return true
+            }
+            return false
+        }
+        cancelledCount = 0
+        var index = entries.count / 2
+        while index > 0 {
+            index -= 1
+            siftDown(index)
+        }
     }
 
     private mutating func siftUp(_ start: Int) {
         var child = start
-        let item = items[child]
+        let item = entries[child]
         while child > 0 {
             let parent = (child - 1) / 2
-            guard Self.precedes(item, items[parent]) else { break }
-            items[child] = items[parent]
-            items[child].heapIndex = child
+            guard item.precedes(entries[parent]) else { break }
+            entries[child] = entries[parent]
             child = parent
         }
-        items[child] = item
-        item.heapIndex = child
+        entries[child] = item
     }
 
     private mutating func siftDown(_ start: Int) {
         var parent = start
-        let item = items[parent]
-        let n = items.count
+        let item = entries[parent]
+        let n = entries.count
         while true {
             var child = 2 * parent + 1
             guard child < n else { break }
-            if child + 1 < n && Self.precedes(items[child + 1], items[child]) { child += 1 }
-            guard Self.precedes(items[child], item) else { break }
-            items[parent] = items[child]
-            items[parent].heapIndex = parent
+            if child + 1 < n && entries[child + 1].precedes(entries[child]) { child += 1 }
+            guard entries[child].precedes(item) else { break }
+            entries[parent] = entries[child]
             parent = child
         }
-        items[parent] = item
-        item.heapIndex = parent
+        entries[parent] = item
     }
 }
