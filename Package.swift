@@ -35,12 +35,20 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Benchmarks: built in release by `swift run -c release LoopBenchmarks`; see BENCHMARKS.md.
+        // Benchmarks: `Benchmarks/run-loop-benchmarks.sh` runs them with the peers; see BENCHMARKS.md.
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
+        .target(name: "BenchmarkHarness", dependencies: ["CMallocCounter"], path: "Benchmarks/BenchmarkHarness",
+                swiftSettings: strict),
         .executableTarget(
             name: "LoopBenchmarks",
-            dependencies: ["AsyncIO", "CMallocCounter"],
+            dependencies: ["AsyncIO", "AsyncIOSystem", "BenchmarkHarness"],
             path: "Benchmarks/LoopBenchmarks",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "DefaultExecutorBenchmarks",
+            dependencies: ["AsyncIOSystem", "BenchmarkHarness"],
+            path: "Benchmarks/DefaultExecutorBenchmarks",
             swiftSettings: strict
         ),
 

@@ -40,3 +40,6 @@ void *memalign(size_t align, size_t n) {
     atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
     return __libc_memalign(align, n);
 }
+
+#include <stdlib.h>
+void cmalloc_counter_exit_failure(void) { exit(2); }

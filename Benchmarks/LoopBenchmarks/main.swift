@@ -3,27 +3,13 @@
 // Prints "name<TAB>ns/op<TAB>allocations/op", medians over the runs. See BENCHMARKS.md.
 import AsyncIO
 import AsyncIOSystem
+import BenchmarkHarness
 import Synchronization
-import Glibc
 
-func parseArguments() -> (runs: Int, only: Set<String>?) {
-    var runs = 5
-    var only: Set<String>? = nil
-    var arguments = CommandLine.arguments.dropFirst().makeIterator()
-    while let argument = arguments.next() {
-        switch argument {
-        case "--runs": runs = Int(arguments.next() ?? "") ?? runs
-        case "--only": only = Set((arguments.next() ?? "").split(separator: ",").map(String.init))
-        default:
-            print("usage: LoopBenchmarks [--runs N] [--only name,...]")
-            exit(2)
-        }
-    }
-    return (runs, only)
-}
-let (runs, only) = parseArguments()
+let options = BenchmarkOptions()
+let runs = options.runs
 
-func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
+func wanted(_ name: String) -> Bool { options.wants(name) }
 
 /// Runs `body` as the main task of a fresh loop (the benchmark's operations happen inside).
 func onLoop(_ body: @escaping @Sendable (EventLoop) async throws -> Void) throws {
@@ -132,17 +118,4 @@ if wanted("submit_8_threads") {
         for thread in threads { thread.join() }
         group.shutdown()
     })
-}
-
-/// A small deterministic PRNG (no Foundation).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -5,7 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static __thread void *current_loop;
+// initial-exec: a direct %fs-relative load, not a __tls_get_addr call (the shim is linked into the executable).
+static __thread void *current_loop __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) void *casyncio_current_loop(void) { return current_loop; }
 __attribute__((noinline)) void casyncio_set_current_loop(void *loop) { current_loop = loop; }

@@ -46,11 +46,11 @@ extension EventLoop {
                 box.result = .failure(error)
             }
         }
-        run(until: { box.result != nil })
-        if box.result == nil {
+        run(until: { box.isDone })
+        if !box.isDone {
             // stop() was called: the main task is cancelled like the others.
             mainTask.cancel()
-            run(until: { box.result != nil })
+            run(until: { box.isDone })
         }
         shutdown()
         return try box.result!.get()
@@ -134,7 +134,12 @@ extension EventLoop {
 
 /// Carries a result from the loop thread to whoever waits for it; the handoff is ordered by the waiter.
 final class ResultBox<Value>: @unchecked Sendable {
-    var result: Result<Value, any Error>?
+    var result: Result<Value, any Error>? {
+        didSet { isDone = result != nil }
+    }
+    /// Whether `result` is set; a stored flag, because the loop checks it every turn and reading the
+    /// generic optional there costs a runtime metadata lookup.
+    private(set) var isDone = false
 }
 
 /// Reads flags from the environment.

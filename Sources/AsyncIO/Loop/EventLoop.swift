@@ -25,16 +25,17 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's name, used for its thread and in logs.
     public let name: String
 
-    // Loop-thread state. Only the loop thread touches these.
-    var ready = ReadyQueue()
-    var timers = TimerHeap()
-    var timerSequence: UInt64 = 0
+    // Loop-thread state. Only the loop thread touches these, one job at a time, so the dynamic
+    // exclusivity checks (a runtime call per access on the hottest path) are turned off for them.
+    @exclusivity(unchecked) var ready = ReadyQueue()
+    @exclusivity(unchecked) var timers = TimerHeap()
+    @exclusivity(unchecked) var timerSequence: UInt64 = 0
     let poller: EpollSelector
-    var phase: Phase = .idle
+    @exclusivity(unchecked) var phase: Phase = .idle
     /// The job running now (a task's address), for introspection and slow-job reports.
-    var currentJob: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) var currentJob: UnsafeMutableRawPointer?
     /// Debug mode: the name of a task whose first job is running (it registers itself during that job).
-    var startingTaskName: String?
+    @exclusivity(unchecked) var startingTaskName: String?
 
     // Cross-thread state.
     let inbox = Mutex(Inbox())
@@ -44,9 +45,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Set by other threads when they add to the inbox or ask to stop; lets the loop skip the lock.
     let inboxPending = Atomic<Bool>(false)
     /// A stop request taken from the inbox (loop thread).
-    var stopRequested = false
+    @exclusivity(unchecked) var stopRequested = false
     /// Turns run since the last epoll poll while work kept the loop busy.
-    var turnsWithoutPoll = 0
+    @exclusivity(unchecked) var turnsWithoutPoll = 0
     /// While work is ready, epoll is still polled at least every this many turns, so I/O is never
     /// starved by tasks that keep each other runnable.
     static let maxTurnsWithoutPoll = 32
