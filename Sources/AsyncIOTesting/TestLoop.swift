@@ -5,6 +5,8 @@ import AsyncIOSystem
 public struct TestLoopLeak: Error, CustomStringConvertible {
     /// Spawned tasks still alive, by name and state.
     public let tasks: [TaskInfo]
+    /// Spawned tasks that have not even started.
+    public let unstartedTasks: Int
     /// Timers still pending.
     public let timers: Int
     /// Descriptors still registered with the loop.
@@ -13,6 +15,7 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
     public var description: String {
         var parts: [String] = []
         if !tasks.isEmpty { parts.append("\(tasks.count) task(s) still alive: \(tasks.map(\.description).joined(separator: "; "))") }
+        if unstartedTasks > 0 { parts.append("\(unstartedTasks) spawned task(s) not yet started") }
         if timers > 0 { parts.append("\(timers) timer(s) still pending") }
         if registrations > 0 { parts.append("\(registrations) descriptor(s) still registered") }
         return "test loop leaked: " + parts.joined(separator: ", ")
@@ -63,12 +66,16 @@ public func withTestLoop<Value: Sendable>(
                 do {
                     result = .success(try loop.runMain {
                         let value = try await body(loop)
+                        let tasks = loop.tasks
                         let leak = TestLoopLeak(
-                            tasks: loop.tasks,
+                            tasks: tasks,
+                            unstartedTasks: loop.taskCount - tasks.count,
                             timers: loop.pendingTimerCount,
                             registrations: loop.registrationCount
                         )
-                        if !leak.tasks.isEmpty || leak.timers > 0 || leak.registrations > 0 { throw leak }
+                        if !leak.tasks.isEmpty || leak.unstartedTasks > 0 || leak.timers > 0 || leak.registrations > 0 {
+                            throw leak
+                        }
                         return value
                     })
                 } catch {

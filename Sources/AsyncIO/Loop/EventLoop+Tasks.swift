@@ -25,38 +25,31 @@ public struct TaskInfo: Sendable, CustomStringConvertible {
     }
 }
 
-/// The live tasks spawned on a loop; guarded by the loop's registry mutex.
+/// The live tasks spawned on a loop, keyed by task address; guarded by the loop's registry mutex.
+///
+/// A task enters when its first job runs (that is when its address is known) and leaves when its body
+/// returns. Tasks spawned but not yet started are only counted, in `pending`.
 struct TaskRegistry: ~Copyable {
-    var records: [UInt64: TaskRecord] = [:]
-    /// Task address (which is also its job's address) to record id, for slow-job reports.
-    var byJob: [UInt: UInt64] = [:]
+    var records: [UInt: TaskRecord] = [:]
+    var pending = 0
     var nextID: UInt64 = 0
+    /// Set once the loop shuts down: tasks that start afterwards cancel themselves at once.
+    var isCancellingAll = false
 
-    func name(of job: UInt) -> String? {
-        byJob[job].flatMap { records[$0]?.name }
-    }
-
-    mutating func remove(_ record: TaskRecord) {
-        records[record.id] = nil
-        if let job = record.job { byJob[job] = nil }
-    }
+    func name(of job: UInt) -> String? { records[job]?.name }
 }
 
-/// One spawned task. Mutable fields change only under the registry mutex.
-final class TaskRecord: @unchecked Sendable {
+/// One started task. A struct in the registry's table: spawning allocates no record object.
+struct TaskRecord: @unchecked Sendable {
     let id: UInt64
-    let name: String
+    let givenName: String?
     let started: Int64
-    /// The task's address, once it has started.
-    var job: UInt?
-    var cancel: (@Sendable () -> Void)?
+    /// The running task; the copy is a strong reference, so it stays valid for `cancel()`.
+    let task: UnsafeCurrentTask
     var isCancelRequested = false
 
-    init(id: UInt64, name: String, started: Int64) {
-        self.id = id
-        self.name = name
-        self.started = started
-    }
+    /// The given name, or asyncio's `Task-N`.
+    var name: String { givenName ?? "Task-\(id)" }
 }
 
 extension EventLoop {
@@ -81,38 +74,37 @@ extension EventLoop {
         eager: Bool = false,
         _ operation: sending @escaping () async throws -> Success
     ) -> Task<Success, any Error> {
-        let started = nowNanoseconds
-        let record = registry.withLock { registry -> TaskRecord in
+        let id = registry.withLock { registry -> UInt64 in
+            registry.pending += 1
             registry.nextID += 1
-            let record = TaskRecord(id: registry.nextID, name: name ?? "Task-\(registry.nextID)", started: started)
-            registry.records[record.id] = record
-            return record
+            return registry.nextID
         }
         let body: () async throws -> Success = { [self] in
-            withUnsafeCurrentTask { current in
-                guard let current else { return }
-                let job = unsafeBitCast(current, to: UInt.self)
-                registry.withLock { registry in
-                    record.job = job
-                    registry.byJob[job] = record.id
-                }
-                if isDebug && inEventLoop { startingTaskName = record.name }
-            }
-            defer { registry.withLock { $0.remove(record) } }
+            let address = withUnsafeCurrentTask { current in startTracking(current!, id: id, name: name) }
+            defer { registry.withLock { _ = $0.records.removeValue(forKey: address) } }
             return try await operation()
         }
-        let task: Task<Success, any Error>
         if eager && inEventLoop {
-            task = Task.immediate(name: record.name, executorPreference: self, operation: body)
-        } else {
-            task = Task(name: record.name, executorPreference: self, operation: body)
+            return Task.immediate(name: name, executorPreference: self, operation: body)
         }
-        let cancelNow = registry.withLock { _ -> Bool in
-            record.cancel = { task.cancel() }
-            return record.isCancelRequested
+        return Task(name: name, executorPreference: self, operation: body)
+    }
+
+    /// Enters a task that has just started into the registry; returns its address.
+    private func startTracking(_ task: UnsafeCurrentTask, id: UInt64, name: String?) -> UInt {
+        let address = unsafeBitCast(task, to: UInt.self)
+        let started = nowNanoseconds
+        let cancelNow = registry.withLock { registry -> Bool in
+            registry.pending -= 1
+            registry.records[address] = TaskRecord(
+                id: id, givenName: name, started: started, task: task,
+                isCancelRequested: registry.isCancellingAll
+            )
+            return registry.isCancellingAll
         }
         if cancelNow { task.cancel() }
-        return task
+        if isDebug && inEventLoop { startingTaskName = name ?? "Task-\(id)" }
+        return address
     }
 
     /// The live tasks spawned with ``spawn(name:eager:_:)`` (asyncio's `all_tasks()`), oldest first.
@@ -123,10 +115,10 @@ extension EventLoop {
         let now = nowNanoseconds
         let running = inEventLoop ? currentJob.map { UInt(bitPattern: $0) } : nil
         return registry.withLock { registry in
-            registry.records.values.sorted { $0.id < $1.id }.map { record in
+            registry.records.sorted { $0.value.id < $1.value.id }.map { address, record in
                 TaskInfo(
                     name: record.name,
-                    state: record.job != nil && record.job == running ? .running : .waiting,
+                    state: address == running ? .running : .waiting,
                     age: .nanoseconds(now - record.started),
                     isCancelled: record.isCancelRequested
                 )
@@ -135,16 +127,24 @@ extension EventLoop {
     }
 
     /// How many spawned tasks are alive.
-    public var taskCount: Int { registry.withLock { $0.records.count } }
+    public var taskCount: Int { registry.withLock { $0.records.count + $0.pending } }
 
-    /// Requests cancellation of every live spawned task.
+    /// Requests cancellation of every live spawned task, and of those that start from now on.
+    ///
+    /// Cancellation runs the tasks' cancellation handlers, which may call back into the loop (spawn,
+    /// list tasks), so it happens after the registry lock is released. The copies of `UnsafeCurrentTask`
+    /// taken under the lock hold strong references, so no task is freed in between.
     func cancelAllTasks() {
-        let cancels = registry.withLock { registry -> [@Sendable () -> Void] in
-            registry.records.values.compactMap { record in
+        let tasks = registry.withLock { registry -> [UnsafeCurrentTask] in
+            registry.isCancellingAll = true
+            var tasks: [UnsafeCurrentTask] = []
+            for (address, var record) in registry.records where !record.isCancelRequested {
                 record.isCancelRequested = true
-                return record.cancel
+                registry.records[address] = record
+                tasks.append(record.task)
             }
+            return tasks
         }
-        for cancel in cancels { cancel() }
+        for task in tasks { task.cancel() }
     }
 }
