@@ -29,7 +29,7 @@ public struct TaskInfo: Sendable, CustomStringConvertible {
 ///
 /// A task enters when its first job runs (that is when its address is known) and leaves when its body
 /// returns. Tasks spawned but not yet started are only counted, in `pending`.
-struct TaskRegistry: ~Copyable {
+struct TaskRegistry {
     var records: [UInt: TaskRecord] = [:]
     var pending = 0
     var nextID: UInt64 = 0

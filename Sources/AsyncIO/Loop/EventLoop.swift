@@ -38,8 +38,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var startingTaskName: String?
 
     // Cross-thread state.
-    let inbox = Mutex(Inbox())
-    let registry = Mutex(TaskRegistry())
+    let inbox = LockedState(Inbox())
+    let registry = LockedState(TaskRegistry())
     let lifecycle = Atomic<Int>(Phase.idle.rawValue)
     let foreignSequence = Atomic<UInt64>(0)
     /// Set by other threads when they add to the inbox or ask to stop; lets the loop skip the lock.
@@ -68,7 +68,7 @@ public final class EventLoop: @unchecked Sendable {
         case idle, running, shuttingDown, closed
     }
 
-    struct Inbox: ~Copyable {
+    struct Inbox {
         var work: [LoopWork] = []
         /// The loop is (about to be) blocked in epoll and must be woken through the eventfd.
         var isPolling = false

@@ -1,4 +1,4 @@
-import Synchronization
+import AsyncIOSystem
 
 /// Runs `operation` so that cancelling the caller does not cancel it (asyncio.shield).
 ///
@@ -30,13 +30,13 @@ public func shield<Success: Sendable>(
 }
 
 /// A result that can be completed once, from any thread, and awaited by one task.
-final class Outcome<Value: Sendable>: Sendable {
+final class Outcome<Value: Sendable>: @unchecked Sendable {
     private enum State {
         case empty
         case waiting(CheckedContinuation<Value, any Error>)
         case done(Result<Value, any Error>)
     }
-    private let state = Mutex(State.empty)
+    private let state = LockedState(State.empty)
 
     /// Completes with `result`; later completions are ignored. Never resumes under the lock.
     func complete(_ result: Result<Value, any Error>) {
