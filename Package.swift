@@ -35,6 +35,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Examples: every one is built by CI (and run by the tests as their issues land).
+        .executableTarget(name: "Hello", dependencies: ["AsyncIO"], path: "Examples/Hello", swiftSettings: strict),
+
         // Benchmarks: `Benchmarks/run-loop-benchmarks.sh` runs them with the peers; see BENCHMARKS.md.
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .target(name: "BenchmarkHarness", dependencies: ["CMallocCounter"], path: "Benchmarks/BenchmarkHarness",
