@@ -36,8 +36,10 @@ def main():
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
     if not args.skip_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "LoopBenchmarks"], check=True, cwd=ROOT)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "LoopBenchmarks"], check=True, cwd=ROOT,
+                       stdout=sys.stderr)
         subprocess.run(["swift", "build", "-c", "release", "--product", "DefaultExecutorBenchmarks"], check=True,
+                       stdout=sys.stderr,
                        cwd=ROOT)
     only = ["--only", args.only] if args.only else []
     impls = {
