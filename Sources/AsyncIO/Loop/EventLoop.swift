@@ -42,6 +42,9 @@ public final class EventLoop: @unchecked Sendable {
     let registry = LockedState(TaskRegistry())
     let lifecycle = Atomic<Int>(Phase.idle.rawValue)
     let foreignSequence = Atomic<UInt64>(0)
+    /// Work that tasks of this loop wait for on other threads (thread pools, DNS); virtual time does not
+    /// jump past it.
+    let externalWork = Atomic<Int>(0)
     /// Set by other threads when they add to the inbox or ask to stop; lets the loop skip the lock.
     let inboxPending = Atomic<Bool>(false)
     /// A stop request taken from the inbox (loop thread).
@@ -187,6 +190,13 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Marks the start of work done for a task of this loop on another thread (see ``endExternalWork()``).
+    /// On a virtual-time loop the clock does not jump while such work is pending.
+    public func beginExternalWork() { externalWork.add(1, ordering: .releasing) }
+
+    /// Marks the end of work announced by ``beginExternalWork()``.
+    public func endExternalWork() { externalWork.subtract(1, ordering: .releasing) }
+
     // MARK: - Running
 
     /// Runs the loop on the calling thread until ``stop()`` is called.
@@ -309,7 +319,11 @@ public final class EventLoop: @unchecked Sendable {
         } else {
             timeout = -1
         }
-        if usesVirtualTime && timeout != 0 {
+        if usesVirtualTime && timeout != 0 && externalWork.load(ordering: .acquiring) > 0 {
+            // Another thread is working for one of our tasks: wait for it in real time (its result
+            // arrives through the inbox and rings the doorbell) instead of jumping the clock past it.
+            timeout = -1
+        } else if usesVirtualTime && timeout != 0 {
             // Virtual time: look without blocking; if nothing at all happens, jump to the next timer.
             if inboxPending.load(ordering: .acquiring) {
                 timeout = 0

@@ -19,6 +19,9 @@ public final class IORegistration: @unchecked Sendable {
     private var readWaiter: Waiter?
     private var writeWaiter: Waiter?
     private var nextWaiterID: UInt64 = 0
+    /// Called on the loop thread whenever the descriptor becomes writable while set, instead of (and
+    /// before) resuming a write waiter: a stream writer flushes its buffer here without a task.
+    var writableHandler: (() -> Void)?
     /// Whether ``close()`` has run.
     public private(set) var isClosed = false
 
@@ -53,9 +56,12 @@ public final class IORegistration: @unchecked Sendable {
             readWaiter = nil
             waiter.continuation.resume()
         }
-        if !events.isDisjoint(with: Self.writeReady), let waiter = writeWaiter {
-            writeWaiter = nil
-            waiter.continuation.resume()
+        if !events.isDisjoint(with: Self.writeReady) {
+            if let handler = writableHandler { handler() }
+            if let waiter = writeWaiter {
+                writeWaiter = nil
+                waiter.continuation.resume()
+            }
         }
     }
 
@@ -117,6 +123,7 @@ public final class IORegistration: @unchecked Sendable {
         precondition(loop.inEventLoop, "IORegistration closed off its loop's thread")
         if isClosed { return }
         isClosed = true
+        writableHandler = nil
         loop.poller.remove(self)
         try? FileDescriptorOps.close(fd)
         let error = EventLoopError(.closed, operation: "close")

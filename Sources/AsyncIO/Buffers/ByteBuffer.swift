@@ -1,0 +1,127 @@
+/// A growable byte buffer with a read index and a write index (one contiguous allocation), for stream
+/// buffering: bytes are appended at the write end and consumed from the read end, and the unread part is
+/// moved to the front only when that makes room.
+///
+/// Pure state, no I/O.
+struct ByteBuffer: ~Copyable {
+    private var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    private var readIndex = 0
+    private var writeIndex = 0
+
+    init(capacity: Int = 4096) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Unread bytes.
+    var count: Int { writeIndex - readIndex }
+    var isEmpty: Bool { readIndex == writeIndex }
+
+    /// The unread bytes.
+    var readable: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + readIndex, count: count) }
+
+    /// Makes room for at least `minimum` more bytes and returns the free space after the unread ones.
+    mutating func writableSpace(minimum: Int) -> UnsafeMutableRawBufferPointer {
+        if capacity - writeIndex < minimum {
+            if readIndex > 0 && capacity - count >= minimum {
+                compact()
+            } else {
+                grow(to: count + minimum)
+            }
+        }
+        return UnsafeMutableRawBufferPointer(start: base + writeIndex, count: capacity - writeIndex)
+    }
+
+    /// Records that `n` bytes were written into the space from ``writableSpace(minimum:)``.
+    mutating func commitWrite(_ n: Int) {
+        precondition(n >= 0 && writeIndex + n <= capacity)
+        writeIndex += n
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        let space = writableSpace(minimum: bytes.count)
+        space.copyMemory(from: bytes)
+        commitWrite(bytes.count)
+    }
+
+    /// Drops `n` unread bytes.
+    mutating func consume(_ n: Int) {
+        precondition(n >= 0 && n <= count)
+        readIndex += n
+        if readIndex == writeIndex {
+            readIndex = 0
+            writeIndex = 0
+        }
+    }
+
+    /// Removes and returns up to `n` unread bytes.
+    mutating func read(upTo n: Int) -> [UInt8] {
+        let taken = min(n, count)
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: base + readIndex, count: taken))
+        consume(taken)
+        return bytes
+    }
+
+    /// Copies up to `destination.count` unread bytes out and consumes them.
+    mutating func read(into destination: UnsafeMutableRawBufferPointer) -> Int {
+        let taken = min(destination.count, count)
+        destination.copyMemory(from: UnsafeRawBufferPointer(start: base + readIndex, count: taken))
+        consume(taken)
+        return taken
+    }
+
+    /// The offset, among the unread bytes, of the first occurrence of `separator` at or after `from`.
+    func firstIndex(of separator: [UInt8], from start: Int = 0) -> Int? {
+        guard let first = separator.first, count >= separator.count else { return nil }
+        let bytes = readable
+        var index = start
+        let last = bytes.count - separator.count
+        while index <= last {
+            if bytes[index] == first {
+                var match = true
+                for k in 1..<separator.count where bytes[index + k] != separator[k] {
+                    match = false
+                    break
+                }
+                if match { return index }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Releases memory beyond `capacity` once the buffer is empty (after a burst).
+    mutating func shrink(to target: Int) {
+        guard isEmpty, capacity > target else { return }
+        base.deallocate()
+        base = .allocate(byteCount: target, alignment: 16)
+        capacity = target
+        readIndex = 0
+        writeIndex = 0
+    }
+
+    private mutating func compact() {
+        let n = count
+        if n > 0 { (base).copyMemory(from: base + readIndex, byteCount: n) }
+        readIndex = 0
+        writeIndex = n
+    }
+
+    private mutating func grow(to needed: Int) {
+        var newCapacity = capacity
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        let n = count
+        if n > 0 { newBase.copyMemory(from: base + readIndex, byteCount: n) }
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+        readIndex = 0
+        writeIndex = n
+    }
+}

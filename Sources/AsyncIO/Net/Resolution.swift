@@ -1,0 +1,27 @@
+import AsyncIOSystem
+
+/// Name resolution off the loop, on resolver threads of its own (never the general offload pool, so a
+/// slow DNS server cannot starve file or CPU work, and the reverse).
+enum Resolution {
+    /// Two threads: lookups are short and rare next to I/O; a hung server blocks one of them at most.
+    static let pool: ThreadPool = {
+        do { return try ThreadPool(threads: 2, name: "aio-dns") } catch {
+            preconditionFailure("cannot start the resolver threads: \(error)")
+        }
+    }()
+
+    /// The addresses for `host`: parsed directly when numeric (no thread hop), else from `getaddrinfo`.
+    static func resolve(host: String, port: UInt16, kind: SocketOps.Kind = .stream) async throws -> [SocketAddress] {
+        if let numeric = try? SocketAddress(ip: host, port: port) { return [numeric] }
+        if host == "localhost" {
+            return [try! SocketAddress(ip: "127.0.0.1", port: port), try! SocketAddress(ip: "::1", port: port)]
+        }
+        do {
+            return try await pool.run {
+                do { return try Resolver.resolve(host: host, port: port, kind: kind) } catch { throw error }
+            }
+        } catch let error as ResolverError {
+            throw StreamError(.resolution, operation: "resolve \(host)", detail: error.reason)
+        }
+    }
+}

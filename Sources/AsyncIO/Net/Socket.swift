@@ -1,0 +1,260 @@
+import AsyncIOSystem
+
+/// A non-blocking socket registered with an ``EventLoop``: the handle of the loop's low-level socket
+/// calls (``EventLoop/accept(_:)``, ``EventLoop/receive(_:into:)``, ``EventLoop/sendAll(_:_:)-(_,[UInt8])``,
+/// ``EventLoop/connect(_:to:)``), and what streams are built on.
+///
+/// Closing is idempotent. A socket still open when its last reference goes away is closed then.
+///
+/// ### Thread safety
+/// Loop-confined: use it from tasks running on its loop.
+public final class Socket: @unchecked Sendable, CustomStringConvertible {
+    /// The socket's registration with its loop.
+    public let registration: IORegistration
+
+    init(registration: IORegistration) { self.registration = registration }
+
+    deinit {
+        let registration = registration
+        if !registration.isClosed {
+            if registration.loop.inEventLoop { registration.close() } else { registration.loop.execute { registration.close() } }
+        }
+    }
+
+    /// The descriptor.
+    public var fd: Int32 { registration.fd }
+    /// The loop that polls it.
+    public var loop: EventLoop { registration.loop }
+    /// Whether ``close()`` has run.
+    public var isClosed: Bool { registration.isClosed }
+
+    /// The address the socket is bound to.
+    public var localAddress: SocketAddress? { isClosed ? nil : (try? SocketOps.localAddress(fd)) ?? nil }
+    /// The connected peer's address.
+    public var peerAddress: SocketAddress? { isClosed ? nil : (try? SocketOps.peerAddress(fd)) ?? nil }
+
+    /// Closes the socket; tasks waiting on it fail with ``StreamError`` `.closed`. Closing twice is harmless.
+    public func close() { registration.close() }
+
+    /// Shuts down the write side: the peer reads end of stream (half-close).
+    ///
+    /// - Throws: ``StreamError`` `.closed` if the socket is closed, `.broken` if the connection is gone.
+    public func shutdownWrite() throws {
+        if isClosed { throw StreamError(.closed, operation: "shutdown") }
+        do { try SocketOps.shutdown(fd, write: true, read: false) } catch {
+            throw StreamError.from(error, operation: "shutdown")
+        }
+    }
+
+    /// Sets `TCP_NODELAY` (on by default for TCP sockets from this library, as in asyncio).
+    public func setNoDelay(_ on: Bool) throws {
+        do { try SocketOps.set(.noDelay, on, on: fd) } catch { throw StreamError.from(error, operation: "setsockopt") }
+    }
+
+    public var description: String {
+        "Socket(fd: \(fd), local: \(localAddress.map(String.init(describing:)) ?? "-"), peer: \(peerAddress.map(String.init(describing:)) ?? "-"))"
+    }
+}
+
+extension EventLoop {
+    /// Creates a non-blocking socket registered with this loop.
+    ///
+    /// - Throws: ``StreamError`` `.system` (for example `EMFILE` when out of descriptors).
+    public func makeSocket(family: Int32, kind: SocketOps.Kind) throws -> Socket {
+        let fd: Int32
+        do { fd = try SocketOps.socket(family: family, kind: kind) } catch {
+            throw StreamError.from(error, operation: "socket")
+        }
+        return try adopt(fd)
+    }
+
+    /// Registers an open non-blocking socket descriptor and takes ownership of it (closing it on failure).
+    public func adopt(_ fd: Int32) throws -> Socket {
+        do {
+            return Socket(registration: try register(fd))
+        } catch {
+            try? FileDescriptorOps.close(fd)
+            throw error
+        }
+    }
+
+    /// Binds a listening stream socket to `address` (`SO_REUSEADDR` on; a stale Unix socket file is
+    /// replaced).
+    ///
+    /// - Parameters:
+    ///   - backlog: The kernel's queue of connections not yet accepted.
+    ///   - reusePort: `SO_REUSEPORT`, so one listener per loop can share the port.
+    /// - Throws: ``StreamError`` `.addressInUse` if the address is taken, `.system` otherwise; the message
+    ///   names the address.
+    public func listen(on address: SocketAddress, backlog: Int32 = 511, reusePort: Bool = false) throws -> Socket {
+        let socket = try makeSocket(family: address.family, kind: .stream)
+        do {
+            if case .unix(let path) = address {
+                try SocketOps.unlinkIfPresent(path)
+            } else {
+                try SocketOps.set(.reuseAddress, true, on: socket.fd)
+                if reusePort { try SocketOps.set(.reusePort, true, on: socket.fd) }
+            }
+            try SocketOps.bind(socket.fd, to: address)
+            try SocketOps.listen(socket.fd, backlog: backlog)
+        } catch {
+            socket.close()
+            throw StreamError.from(error, operation: "listen on \(address)")
+        }
+        return socket
+    }
+
+    /// Accepts a connection on a listening socket, suspending until one arrives (asyncio's `sock_accept`).
+    ///
+    /// TCP connections get `TCP_NODELAY`.
+    ///
+    /// - Throws: ``StreamError`` `.closed` if the listener is closed; `.system` for `EMFILE`/`ENFILE`
+    ///   (out of descriptors: back off and retry; ``startServer(host:port:backlog:reusePort:handler:)`` does).
+    ///
+    /// ### Cancellation
+    /// Safe: no connection is taken from the queue unless the call returns it.
+    public func accept(_ listener: Socket) async throws -> Socket {
+        while true {
+            let result: IOResult<(fd: Int32, peer: SocketAddress?)>
+            do { result = try SocketOps.accept(listener.fd) } catch {
+                throw StreamError.from(error, operation: "accept")
+            }
+            switch result {
+            case .done(let accepted):
+                let socket = try adopt(accepted.fd)
+                if case .unix = accepted.peer {} else { try? SocketOps.set(.noDelay, true, on: socket.fd) }
+                return socket
+            case .wouldBlock:
+                listener.registration.clearReadable()
+                try await waitReadable(listener, operation: "accept")
+            }
+        }
+    }
+
+    /// Connects `socket` to `address`, suspending until the connection is established
+    /// (asyncio's `sock_connect`).
+    ///
+    /// - Throws: ``StreamError`` `.refused` when nobody listens there, `.system` otherwise; the message
+    ///   names the address.
+    ///
+    /// ### Cancellation
+    /// The socket is left half-connected: close it.
+    public func connect(_ socket: Socket, to address: SocketAddress) async throws {
+        let operation = "connect to \(address)"
+        let started: IOResult<Void>
+        do { started = try SocketOps.connect(socket.fd, to: address) } catch {
+            throw StreamError.from(error, operation: operation)
+        }
+        if case .wouldBlock = started {
+            socket.registration.clearWritable()
+            try await waitWritable(socket, operation: operation)
+            if let error = SocketOps.pendingError(socket.fd) { throw StreamError.from(error, operation: operation) }
+        }
+        if address.family != 1 /* AF_UNIX */ { try? SocketOps.set(.noDelay, true, on: socket.fd) }
+    }
+
+    /// Creates a stream socket and connects it to `address`.
+    ///
+    /// - Throws: as ``connect(_:to:)``; the socket is closed on failure.
+    public func connect(to address: SocketAddress) async throws -> Socket {
+        let socket = try makeSocket(family: address.family, kind: .stream)
+        do {
+            try await connect(socket, to: address)
+            return socket
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+
+    /// Receives up to `buffer.count` bytes, suspending until some arrive (asyncio's `sock_recv_into`).
+    ///
+    /// - Returns: The number of bytes received; 0 at end of stream.
+    /// - Throws: ``StreamError`` `.broken` on a reset, `.closed` if the socket is closed.
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func receive(_ socket: Socket, into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        while true {
+            if socket.isClosed { throw StreamError(.closed, operation: "receive") }
+            let result: IOResult<Int>
+            do { result = try SocketOps.receive(socket.fd, into: buffer) } catch {
+                throw StreamError.from(error, operation: "receive")
+            }
+            switch result {
+            case .done(let count):
+                return count
+            case .wouldBlock:
+                socket.registration.clearReadable()
+                try await waitReadable(socket, operation: "receive")
+            }
+        }
+    }
+
+    /// Receives up to `maxCount` bytes (asyncio's `sock_recv`); an empty array at end of stream.
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func receive(_ socket: Socket, upTo maxCount: Int) async throws -> [UInt8] {
+        precondition(maxCount > 0, "receive(upTo:) needs a positive count")
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: maxCount, alignment: 1)
+        defer { scratch.deallocate() }
+        let count = try await receive(socket, into: scratch)
+        return [UInt8](UnsafeRawBufferPointer(rebasing: scratch[..<count]))
+    }
+
+    /// Sends every byte, suspending while the socket buffer is full (asyncio's `sock_sendall`).
+    ///
+    /// - Throws: ``StreamError`` `.broken` if the peer is gone, `.closed` if the socket is closed.
+    ///
+    /// ### Cancellation
+    /// Unsafe for the byte stream: an unknown prefix may have been sent. Close the socket.
+    public func sendAll(_ socket: Socket, _ bytes: UnsafeRawBufferPointer) async throws {
+        try await sendAll(socket, count: bytes.count) { (offset: Int) throws(Errno) -> IOResult<Int> in
+            try SocketOps.send(socket.fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        }
+    }
+
+    /// Sends every byte of `bytes` (asyncio's `sock_sendall`).
+    ///
+    /// ### Cancellation
+    /// Unsafe for the byte stream: an unknown prefix may have been sent. Close the socket.
+    public func sendAll(_ socket: Socket, _ bytes: [UInt8]) async throws {
+        try await sendAll(socket, count: bytes.count) { (offset: Int) throws(Errno) -> IOResult<Int> in
+            var result: Result<IOResult<Int>, Errno> = .success(.wouldBlock)
+            bytes.withUnsafeBytes { raw in
+                result = Result { () throws(Errno) in try SocketOps.send(socket.fd, UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+            }
+            return try result.get()
+        }
+    }
+
+    /// The send loop: `send(offset)` tries the system call from `offset`; waits for writability on EAGAIN.
+    private func sendAll(_ socket: Socket, count: Int, send: (Int) throws(Errno) -> IOResult<Int>) async throws {
+        var offset = 0
+        while offset < count {
+            if socket.isClosed { throw StreamError(.closed, operation: "send") }
+            let result: IOResult<Int>
+            do { result = try send(offset) } catch { throw StreamError.from(error, operation: "send") }
+            switch result {
+            case .done(let sent):
+                offset += sent
+            case .wouldBlock:
+                socket.registration.clearWritable()
+                try await waitWritable(socket, operation: "send")
+            }
+        }
+    }
+
+    func waitReadable(_ socket: Socket, operation: String) async throws {
+        do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
+            throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
+        }
+    }
+
+    func waitWritable(_ socket: Socket, operation: String) async throws {
+        do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
+            throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import AsyncIOSystem
+
+/// Buffered reads from a byte stream: a TCP or Unix connection, a pipe, or bytes fed by hand
+/// (asyncio's `StreamReader`).
+///
+/// The reader pulls from its socket only when a read needs more bytes, so its buffer holds at most what
+/// the current read needs plus one receive: a peer that sends faster than the program reads is held
+/// back by TCP flow control, not by memory. Line and separator reads stop at ``limit`` bytes
+/// (default 64 KiB) with ``StreamError/Code-swift.struct/limitOverrun``.
+///
+/// One task reads at a time; a second concurrent read throws ``StreamError/Code-swift.struct/busy``.
+///
+/// ### Thread safety
+/// Loop-confined: use it from tasks running on its loop.
+public final class StreamReader: @unchecked Sendable {
+    /// The longest line or separator-terminated chunk that ``readLine()`` and ``read(until:)`` return.
+    public let limit: Int
+    let socket: Socket?
+    var buffer = ByteBuffer(capacity: 4096)
+    var eof = false
+    private var isReading = false
+    // For readers fed by hand (no socket): the task waiting for data.
+    private var feedWaiter: UnsafeContinuation<Void, any Error>?
+
+    /// How much one receive asks the socket for.
+    static let receiveSize = 16 * 1024
+
+    /// A reader over `socket`.
+    public init(socket: Socket, limit: Int = 64 * 1024) {
+        precondition(limit > 0, "the limit must be positive")
+        self.socket = socket
+        self.limit = limit
+    }
+
+    /// A reader with no socket: bytes arrive through ``feed(_:)`` and ``feedEOF()`` (for tests and
+    /// protocol code).
+    public init(limit: Int = 64 * 1024) {
+        precondition(limit > 0, "the limit must be positive")
+        socket = nil
+        self.limit = limit
+    }
+
+    /// Whether the stream has ended and every byte has been read.
+    public var isAtEOF: Bool { eof && buffer.isEmpty }
+
+    /// Bytes received but not yet read.
+    public var bufferedCount: Int { buffer.count }
+
+    /// Appends bytes to a reader without a socket.
+    public func feed(_ bytes: [UInt8]) {
+        precondition(!eof, "feed after feedEOF")
+        bytes.withUnsafeBytes { buffer.append($0) }
+        wakeFeedWaiter()
+    }
+
+    /// Marks the end of a reader without a socket.
+    public func feedEOF() {
+        eof = true
+        wakeFeedWaiter()
+    }
+
+    private func wakeFeedWaiter() {
+        if let waiter = feedWaiter {
+            feedWaiter = nil
+            waiter.resume()
+        }
+    }
+
+    // MARK: - Reads
+
+    /// Reads up to `maxCount` bytes: what is buffered, or else what one receive brings; empty at end of
+    /// stream (asyncio's `read(n)`).
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func read(upTo maxCount: Int) async throws -> [UInt8] {
+        precondition(maxCount > 0, "read(upTo:) needs a positive count")
+        try beginRead()
+        defer { isReading = false }
+        if buffer.isEmpty && !eof { try await fill(minimum: 1) }
+        return buffer.read(upTo: maxCount)
+    }
+
+    /// Reads up to `destination.count` bytes into `destination`, with no allocation: from the buffer, or
+    /// straight from the socket when the buffer is empty. Returns 0 at end of stream.
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func read(into destination: UnsafeMutableRawBufferPointer) async throws -> Int {
+        precondition(destination.count > 0, "read(into:) needs a non-empty buffer")
+        try beginRead()
+        defer { isReading = false }
+        if !buffer.isEmpty { return buffer.read(into: destination) }
+        if eof { return 0 }
+        guard let socket else {
+            try await fill(minimum: 1)
+            return buffer.read(into: destination)
+        }
+        let count = try await socket.loop.receive(socket, into: destination)
+        if count == 0 { eof = true }
+        return count
+    }
+
+    /// Reads exactly `count` bytes (asyncio's `readexactly`).
+    ///
+    /// - Throws: ``StreamError/Code-swift.struct/incompleteRead`` if the stream ends first; the bytes
+    ///   that did arrive are consumed and travel in ``StreamError/partial``.
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func read(exactly count: Int) async throws -> [UInt8] {
+        precondition(count >= 0, "read(exactly:) needs a non-negative count")
+        try beginRead()
+        defer { isReading = false }
+        while buffer.count < count && !eof { try await fill(minimum: count - buffer.count) }
+        if buffer.count < count {
+            throw StreamError.incompleteRead(partial: buffer.read(upTo: buffer.count), expected: count)
+        }
+        return buffer.read(upTo: count)
+    }
+
+    /// Reads up to and including `separator` (asyncio's `readuntil`).
+    ///
+    /// - Throws: ``StreamError/Code-swift.struct/limitOverrun`` if ``limit`` bytes arrive without it
+    ///   (nothing is consumed); ``StreamError/Code-swift.struct/incompleteRead`` if the stream ends
+    ///   first (the rest is consumed and returned in the error).
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func read(until separator: [UInt8]) async throws -> [UInt8] {
+        precondition(!separator.isEmpty, "the separator must not be empty")
+        try beginRead()
+        defer { isReading = false }
+        var searched = 0
+        while true {
+            if let index = buffer.firstIndex(of: separator, from: searched) {
+                let end = index + separator.count
+                if end > limit { throw StreamError(.limitOverrun, operation: "read(until:)", expected: buffer.count) }
+                return buffer.read(upTo: end)
+            }
+            if buffer.count > limit { throw StreamError(.limitOverrun, operation: "read(until:)", expected: buffer.count) }
+            if eof {
+                throw StreamError.incompleteRead(partial: buffer.read(upTo: buffer.count), expected: buffer.count + separator.count)
+            }
+            searched = max(0, buffer.count - separator.count + 1)
+            try await fill(minimum: 1)
+        }
+    }
+
+    /// Reads one line, up to and including `\n` (asyncio's `readline`). At end of stream it returns the
+    /// last, unterminated line, and then empty arrays.
+    ///
+    /// - Throws: ``StreamError/Code-swift.struct/limitOverrun`` past ``limit`` bytes without a newline.
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func readLine() async throws -> [UInt8] {
+        do {
+            return try await read(until: [UInt8(ascii: "\n")])
+        } catch let error as StreamError where error.code == .incompleteRead {
+            return error.partial
+        }
+    }
+
+    /// Reads everything until end of stream (asyncio's `read()` with no size), refusing more than
+    /// `limit` bytes.
+    ///
+    /// - Throws: ``StreamError/Code-swift.struct/limitOverrun`` if more than `limit` bytes arrive (they are
+    ///   left buffered).
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public func readToEnd(limit maxCount: Int = 16 * 1024 * 1024) async throws -> [UInt8] {
+        try beginRead()
+        defer { isReading = false }
+        while !eof {
+            if buffer.count > maxCount { throw StreamError(.limitOverrun, operation: "readToEnd", expected: buffer.count) }
+            try await fill(minimum: 1)
+        }
+        if buffer.count > maxCount { throw StreamError(.limitOverrun, operation: "readToEnd", expected: buffer.count) }
+        return buffer.read(upTo: buffer.count)
+    }
+
+    /// The chunks of the stream as they arrive, until end of stream.
+    public var chunks: Chunks { Chunks(reader: self) }
+
+    /// An `AsyncSequence` of the stream's chunks (each at most 16 KiB), ending at end of stream.
+    public struct Chunks: AsyncSequence, Sendable {
+        public typealias Element = [UInt8]
+        let reader: StreamReader
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let reader: StreamReader
+            /// The next chunk, or nil at end of stream.
+            public mutating func next() async throws -> [UInt8]? {
+                let chunk = try await reader.read(upTo: StreamReader.receiveSize)
+                return chunk.isEmpty ? nil : chunk
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
+    }
+
+    // MARK: - Filling
+
+    private func beginRead() throws {
+        if isReading { throw StreamError(.busy, operation: "read") }
+        isReading = true
+    }
+
+    /// Receives more bytes into the buffer (at least one, unless the stream ends).
+    private func fill(minimum: Int) async throws {
+        guard let socket else {
+            let loop = requireCurrentLoop("StreamReader.read")
+            try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                    feedWaiter = continuation
+                }
+            } onCancel: {
+                loop.execute { [weak self] in
+                    guard let self, let waiter = feedWaiter else { return }
+                    feedWaiter = nil
+                    waiter.resume(throwing: CancellationError())
+                }
+            }
+            return
+        }
+        let want = max(minimum, Self.receiveSize)
+        while true {
+            if socket.isClosed { throw StreamError(.closed, operation: "read") }
+            let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
+            let result: IOResult<Int>
+            do {
+                result = try SocketOps.receive(
+                    socket.fd, into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want))
+                )
+            } catch {
+                throw StreamError.from(error, operation: "read")
+            }
+            switch result {
+            case .done(let count):
+                if count == 0 { eof = true } else { buffer.commitWrite(count) }
+                return
+            case .wouldBlock:
+                socket.registration.clearReadable()
+                try await socket.loop.waitReadable(socket, operation: "read")
+            }
+        }
+    }
+}

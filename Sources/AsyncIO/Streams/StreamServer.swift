@@ -1,0 +1,142 @@
+import AsyncIOSystem
+import Logging
+
+/// A listening stream server: each connection is handled in a child task of the server's task
+/// (asyncio's `Server` from `start_server`).
+///
+/// ```swift
+/// let server = try await startServer(host: "127.0.0.1", port: 8888) { reader, writer in
+///     for try await chunk in reader.chunks { try await writer.write(chunk) }
+/// }
+/// print("listening on \(server.localAddress)")
+/// try await server.serveForever()
+/// ```
+///
+/// ### Thread safety
+/// Loop-confined, except that the server's task can be awaited from anywhere.
+public final class StreamServer: @unchecked Sendable {
+    /// The address the server listens on (with the real port when 0 was asked for).
+    public let localAddress: SocketAddress
+    let listener: Socket
+    private var task: Task<Void, any Error>?
+    private let logger = Logger(label: "AsyncIO.StreamServer")
+
+    init(listener: Socket, localAddress: SocketAddress) {
+        self.listener = listener
+        self.localAddress = localAddress
+    }
+
+    /// Whether the server still accepts connections.
+    public var isServing: Bool { !listener.isClosed }
+
+    func start(name: String, handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void) {
+        let loop = listener.loop
+        task = loop.spawn(name: name) { [self] in
+            try await withThrowingDiscardingTaskGroup { group in
+                while true {
+                    let socket: Socket
+                    do {
+                        socket = try await loop.accept(listener)
+                    } catch let error as StreamError where error.code == .system {
+                        // EMFILE/ENFILE and friends: never spin, never die; back off and keep serving.
+                        logger.warning("accept failed; retrying in 100 ms", metadata: ["error": "\(error)"])
+                        try await loop.sleep(for: .milliseconds(100))
+                        continue
+                    } catch let error as StreamError where error.code == .closed {
+                        return  // close(): stop accepting, let the connections finish
+                    }
+                    group.addImmediateTask(executorPreference: loop) {
+                        let reader = StreamReader(socket: socket)
+                        let writer = StreamWriter(socket: socket)
+                        do {
+                            try await handler(reader, writer)
+                            await writer.close()
+                        } catch {
+                            writer.abort()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until the server is closed and every connection has finished (asyncio's
+    /// `serve_forever` followed by `wait_closed`).
+    ///
+    /// ### Cancellation
+    /// Cancelling the caller does not stop the server; use ``close()`` and ``closeClients()``.
+    public func serveForever() async throws {
+        try await task?.value
+    }
+
+    /// Stops accepting connections; those already open carry on (asyncio's `close`). Idempotent.
+    public func close() {
+        listener.close()
+        if case .unix(let path) = localAddress { try? SocketOps.unlinkIfPresent(path) }
+    }
+
+    /// Stops accepting and cancels every connection's task (asyncio 3.13's `close_clients`).
+    public func closeClients() {
+        close()
+        task?.cancel()
+    }
+
+    /// Waits for every connection to finish after ``close()`` (asyncio's `wait_closed`).
+    ///
+    /// ### Cancellation
+    /// Only the wait stops.
+    public func waitClosed() async {
+        _ = try? await task?.value
+    }
+}
+
+/// Starts a TCP server on `host:port` that calls `handler` with a reader and a writer for each
+/// connection, in a child task of its own (asyncio's `start_server`).
+///
+/// The writer is closed (flushed) when `handler` returns, and aborted when it throws. Connections get
+/// `TCP_NODELAY`.
+///
+/// - Parameters:
+///   - host: A numeric address or a name; `0.0.0.0` or `::` for every interface.
+///   - port: The port; 0 picks a free one (see ``StreamServer/localAddress``).
+///   - backlog: The kernel's queue of connections not yet accepted.
+///   - reusePort: `SO_REUSEPORT`, to run one server per loop on the same port.
+/// - Throws: ``StreamError`` `.addressInUse` naming the address, `.resolution` naming the host.
+///
+/// ### Cancellation
+/// Cancelling the caller while it resolves the host stops the start; the server itself runs in a task
+/// of its own.
+public func startServer(
+    host: String,
+    port: UInt16,
+    backlog: Int32 = 511,
+    reusePort: Bool = false,
+    handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
+) async throws -> StreamServer {
+    let loop = requireCurrentLoop("startServer")
+    let address = try await Resolution.resolve(host: host, port: port)[0]
+    let listener = try loop.listen(on: address, backlog: backlog, reusePort: reusePort)
+    let server = StreamServer(listener: listener, localAddress: listener.localAddress ?? address)
+    server.start(name: "server \(server.localAddress)", handler: handler)
+    return server
+}
+
+/// Starts a Unix-domain stream server at `path` (asyncio's `start_unix_server`); a stale socket file
+/// there is replaced, and removed again by ``StreamServer/close()``.
+///
+/// - Throws: ``StreamError`` naming the path.
+public func startUnixServer(
+    path: String,
+    backlog: Int32 = 511,
+    handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
+) throws -> StreamServer {
+    let loop = requireCurrentLoop("startUnixServer")
+    let address: SocketAddress
+    do { address = try SocketAddress(unixPath: path) } catch {
+        throw StreamError(.system, operation: "listen on unix:\(path)", detail: error.message)
+    }
+    let listener = try loop.listen(on: address, backlog: backlog)
+    let server = StreamServer(listener: listener, localAddress: address)
+    server.start(name: "server \(address)", handler: handler)
+    return server
+}

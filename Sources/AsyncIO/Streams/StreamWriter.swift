@@ -1,0 +1,258 @@
+import AsyncIOSystem
+
+/// Buffered writes to a byte stream, with backpressure (asyncio's `StreamWriter`).
+///
+/// ``write(_:)`` tries the socket at once and keeps only what the kernel did not take. The loop sends
+/// the rest when the socket becomes writable, with no task involved. While more than the high
+/// watermark (default 64 KiB) is buffered, `write` suspends until the buffer is back under the low
+/// watermark (default 16 KiB), so memory stays bounded even if the program never calls ``drain()``.
+/// Any number of tasks may write and drain concurrently; each waits its turn.
+///
+/// ### Thread safety
+/// Loop-confined: use it from tasks running on its loop.
+public final class StreamWriter: @unchecked Sendable {
+    /// The socket written to. The writer owns closing it.
+    public let socket: Socket
+    /// Above this many buffered bytes, ``write(_:)`` suspends.
+    public let highWatermark: Int
+    /// ``write(_:)`` and ``drain()`` resume when the buffer is at or below this.
+    public let lowWatermark: Int
+
+    private var pending = ByteBuffer(capacity: 4096)
+    private var waiters: [Waiter] = []
+    private var nextWaiterID: UInt64 = 0
+    private var failure: StreamError?
+    private var isEOFRequested = false
+    private var isEOFSent = false
+    private var isClosing = false
+
+    private struct Waiter {
+        let id: UInt64
+        /// Resume once `pending.count <= threshold`.
+        let threshold: Int
+        let continuation: UnsafeContinuation<Void, any Error>
+    }
+
+    /// A writer over `socket`.
+    ///
+    /// - Parameters:
+    ///   - highWatermark: Buffered bytes above which writes suspend (default 64 KiB).
+    ///   - lowWatermark: Buffered bytes at or below which they resume (default 16 KiB).
+    public init(socket: Socket, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
+        precondition(lowWatermark >= 0 && lowWatermark <= highWatermark, "need 0 <= lowWatermark <= highWatermark")
+        self.socket = socket
+        self.highWatermark = highWatermark
+        self.lowWatermark = lowWatermark
+    }
+
+    /// Bytes accepted by ``write(_:)`` but not yet handed to the kernel.
+    public var bufferedCount: Int { pending.count }
+
+    /// Whether ``close()`` or ``abort()`` has run.
+    public var isClosed: Bool { socket.isClosed }
+
+    // MARK: - Writing
+
+    /// Writes `bytes`: what the socket takes now goes at once, the rest is buffered and sent by the loop.
+    ///
+    /// - Throws: ``StreamError`` `.closed` after ``close()``/``writeEOF()``, `.broken` if the peer is gone.
+    ///
+    /// ### Cancellation
+    /// The bytes are buffered before the call can suspend; cancelling a suspended write only stops the
+    /// wait for the buffer to drain.
+    public func write(_ bytes: UnsafeRawBufferPointer) async throws {
+        try checkWritable()
+        if bytes.isEmpty { return }
+        var sent = 0
+        if pending.isEmpty {
+            sent = try sendNow(bytes)
+        }
+        if sent < bytes.count {
+            pending.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
+            armFlush()
+        }
+        if pending.count > highWatermark {
+            try await wait(until: lowWatermark, operation: "write")
+        }
+    }
+
+    /// Writes `bytes` (see ``write(_:)-(UnsafeRawBufferPointer)``).
+    ///
+    /// ### Cancellation
+    /// As ``write(_:)-(UnsafeRawBufferPointer)``.
+    public func write(_ bytes: [UInt8]) async throws {
+        try checkWritable()
+        let overflow: Bool = try bytes.withUnsafeBytes { raw in
+            var sent = 0
+            if pending.isEmpty { sent = try sendNow(raw) }
+            if sent < raw.count {
+                pending.append(UnsafeRawBufferPointer(rebasing: raw[sent...]))
+                armFlush()
+            }
+            return pending.count > highWatermark
+        }
+        if overflow { try await wait(until: lowWatermark, operation: "write") }
+    }
+
+    /// Writes the UTF-8 bytes of `text`.
+    ///
+    /// ### Cancellation
+    /// As ``write(_:)-(UnsafeRawBufferPointer)``.
+    public func write(_ text: String) async throws {
+        try await write(Array(text.utf8))
+    }
+
+    /// Waits until the buffer is at or below the low watermark (asyncio's `drain`).
+    ///
+    /// - Throws: ``StreamError`` `.broken` if the connection failed while flushing.
+    ///
+    /// ### Cancellation
+    /// Safe: only the wait stops; buffered bytes are still sent.
+    public func drain() async throws {
+        if let failure { throw failure }
+        if pending.count <= lowWatermark { return }
+        try await wait(until: lowWatermark, operation: "drain")
+    }
+
+    /// Half-closes: once the buffer is flushed, the peer reads end of stream; reading goes on
+    /// (asyncio's `write_eof`). Later writes throw `.closed`. Calling it twice is harmless.
+    public func writeEOF() {
+        guard !isEOFRequested, !socket.isClosed else { return }
+        isEOFRequested = true
+        if pending.isEmpty { sendEOF() }
+    }
+
+    /// Flushes the buffer, then closes the socket. Closing twice is harmless.
+    ///
+    /// A peer that never reads keeps this waiting: bound it with ``withTimeout(_:_:)`` or use
+    /// ``abort()``.
+    ///
+    /// ### Cancellation
+    /// The socket is closed at once, dropping what was still buffered (as ``abort()``).
+    public func close() async {
+        guard !socket.isClosed else { return }
+        isClosing = true
+        if !pending.isEmpty && failure == nil {
+            do { try await wait(until: 0, operation: "close") } catch {}
+        }
+        abort()
+    }
+
+    /// Closes the socket at once, dropping buffered bytes; waiting writers fail with `.closed`.
+    public func abort() {
+        guard !socket.isClosed else { return }
+        socket.registration.writableHandler = nil
+        socket.close()
+        fail(StreamError(.closed, operation: "write"))
+    }
+
+    // MARK: - Internals
+
+    private func checkWritable() throws {
+        if let failure { throw failure }
+        if socket.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
+    }
+
+    /// Sends as much as the kernel takes now; returns how much.
+    private func sendNow(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        var sent = 0
+        while sent < bytes.count {
+            let result: IOResult<Int>
+            do { result = try SocketOps.send(socket.fd, UnsafeRawBufferPointer(rebasing: bytes[sent...])) } catch {
+                let error = StreamError.from(error, operation: "write")
+                fail(error)
+                throw error
+            }
+            switch result {
+            case .done(let count): sent += count
+            case .wouldBlock:
+                socket.registration.clearWritable()
+                return sent
+            }
+        }
+        return sent
+    }
+
+    private func armFlush() {
+        guard socket.registration.writableHandler == nil else { return }
+        socket.registration.writableHandler = { [unowned self] in flush() }
+        // Already writable (readiness seen, not cleared): flush in the next turn rather than wait for an
+        // edge that has already passed.
+        if socket.registration.isWritable { socket.loop.execute { [weak self] in self?.flush() } }
+    }
+
+    /// Called by the loop when the socket is writable: send buffered bytes, wake whoever waited.
+    private func flush() {
+        guard !socket.isClosed, failure == nil else { return }
+        while !pending.isEmpty {
+            let result: IOResult<Int>
+            do { result = try SocketOps.send(socket.fd, pending.readable) } catch {
+                fail(StreamError.from(error, operation: "write"))
+                return
+            }
+            switch result {
+            case .done(let count):
+                pending.consume(count)
+            case .wouldBlock:
+                socket.registration.clearWritable()
+                resumeWaiters()
+                return
+            }
+        }
+        socket.registration.writableHandler = nil
+        pending.shrink(to: 64 * 1024)
+        if isEOFRequested { sendEOF() }
+        resumeWaiters()
+    }
+
+    private func sendEOF() {
+        guard !isEOFSent, !socket.isClosed else { return }
+        isEOFSent = true
+        do { try socket.shutdownWrite() } catch let error as StreamError { fail(error) } catch {}
+    }
+
+    private func wait(until threshold: Int, operation: String) async throws {
+        nextWaiterID &+= 1
+        let id = nextWaiterID
+        let loop = socket.loop
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if let failure {
+                    continuation.resume(throwing: failure)
+                } else if pending.count <= threshold {
+                    continuation.resume()
+                } else {
+                    waiters.append(Waiter(id: id, threshold: threshold, continuation: continuation))
+                }
+            }
+        } onCancel: {
+            loop.execute { [weak self] in self?.cancelWaiter(id: id) }
+        }
+    }
+
+    private func cancelWaiter(id: UInt64) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = waiters.remove(at: index)
+        waiter.continuation.resume(throwing: CancellationError())
+    }
+
+    private func resumeWaiters() {
+        guard !waiters.isEmpty else { return }
+        var keep: [Waiter] = []
+        let ready = waiters.filter { waiter in
+            if pending.count <= waiter.threshold { return true }
+            keep.append(waiter)
+            return false
+        }
+        waiters = keep
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    private func fail(_ error: StreamError) {
+        if failure == nil { failure = error }
+        socket.registration.writableHandler = nil
+        let all = waiters
+        waiters = []
+        for waiter in all { waiter.continuation.resume(throwing: error) }
+    }
+}
