@@ -61,5 +61,10 @@ let package = Package(
             dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "aio"],
+            swiftSettings: strict
+        ),
     ]
 )

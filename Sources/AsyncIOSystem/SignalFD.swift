@@ -1,0 +1,79 @@
+import CAsyncIOLinux
+import Glibc
+
+/// Signals as readable events: a signalfd, and the thread signal mask it depends on.
+///
+/// A signal reaches a signalfd only if every thread blocks it; otherwise a thread that does not block
+/// it takes the default action (for SIGINT and SIGTERM: the process ends). Block the signals with
+/// ``blockInCallingThread(_:)`` early in `main`, before other threads start, so they inherit the mask.
+public enum SignalFD {
+    /// Blocks `signals` in the calling thread (threads it starts later inherit the mask) and returns the
+    /// previous mask, for ``restoreMask(_:)``.
+    ///
+    /// The corresponding C function is `pthread_sigmask`.
+    public static func blockInCallingThread(_ signals: [Int32]) -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &set, &previous)
+        return previous
+    }
+
+    /// Restores a mask returned by ``blockInCallingThread(_:)``.
+    public static func restoreMask(_ mask: sigset_t) {
+        var mask = mask
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
+    }
+
+    /// Opens a non-blocking, close-on-exec signalfd for `signals`.
+    ///
+    /// The corresponding C function is `signalfd`.
+    public static func open(_ signals: [Int32]) throws(Errno) -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        return try systemCall("signalfd") { signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+    }
+
+    /// Reads the next pending signal number; `.wouldBlock` when none is pending.
+    public static func read(_ fd: Int32) throws(Errno) -> IOResult<Int32> {
+        var info = signalfd_siginfo()
+        let result = try nonBlockingCall("read") { Glibc.read(fd, &info, MemoryLayout<signalfd_siginfo>.size) }
+        switch result {
+        case .wouldBlock: return .wouldBlock
+        case .done: return .done(Int32(info.ssi_signo))
+        }
+    }
+
+    /// `SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2` by name.
+    public static let interrupt = SIGINT
+    public static let terminate = SIGTERM
+    public static let hangup = SIGHUP
+    public static let quit = SIGQUIT
+    public static let user1 = SIGUSR1
+    public static let user2 = SIGUSR2
+}
+
+/// Writing to standard output and error without stdio buffering, so a line is out when the call returns.
+public enum StandardStreams {
+    /// Writes `line` and a newline to standard output at once (a readiness line must not sit in a buffer
+    /// when stdout is a pipe).
+    public static func printLine(_ line: String) { write(1, line + "\n") }
+
+    /// Writes `line` and a newline to standard error.
+    public static func printError(_ line: String) { write(2, line + "\n") }
+
+    private static func write(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n > 0 { offset += n } else if n == -1 && Glibc.errno == EINTR { continue } else { return }
+        }
+        bytes.removeAll()
+    }
+}
+
+/// Ends the process at once with `code`, without running cleanup (a second Ctrl-C).
+public func exitImmediately(_ code: Int32) -> Never { _exit(code) }

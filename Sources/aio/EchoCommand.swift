@@ -1,0 +1,164 @@
+import ArgumentParser
+import AsyncIO
+import AsyncIOSystem
+
+/// `aio echo`: the TCP echo server of the asyncio tutorials (CONTRACT.md).
+struct EchoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo",
+        abstract: "A TCP echo server: every byte is sent back, in order.",
+        discussion: """
+            Prints "listening on HOST:PORT" once it accepts connections. SIGINT or SIGTERM stops \
+            accepting, closes the connections and exits 0; a second signal exits at once.
+            """
+    )
+
+    enum API: String, ExpressibleByArgument, CaseIterable {
+        case streams, sockets
+    }
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port: UInt16 = 8888
+
+    @Option(help: "streams: StreamReader/StreamWriter (startServer); sockets: the loop's accept/receive/sendAll.")
+    var api: API = .streams
+
+    @Option(help: "Event loops, one thread each, with SO_REUSEPORT listeners.")
+    var loops = 1
+
+    func validate() throws {
+        guard loops >= 1 && loops <= 1024 else { throw ValidationError("--loops must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        // Before any thread starts, so that every thread inherits the mask and the signalfd sees them.
+        Signal.blockForStreams([.interrupt, .terminate])
+        let host = self.host, port = self.port, api = self.api, loops = self.loops
+        try EventLoop.run {
+            let loop = EventLoop.current!
+            let signals = try SignalStream([.interrupt, .terminate])
+            defer { signals.close() }
+            var servers: [EchoServer] = []
+            var group: EventLoopGroup?
+            do {
+                if loops == 1 {
+                    servers = [try await EchoServer.start(on: loop, host: host, port: port, api: api, reusePort: false)]
+                } else {
+                    let threads = try EventLoopGroup(loops: loops, name: "echo")
+                    group = threads
+                    var chosenPort = port
+                    for serverLoop in threads.loops {
+                        let p = chosenPort
+                        let server = try await serverLoop.spawn {
+                            try await EchoServer.start(on: serverLoop, host: host, port: p, api: api, reusePort: true)
+                        }.value
+                        chosenPort = server.port
+                        servers.append(server)
+                    }
+                }
+            } catch let error as StreamError {
+                group?.shutdown()
+                throw CommandFailure(message: "\(error)", exitCode: 1)
+            }
+            StandardStreams.printLine("listening on \(host):\(servers[0].port)")
+
+            _ = try await signals.next()
+            // First signal: stop accepting and close every connection. A second one ends the process.
+            loop.spawn(name: "second-signal") {
+                _ = try? await signals.next()
+                exitImmediately(0)
+            }
+            for server in servers { await server.stop() }
+            group?.shutdown()
+        }
+    }
+}
+
+/// One echo server on one loop, with either API.
+final class EchoServer: @unchecked Sendable {
+    let loop: EventLoop
+    let port: UInt16
+    private let stopper: @Sendable () async -> Void
+
+    private init(loop: EventLoop, port: UInt16, stopper: @escaping @Sendable () async -> Void) {
+        self.loop = loop
+        self.port = port
+        self.stopper = stopper
+    }
+
+    /// Stops accepting, closes the connections and waits for their tasks (from any loop).
+    func stop() async {
+        let stopper = self.stopper
+        _ = try? await loop.spawn { await stopper() }.value
+    }
+
+    static func start(on loop: EventLoop, host: String, port: UInt16, api: EchoCommand.API, reusePort: Bool) async throws -> EchoServer {
+        switch api {
+        case .streams:
+            // One receive buffer per loop, shared by its connections: a handler receives into it and
+            // sends (or copies the unsent rest into its writer) in the same job, before any other task
+            // of the loop runs. Memory does not grow with the number of connections.
+            let scratch = ScratchBuffer(size: 64 * 1024)
+            let server = try await startServer(host: host, port: port, reusePort: reusePort) { reader, writer in
+                while true {
+                    let count = try await reader.read(into: scratch.bytes)
+                    if count == 0 { return }  // the client half-closed: the server closes after flushing
+                    try await writer.write(UnsafeRawBufferPointer(rebasing: scratch.bytes[..<count]))
+                }
+            }
+            return EchoServer(loop: loop, port: server.localAddress.port ?? port) {
+                server.closeClients()
+                await server.waitClosed()
+            }
+        case .sockets:
+            let address = try await resolveListenAddress(host: host, port: port)
+            let listener = try loop.listen(on: address, reusePort: reusePort)
+            let acceptor = loop.spawn(name: "echo accept") {
+                await withDiscardingTaskGroup { group in
+                    while true {
+                        let connection: Socket
+                        do { connection = try await loop.accept(listener) } catch let error as StreamError where error.code == .system {
+                            try? await loop.sleep(for: .milliseconds(100))  // EMFILE: back off, keep serving
+                            continue
+                        } catch {
+                            return
+                        }
+                        group.addImmediateTask(executorPreference: loop) {
+                            // Per connection: sendAll may suspend (backpressure) while holding the bytes.
+                            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+                            defer {
+                                buffer.deallocate()
+                                connection.close()
+                            }
+                            while true {
+                                guard let count = try? await loop.receive(connection, into: buffer), count > 0 else { return }
+                                do { try await loop.sendAll(connection, UnsafeRawBufferPointer(rebasing: buffer[..<count])) } catch { return }
+                            }
+                        }
+                    }
+                }
+            }
+            return EchoServer(loop: loop, port: listener.localAddress?.port ?? port) {
+                listener.close()
+                acceptor.cancel()
+                _ = try? await acceptor.value
+            }
+        }
+    }
+
+    private static func resolveListenAddress(host: String, port: UInt16) async throws -> SocketAddress {
+        if let numeric = try? SocketAddress(ip: host, port: port) { return numeric }
+        if host == "localhost" { return try SocketAddress(ip: "127.0.0.1", port: port) }
+        throw StreamError(.resolution, operation: "listen on \(host)", detail: "--api sockets takes a numeric address")
+    }
+}
+
+/// A loop-confined receive buffer shared by the connections of one loop.
+final class ScratchBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+    init(size: Int) { bytes = .allocate(byteCount: size, alignment: 16) }
+    deinit { bytes.deallocate() }
+}

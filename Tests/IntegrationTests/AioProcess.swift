@@ -1,0 +1,90 @@
+import Foundation
+
+/// A running `aio` process started by a test, with its stdout readiness line parsed.
+final class AioProcess: @unchecked Sendable {
+    let process = Process()
+    private let stdout = Pipe()
+    private let stderr = Pipe()
+    private(set) var port: UInt16 = 0
+    private let exited = DispatchSemaphore(value: 0)
+
+    /// The `aio` executable built next to the test bundle.
+    static var executable: URL {
+        let me = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        return me.deletingLastPathComponent().appendingPathComponent("aio")
+    }
+
+    init(_ arguments: [String]) {
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
+    }
+
+    /// Starts the process and waits for its first stdout line, `listening on HOST:PORT`.
+    func startServer() throws -> String {
+        try process.run()
+        let line = readLine()
+        if let colon = line.lastIndex(of: ":"), let port = UInt16(line[line.index(after: colon)...]) {
+            self.port = port
+        }
+        return line
+    }
+
+    /// Reads one line from stdout (blocking).
+    func readLine() -> String {
+        var bytes: [UInt8] = []
+        let handle = stdout.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty || byte.first == UInt8(ascii: "\n") { break }
+            bytes.append(byte.first!)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Runs to completion and returns (exit code, stdout, stderr).
+    func runToEnd() throws -> (Int32, String, String) {
+        try process.run()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit, up to `timeout`; returns its status, or nil if it is still running
+    /// (then it is killed).
+    func waitForExit(timeout: Duration) -> Int32? {
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        if exited.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    /// Open descriptors of the process (entries of /proc/PID/fd).
+    var openFileDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1
+    }
+
+    /// Resident memory of the process in KiB (VmRSS).
+    var residentKiB: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
