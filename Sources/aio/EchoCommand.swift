@@ -68,8 +68,8 @@ struct EchoCommand: ParsableCommand {
             _ = try await signals.next()
             // First signal: stop accepting and close every connection. A second one ends the process.
             loop.spawn(name: "second-signal") {
-                _ = try? await signals.next()
-                exitImmediately(0)
+                // Cancelled (nil) when the shutdown below finishes first.
+                if (try? await signals.next()) != nil { exitImmediately(0) }
             }
             for server in servers { await server.stop() }
             group?.shutdown()
