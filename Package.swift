@@ -31,7 +31,11 @@ let package = Package(
         .target(name: "AsyncIOTesting", dependencies: ["AsyncIO", "AsyncIOSystem"], swiftSettings: strict),
         .executableTarget(
             name: "aio",
-            dependencies: ["AsyncIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "AsyncIO", "AsyncIOSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 

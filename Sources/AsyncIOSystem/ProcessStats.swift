@@ -54,3 +54,23 @@ public enum SystemEnvironment {
         getenv(name).map { String(cString: $0) }
     }
 }
+
+/// Resource limits of this process.
+public enum ResourceLimits {
+    /// Raises the soft limit on open descriptors to `wanted` (at most the hard limit) and returns the
+    /// new soft limit.
+    ///
+    /// The corresponding C function is `setrlimit` (`RLIMIT_NOFILE`).
+    @discardableResult
+    public static func raiseOpenFileLimit(to wanted: Int) -> Int {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let target = min(rlim_t(wanted), limit.rlim_max)
+        if limit.rlim_cur < target {
+            limit.rlim_cur = target
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return Int(limit.rlim_cur)
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncIO
 import AsyncIOSystem
+import Logging
 
 /// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo` now; `serve` and `fetch` arrive with the
 /// HTTP layer.
@@ -16,6 +17,8 @@ struct AIO: ParsableCommand {
     /// Like `ParsableCommand.main()`, but bad flags or arguments exit with 2 (CONTRACT.md), not
     /// ArgumentParser's 64.
     static func main() {
+        // Logs go to stderr: stdout carries the readiness line and command output (CONTRACT.md).
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -14,9 +14,15 @@ final class AioProcess: @unchecked Sendable {
         return me.deletingLastPathComponent().appendingPathComponent("aio")
     }
 
-    init(_ arguments: [String]) {
-        process.executableURL = Self.executable
-        process.arguments = arguments
+    /// `aio arguments...`, or `launcher launcherArguments... aio arguments...` (for `prlimit`).
+    init(_ arguments: [String], launcher: String? = nil, launcherArguments: [String] = []) {
+        if let launcher {
+            process.executableURL = URL(fileURLWithPath: launcher)
+            process.arguments = launcherArguments + [Self.executable.path] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
         process.standardOutput = stdout
         process.standardError = stderr
         let exited = self.exited
@@ -78,6 +84,22 @@ final class AioProcess: @unchecked Sendable {
     var residentKiB: Int {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
+    /// CPU time used so far, in clock ticks (utime + stime from /proc/PID/stat).
+    var cpuTicks: Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return -1 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+
+    /// Peak resident memory of the process in KiB (VmHWM).
+    var peakResidentKiB: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return -1 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
     }
 

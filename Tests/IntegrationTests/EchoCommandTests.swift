@@ -160,3 +160,36 @@ struct EchoCommandTests {
         #expect(server.waitForExit(timeout: .seconds(5)) == 0)
     }
 }
+
+/// Out of descriptors (EMFILE on accept): the server must neither spin nor die, and must serve again
+/// once descriptors free up.
+@Suite(.timeLimit(.minutes(2)))
+struct EchoOutOfDescriptorsTests {
+    @Test func acceptAtTheDescriptorLimitBacksOffAndRecovers() async throws {
+        // prlimit (util-linux) starts the server with room for only a few connections.
+        let server = AioProcess(["echo", "--port", "0"], launcher: "/usr/bin/prlimit", launcherArguments: ["--nofile=24:24"])
+        _ = try server.startServer()
+        let port = server.port
+        try await withTestLoop(virtualTime: false) { loop in
+            var clients: [(StreamReader, StreamWriter)] = []
+            // More connections than the server can accept: the kernel completes them (backlog), the
+            // server's accept fails with EMFILE.
+            for _ in 0..<40 { clients.append(try await openConnection(host: "127.0.0.1", port: port)) }
+            let cpuBefore = server.cpuTicks
+            // Give the server a second of real time at the limit; a spinning accept loop would burn it all.
+            try? await withTimeout(.seconds(1)) { try await loop.sleep(for: .seconds(10)) }
+            let cpuUsed = server.cpuTicks - cpuBefore
+            #expect(cpuUsed < 30, "the server used \(cpuUsed) ticks of CPU in one second at the descriptor limit")
+            // Free the first 30 connections: the last 10 now fit under the limit and get served.
+            for (_, writer) in clients.prefix(30) { writer.abort() }
+            for (reader, writer) in clients.suffix(5) {
+                try await writer.write([9])
+                let echoed = try await withTimeout(.seconds(5)) { try await reader.read(exactly: 1) }
+                #expect(echoed == [9])
+            }
+            for (_, writer) in clients { writer.abort() }
+        }
+        server.signal(SIGTERM)
+        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+}
