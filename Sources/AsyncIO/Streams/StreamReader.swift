@@ -16,7 +16,7 @@ public final class StreamReader: @unchecked Sendable {
     /// The longest line or separator-terminated chunk that ``readLine()`` and ``read(until:)`` return.
     public let limit: Int
     let socket: Socket?
-    var buffer = ByteBuffer(capacity: 4096)
+    var buffer = ByteBuffer()
     var eof = false
     private var isReading = false
     // For readers fed by hand (no socket): the task waiting for data.

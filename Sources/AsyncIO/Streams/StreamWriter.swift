@@ -18,7 +18,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ``write(_:)`` and ``drain()`` resume when the buffer is at or below this.
     public let lowWatermark: Int
 
-    private var pending = ByteBuffer(capacity: 4096)
+    private var pending = ByteBuffer()
     private var waiters: [Waiter] = []
     private var nextWaiterID: UInt64 = 0
     private var failure: StreamError?
