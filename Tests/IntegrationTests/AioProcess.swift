@@ -1,4 +1,9 @@
+import AsyncIO
 import Foundation
+
+/// Threads for the blocking parts of driving a child process (pipe reads, exit waits), so the tests
+/// never block Swift's cooperative pool, which the other tests running in parallel need.
+let blockingPool = try! ThreadPool(threads: 4, name: "test-blocking")
 
 /// A running `aio` process started by a test, with its stdout readiness line parsed.
 final class AioProcess: @unchecked Sendable {
@@ -30,7 +35,11 @@ final class AioProcess: @unchecked Sendable {
     }
 
     /// Starts the process and waits for its first stdout line, `listening on HOST:PORT`.
-    func startServer() throws -> String {
+    func startServer() async throws -> String {
+        try await blockingPool.run { try self.startServerBlocking() }
+    }
+
+    private func startServerBlocking() throws -> String {
         try process.run()
         let line = readLine()
         if let colon = line.lastIndex(of: ":"), let port = UInt16(line[line.index(after: colon)...]) {
@@ -52,7 +61,11 @@ final class AioProcess: @unchecked Sendable {
     }
 
     /// Runs to completion and returns (exit code, stdout, stderr).
-    func runToEnd() throws -> (Int32, String, String) {
+    func runToEnd() async throws -> (Int32, String, String) {
+        try await blockingPool.run { try self.runToEndBlocking() }
+    }
+
+    private func runToEndBlocking() throws -> (Int32, String, String) {
         try process.run()
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
@@ -64,7 +77,11 @@ final class AioProcess: @unchecked Sendable {
 
     /// Waits for the process to exit, up to `timeout`; returns its status, or nil if it is still running
     /// (then it is killed).
-    func waitForExit(timeout: Duration) -> Int32? {
+    func waitForExit(timeout: Duration) async -> Int32? {
+        (try? await blockingPool.run { self.waitForExitBlocking(timeout: timeout) }) ?? nil
+    }
+
+    private func waitForExitBlocking(timeout: Duration) -> Int32? {
         let (seconds, attoseconds) = timeout.components
         let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
         if exited.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {

@@ -11,7 +11,7 @@ struct EchoCommandTests {
     @Test(arguments: API.allCases)
     func echoesEveryByteInOrderThenClosesAfterHalfClose(api: API) async throws {
         let server = AioProcess(["echo", "--port", "0", "--api", api.rawValue])
-        let line = try server.startServer()
+        let line = try await server.startServer()
         #expect(line == "listening on 127.0.0.1:\(server.port)")
         let port = server.port
         try await withTestLoop(virtualTime: false) { loop in
@@ -29,13 +29,13 @@ struct EchoCommandTests {
             }
         }
         server.signal(SIGTERM)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
     @Test(arguments: API.allCases)
     func aResettingClientDoesNotDisturbOthers(api: API) async throws {
         let server = AioProcess(["echo", "--port", "0", "--api", api.rawValue])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         try await withTestLoop(virtualTime: false) { _ in
             let (steadyReader, steadyWriter) = try await openConnection(host: "127.0.0.1", port: port)
@@ -49,7 +49,7 @@ struct EchoCommandTests {
             steadyWriter.abort()
         }
         server.signal(SIGINT)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
     /// A client that writes but never reads: the server stops reading from it, so its memory stays
@@ -57,7 +57,7 @@ struct EchoCommandTests {
     @Test(arguments: API.allCases)
     func aClientThatNeverReadsCannotGrowTheServer(api: API) async throws {
         let server = AioProcess(["echo", "--port", "0", "--api", api.rawValue])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         let before = server.residentKiB
         let sent = try await withTestLoop(virtualTime: false) { loop in
@@ -81,12 +81,12 @@ struct EchoCommandTests {
         #expect(sent < 64 * 1024 * 1024, "the server kept reading: \(sent) bytes went through")
         #expect(after - before < 16 * 1024, "server RSS grew from \(before) KiB to \(after) KiB")
         server.signal(SIGTERM)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
     @Test func descriptorsReturnToTheirBaselineAfterClientsLeave() async throws {
         let server = AioProcess(["echo", "--port", "0"])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         let baseline = server.openFileDescriptors
         try await withTestLoop(virtualTime: false) { _ in
@@ -105,12 +105,12 @@ struct EchoCommandTests {
         }
         #expect(server.openFileDescriptors == baseline)
         server.signal(SIGTERM)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
     @Test func sigtermWithOpenConnectionsExitsZeroWithinFiveSeconds() async throws {
         let server = AioProcess(["echo", "--port", "0"])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         try await withTestLoop(virtualTime: false) { _ in
             let (reader, writer) = try await openConnection(host: "127.0.0.1", port: port)
@@ -121,32 +121,32 @@ struct EchoCommandTests {
             #expect(try await reader.readToEnd().isEmpty)
             writer.abort()
         }
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
     @Test func portInUseExitsOneWithAClearMessage() async throws {
         let first = AioProcess(["echo", "--port", "0"])
-        _ = try first.startServer()
-        let (code, _, stderr) = try AioProcess(["echo", "--port", String(first.port)]).runToEnd()
+        _ = try await first.startServer()
+        let (code, _, stderr) = try await AioProcess(["echo", "--port", String(first.port)]).runToEnd()
         #expect(code == 1)
         #expect(stderr.contains("address in use"))
         first.signal(SIGTERM)
-        #expect(first.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await first.waitForExit(timeout: .seconds(5)) == 0)
     }
 
-    @Test func badFlagsExitTwo() throws {
-        let (code, _, stderr) = try AioProcess(["echo", "--no-such-flag"]).runToEnd()
+    @Test func badFlagsExitTwo() async throws {
+        let (code, _, stderr) = try await AioProcess(["echo", "--no-such-flag"]).runToEnd()
         #expect(code == 2)
         #expect(stderr.contains("--no-such-flag"))
-        let (loopsCode, _, _) = try AioProcess(["echo", "--loops", "0"]).runToEnd()
+        let (loopsCode, _, _) = try await AioProcess(["echo", "--loops", "0"]).runToEnd()
         #expect(loopsCode == 2)
-        let (apiCode, _, _) = try AioProcess(["echo", "--api", "carrier-pigeon"]).runToEnd()
+        let (apiCode, _, _) = try await AioProcess(["echo", "--api", "carrier-pigeon"]).runToEnd()
         #expect(apiCode == 2)
     }
 
     @Test func severalLoopsShareThePort() async throws {
         let server = AioProcess(["echo", "--port", "0", "--loops", "3"])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         try await withTestLoop(virtualTime: false) { _ in
             for i in 0..<30 {
@@ -157,7 +157,7 @@ struct EchoCommandTests {
             }
         }
         server.signal(SIGTERM)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 }
 
@@ -168,7 +168,7 @@ struct EchoOutOfDescriptorsTests {
     @Test func acceptAtTheDescriptorLimitBacksOffAndRecovers() async throws {
         // prlimit (util-linux) starts the server with room for only a few connections.
         let server = AioProcess(["echo", "--port", "0"], launcher: "/usr/bin/prlimit", launcherArguments: ["--nofile=24:24"])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         try await withTestLoop(virtualTime: false) { loop in
             var clients: [(StreamReader, StreamWriter)] = []
@@ -190,6 +190,6 @@ struct EchoOutOfDescriptorsTests {
             for (_, writer) in clients { writer.abort() }
         }
         server.signal(SIGTERM)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 }

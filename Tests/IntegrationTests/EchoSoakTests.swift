@@ -15,7 +15,7 @@ struct EchoSoakTests {
         let limit = ResourceLimits.raiseOpenFileLimit(to: 30_000)
         try #require(limit >= 12_000, "needs RLIMIT_NOFILE >= 12000 in this process and in aio (have \(limit))")
         let server = AioProcess(["echo", "--port", "0"])
-        _ = try server.startServer()
+        _ = try await server.startServer()
         let port = server.port
         let baseline = server.openFileDescriptors
         let connections = 10_000
@@ -43,6 +43,6 @@ struct EchoSoakTests {
         }
         #expect(server.openFileDescriptors == baseline)
         server.signal(SIGTERM)
-        #expect(server.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 }
