@@ -34,9 +34,12 @@ struct SocketTests {
 
     @Test func connectToAClosedPortIsRefusedAndNamesTheAddress() async throws {
         try await withTestLoop { loop in
-            let listener = try loop.listen(on: try SocketAddress(ip: "127.0.0.1", port: 0))
-            let address = try #require(listener.localAddress)
-            listener.close()
+            // A port held by a bound socket that does not listen: connecting is refused, and no other test
+            // (nor a self-connect of the client's ephemeral port) can take it meanwhile.
+            let holder = try loop.makeSocket(family: 2 /* AF_INET */, kind: .stream)
+            defer { holder.close() }
+            try SocketOps.bind(holder.fd, to: try SocketAddress(ip: "127.0.0.1", port: 0))
+            let address = try #require(holder.localAddress)
             do {
                 _ = try await loop.connect(to: address)
                 Issue.record("connect succeeded")
