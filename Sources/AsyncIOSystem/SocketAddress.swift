@@ -56,7 +56,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
             withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: bytes) }
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             _ = inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
-            return String(cString: text)
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         case .unix(let path):
             return path
         }

@@ -35,7 +35,7 @@ struct EchoCommand: ParsableCommand {
 
     func run() throws {
         // Before any thread starts, so that every thread inherits the mask and the signalfd sees them.
-        Signal.blockForStreams([.interrupt, .terminate])
+        Signal.blockForStreams([.interrupt, .terminate, .quit])
         let host = self.host, port = self.port, api = self.api, loops = self.loops
         try EventLoop.run {
             let loop = EventLoop.current!
@@ -64,6 +64,20 @@ struct EchoCommand: ParsableCommand {
                 throw CommandFailure(message: "\(error)", exitCode: 1)
             }
             StandardStreams.printLine("listening on \(host):\(servers[0].port)")
+
+            // SIGQUIT dumps the live tasks of every loop to stderr (asyncio's debug task dump).
+            let quit = try SignalStream([.quit])
+            defer { quit.close() }
+            let serverLoops = servers.map(\.loop)
+            loop.spawn(name: "task-dump") {
+                for try await _ in quit {
+                    for serverLoop in serverLoops {
+                        let tasks = try await serverLoop.spawn { serverLoop.tasks }.value
+                        StandardStreams.printError("loop \(serverLoop.name): \(tasks.count) task(s)")
+                        for task in tasks { StandardStreams.printError("  \(task)") }
+                    }
+                }
+            }
 
             _ = try await signals.next()
             // First signal: stop accepting and close every connection. A second one ends the process.
