@@ -63,8 +63,6 @@ struct EchoCommand: ParsableCommand {
                 group?.shutdown()
                 throw CommandFailure(message: "\(error)", exitCode: 1)
             }
-            StandardStreams.printLine("listening on \(host):\(servers[0].port)")
-
             // SIGQUIT dumps the live tasks of every loop to stderr (asyncio's debug task dump).
             let quit = try SignalStream([.quit])
             defer { quit.close() }
@@ -78,6 +76,9 @@ struct EchoCommand: ParsableCommand {
                     }
                 }
             }
+
+            // Last: once this line is out, the process is fully set up (tests count its descriptors).
+            StandardStreams.printLine("listening on \(host):\(servers[0].port)")
 
             _ = try await signals.next()
             // First signal: stop accepting and close every connection. A second one ends the process.

@@ -1,0 +1,106 @@
+import AsyncIOSystem
+
+/// A FIFO of suspended tasks, each with an id so a cancelled one can take itself out. Used under the
+/// owning primitive's lock; continuations are resumed only after that lock is released.
+struct WaiterQueue<Payload> {
+    struct Waiter {
+        let id: UInt64
+        let payload: Payload
+        let continuation: UnsafeContinuation<Void, any Error>
+    }
+
+    private var waiters: [Waiter] = []
+    private var head = 0
+    private var nextID: UInt64 = 0
+
+    var isEmpty: Bool { head == waiters.count }
+    var count: Int { waiters.count - head }
+
+    mutating func makeID() -> UInt64 {
+        nextID &+= 1
+        return nextID
+    }
+
+    mutating func append(_ waiter: Waiter) { waiters.append(waiter) }
+
+    var first: Waiter? { isEmpty ? nil : waiters[head] }
+
+    mutating func popFirst() -> Waiter? {
+        guard !isEmpty else { return nil }
+        let waiter = waiters[head]
+        head += 1
+        if head == waiters.count {
+            waiters.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 32 && head * 2 > waiters.count {
+            waiters.removeFirst(head)
+            head = 0
+        }
+        return waiter
+    }
+
+    mutating func removeAll() -> [Waiter] {
+        let all = Array(waiters[head...])
+        waiters.removeAll()
+        head = 0
+        return all
+    }
+
+    /// Removes the waiter with `id`, if it is still waiting.
+    mutating func remove(id: UInt64) -> Waiter? {
+        guard let index = waiters[head...].firstIndex(where: { $0.id == id }) else { return nil }
+        return waiters.remove(at: index)
+    }
+}
+
+/// Suspends the calling task as a waiter of a primitive whose state is `State` behind `lock`.
+///
+/// - `tryNow` runs under the lock: return `true` to go on without waiting (it is tried again under the
+///   same lock hold that enqueues, so a wake-up between the two tries is never missed).
+/// - otherwise `enqueue` adds the waiter, with a fresh id from `makeID`, under that lock.
+/// - cancellation runs `dequeue` under the lock; if it returns the continuation (the task was still
+///   waiting) the task resumes with `CancellationError`; if not, it had already been woken and the
+///   wake-up (permit, item, ownership) stands: nothing is lost or stolen.
+/// Continuations are always resumed outside the lock.
+func suspendAsWaiter<State>(
+    _ lock: LockedState<State>,
+    tryNow: (inout State) throws -> Bool,
+    makeID: @escaping (inout State) -> UInt64,
+    enqueue: @escaping (inout State, UInt64, UnsafeContinuation<Void, any Error>) -> Void,
+    dequeue: @escaping @Sendable (inout State, UInt64) -> UnsafeContinuation<Void, any Error>?
+) async throws {
+    if try lock.withLock({ try tryNow(&$0) }) { return }
+    try Task.checkCancellation()
+    let id = lock.withLock { makeID(&$0) }
+    nonisolated(unsafe) let tryNow = tryNow  // used synchronously, before this function returns
+    try await withTaskCancellationHandler {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            let outcome = lock.withLock { state -> WaitOutcome in
+                do {
+                    if try tryNow(&state) { return .ready }
+                } catch {
+                    return .failed(error)
+                }
+                // Checked under the lock: a cancellation that came before this point found nothing to
+                // dequeue, so it is handled here.
+                if Task.isCancelled { return .cancelled }
+                enqueue(&state, id, continuation)
+                return .waiting
+            }
+            switch outcome {
+            case .ready: continuation.resume()
+            case .cancelled: continuation.resume(throwing: CancellationError())
+            case .failed(let error): continuation.resume(throwing: error)
+            case .waiting: break
+            }
+        }
+    } onCancel: {
+        let waiter = lock.withLock { dequeue(&$0, id) }
+        waiter?.resume(throwing: CancellationError())
+    }
+}
+
+/// How an attempt to enqueue a waiter ended.
+private enum WaitOutcome {
+    case ready, cancelled, failed(any Error), waiting
+}
