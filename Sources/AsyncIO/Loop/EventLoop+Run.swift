@@ -31,6 +31,8 @@ extension EventLoop {
         _ main: sending @escaping () async throws -> Result
     ) throws -> Result {
         let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"))
+        // As asyncio.run shuts down the default executor: no offload thread outlives the run.
+        defer { SharedOffloadPool.shutDownIfStarted() }
         return try loop.runMain(main)
     }
 

@@ -170,6 +170,7 @@ struct EventLoopTests {
                         let loop = EventLoop.current!
                         for _ in 0..<10 { loop.spawn { try await loop.sleep(for: .seconds(3600)) } }
                         loop.call(after: .seconds(3600)) {}
+                        _ = try await offload { 42 }  // starts the offload pool, which run shuts down
                         try await loop.sleep(for: .milliseconds(1))
                     }
                 }

@@ -1,0 +1,62 @@
+import AsyncIO
+import AsyncIOSystem
+import AsyncIOTesting
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct OffloadTests {
+    @Test func workRunsOnAnotherThreadWhileTheLoopStaysResponsive() async throws {
+        try await withTestLoop(virtualTime: false) { loop in
+            let loopThread = SystemThread.currentID
+            let latch = ThreadLatch()
+            let work = loop.spawn {
+                try await offload { () -> Int32 in
+                    latch.wait()  // blocks this pool thread until the loop has shown it is free
+                    return SystemThread.currentID
+                }
+            }
+            // The loop keeps running timers while the pool thread is blocked.
+            try await loop.sleep(for: .milliseconds(5))
+            latch.open()
+            let workerThread = try await work.value
+            #expect(workerThread != loopThread)
+        }
+    }
+
+    @Test func errorsComeBackToTheCaller() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            await #expect(throws: Boom.self) { try await offload { throw Boom() } }
+        }
+    }
+
+    @Test func cancelledBeforeItStartsTheWorkIsSkipped() async throws {
+        let pool = try ThreadPool(threads: 1, name: "one")
+        defer { pool.shutdown() }
+        let latch = ThreadLatch()
+        let ran = Locked(false)
+        try await withTestLoop(virtualTime: false) { loop in
+            let blocker = loop.spawn { try await pool.run { latch.wait() } }
+            let skipped = loop.spawn { try await pool.run { ran.mutate { $0 = true } } }
+            // A few loop turns: both tasks have queued their work (FIFO: the blocker holds the only
+            // thread, so the second job waits in the queue).
+            try await settle(loop)
+            skipped.cancel()
+            await #expect(throws: CancellationError.self) { try await skipped.value }
+            latch.open()
+            try await blocker.value
+        }
+        pool.shutdown()  // finishes queued work: the skipped job must still not run
+        #expect(!ran.value)
+    }
+
+    @Test func virtualTimeWaitsForWorkOnOtherThreads() async throws {
+        try await withTestLoop { loop in
+            let start = loop.now
+            let timer = loop.call(after: .seconds(60)) {}
+            let value = try await offload { (0..<10_000).reduce(0, +) }
+            #expect(value == 49_995_000)
+            #expect(loop.now == start)  // the clock did not jump to the timer while the pool worked
+            timer.cancel()
+        }
+    }
+}
