@@ -27,6 +27,14 @@ public enum FileDescriptorOps {
         try systemCall("fcntl") { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
     }
 
+    /// Makes `fd` blocking again (clears `O_NONBLOCK`), for a pipe end handed to a child process.
+    ///
+    /// The corresponding C function is `fcntl`.
+    public static func setBlocking(_ fd: Int32) throws(Errno) {
+        let flags = try systemCall("fcntl") { fcntl(fd, F_GETFL) }
+        try systemCall("fcntl") { fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+
     /// Reads up to `buffer.count` bytes; `.wouldBlock` on `EAGAIN`, `.done(0)` at end of file.
     ///
     /// The corresponding C function is `read`.

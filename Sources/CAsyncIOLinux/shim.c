@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "CAsyncIOLinux.h"
 #include <pthread.h>
+#include <spawn.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,4 +42,50 @@ int64_t casyncio_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+extern char **environ;
+
+int casyncio_spawn(int32_t *pid, const char *path, int search_path, char *const argv[], char *const envp[],
+                   const int32_t *fd_actions, int fd_action_count, const char *const *paths,
+                   const int32_t *path_flags, const char *working_directory, int new_process_group) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc) return rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc) { posix_spawn_file_actions_destroy(&actions); return rc; }
+
+    for (int i = 0; i < fd_action_count && rc == 0; i++) {
+        int kind = fd_actions[3 * i], a = fd_actions[3 * i + 1], b = fd_actions[3 * i + 2];
+        if (kind == 0) rc = posix_spawn_file_actions_adddup2(&actions, a, b);
+        else if (kind == 1) rc = posix_spawn_file_actions_addopen(&actions, a, paths[b], path_flags[b], 0644);
+        else if (kind == 2) rc = posix_spawn_file_actions_addclose(&actions, a);
+    }
+    if (rc == 0 && working_directory) rc = posix_spawn_file_actions_addchdir_np(&actions, working_directory);
+
+    sigset_t empty, defaults;
+    sigemptyset(&empty);
+    sigemptyset(&defaults);
+    int reset[] = {SIGINT, SIGTERM, SIGQUIT, SIGPIPE, SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2};
+    for (unsigned i = 0; i < sizeof reset / sizeof reset[0]; i++) sigaddset(&defaults, reset[i]);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (new_process_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
+    }
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &empty);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &defaults);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
+
+    if (rc == 0) {
+        pid_t child = 0;
+        char *const *env = envp ? envp : environ;
+        rc = search_path ? posix_spawnp(&child, path, &actions, &attr, argv, env)
+                         : posix_spawn(&child, path, &actions, &attr, argv, env);
+        if (rc == 0) *pid = child;
+    }
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
 }

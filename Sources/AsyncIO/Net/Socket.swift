@@ -9,10 +9,31 @@ import AsyncIOSystem
 /// ### Thread safety
 /// Loop-confined: use it from tasks running on its loop.
 public final class Socket: @unchecked Sendable, CustomStringConvertible {
+    /// A socket proper, or one end of a pipe (a child process's stdin, stdout or stderr), which streams
+    /// use the same way.
+    public enum Kind: Sendable { case socket, pipe }
+
     /// The socket's registration with its loop.
     public let registration: IORegistration
+    /// Socket or pipe.
+    public let kind: Kind
 
-    init(registration: IORegistration) { self.registration = registration }
+    init(registration: IORegistration, kind: Kind = .socket) {
+        self.registration = registration
+        self.kind = kind
+    }
+
+    /// One non-blocking receive: `recv` on a socket, `read` on a pipe.
+    @inline(__always)
+    func receiveNow(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        kind == .socket ? try SocketOps.receive(fd, into: buffer) : try FileDescriptorOps.read(fd, into: buffer)
+    }
+
+    /// One non-blocking send: `send(MSG_NOSIGNAL)` on a socket, `write` on a pipe.
+    @inline(__always)
+    func sendNow(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        kind == .socket ? try SocketOps.send(fd, bytes) : try FileDescriptorOps.write(fd, bytes)
+    }
 
     deinit {
         let registration = registration
@@ -41,6 +62,10 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     /// - Throws: ``StreamError`` `.closed` if the socket is closed, `.broken` if the connection is gone.
     public func shutdownWrite() throws {
         if isClosed { throw StreamError(.closed, operation: "shutdown") }
+        if kind == .pipe {
+            close()  // a pipe's write end has no half-close: closing it is the end of stream
+            return
+        }
         do { try SocketOps.shutdown(fd, write: true, read: false) } catch {
             throw StreamError.from(error, operation: "shutdown")
         }
@@ -68,10 +93,11 @@ extension EventLoop {
         return try adopt(fd)
     }
 
-    /// Registers an open non-blocking socket descriptor and takes ownership of it (closing it on failure).
-    public func adopt(_ fd: Int32) throws -> Socket {
+    /// Registers an open non-blocking socket (or pipe) descriptor and takes ownership of it (closing it
+    /// on failure).
+    public func adopt(_ fd: Int32, kind: Socket.Kind = .socket) throws -> Socket {
         do {
-            return Socket(registration: try register(fd))
+            return Socket(registration: try register(fd), kind: kind)
         } catch {
             try? FileDescriptorOps.close(fd)
             throw error
@@ -178,7 +204,7 @@ extension EventLoop {
         while true {
             if socket.isClosed { throw StreamError(.closed, operation: "receive") }
             let result: IOResult<Int>
-            do { result = try SocketOps.receive(socket.fd, into: buffer) } catch {
+            do { result = try socket.receiveNow(into: buffer) } catch {
                 throw StreamError.from(error, operation: "receive")
             }
             switch result {
@@ -211,7 +237,7 @@ extension EventLoop {
     /// Unsafe for the byte stream: an unknown prefix may have been sent. Close the socket.
     public func sendAll(_ socket: Socket, _ bytes: UnsafeRawBufferPointer) async throws {
         try await sendAll(socket, count: bytes.count) { (offset: Int) throws(Errno) -> IOResult<Int> in
-            try SocketOps.send(socket.fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            try socket.sendNow(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
         }
     }
 
@@ -223,7 +249,7 @@ extension EventLoop {
         try await sendAll(socket, count: bytes.count) { (offset: Int) throws(Errno) -> IOResult<Int> in
             var result: Result<IOResult<Int>, Errno> = .success(.wouldBlock)
             bytes.withUnsafeBytes { raw in
-                result = Result { () throws(Errno) in try SocketOps.send(socket.fd, UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+                result = Result { () throws(Errno) in try socket.sendNow(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
             }
             return try result.get()
         }

@@ -231,9 +231,7 @@ public final class StreamReader: @unchecked Sendable {
             let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
             let result: IOResult<Int>
             do {
-                result = try SocketOps.receive(
-                    socket.fd, into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want))
-                )
+                result = try socket.receiveNow(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
             } catch {
                 throw StreamError.from(error, operation: "read")
             }

@@ -158,7 +158,7 @@ public final class StreamWriter: @unchecked Sendable {
         var sent = 0
         while sent < bytes.count {
             let result: IOResult<Int>
-            do { result = try SocketOps.send(socket.fd, UnsafeRawBufferPointer(rebasing: bytes[sent...])) } catch {
+            do { result = try socket.sendNow(UnsafeRawBufferPointer(rebasing: bytes[sent...])) } catch {
                 let error = StreamError.from(error, operation: "write")
                 fail(error)
                 throw error
@@ -186,7 +186,7 @@ public final class StreamWriter: @unchecked Sendable {
         guard !socket.isClosed, failure == nil else { return }
         while !pending.isEmpty {
             let result: IOResult<Int>
-            do { result = try SocketOps.send(socket.fd, pending.readable) } catch {
+            do { result = try socket.sendNow(pending.readable) } catch {
                 fail(StreamError.from(error, operation: "write"))
                 return
             }

@@ -28,6 +28,15 @@ int casyncio_pipe2(int fds[2], int flags);
 /// `pidfd_open(2)` through syscall(2) (glibc < 2.36 has no wrapper).
 int casyncio_pidfd_open(int32_t pid, unsigned int flags);
 
+/// `posix_spawn` with the parts Swift cannot express: file actions (dup2, open, close, chdir), a new
+/// process group, and a child that starts with an empty signal mask and default dispositions for the
+/// signals the parent may have blocked or ignored (SIGINT, SIGTERM, SIGQUIT, SIGPIPE, SIGCHLD, SIGHUP).
+/// `fd_actions` holds triples (kind, a, b): kind 0 = dup2(a, b); 1 = open(path[b]) onto a with flags
+/// from path_flags[b]; 2 = close(a). Returns 0 or an errno value.
+int casyncio_spawn(int32_t *pid, const char *path, int search_path, char *const argv[], char *const envp[],
+                   const int32_t *fd_actions, int fd_action_count, const char *const *paths,
+                   const int32_t *path_flags, const char *working_directory, int new_process_group);
+
 /// `pthread_setname_np` on the calling thread (names are cut to 15 bytes).
 void casyncio_set_thread_name(const char *name);
 

@@ -1,0 +1,105 @@
+import AsyncIO
+import AsyncIOSystem
+import AsyncIOTesting
+import Testing
+
+@Suite(.timeLimit(.minutes(2)))
+struct ChildProcessTests {
+    @Test func outputAndExitCodeComeBack() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let child = try ChildProcess.spawn("echo", arguments: ["hello", "world"], stdout: .pipe)
+            let (out, err) = try await child.communicate()
+            #expect(String(decoding: out, as: UTF8.self) == "hello world\n")
+            #expect(err.isEmpty)
+            #expect(try await child.wait() == .exited(0))
+        }
+    }
+
+    @Test func exitCodesAndSignalsAreReported() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            #expect(try await ChildProcess.shell("exit 3").wait() == .exited(3))
+            let killed = try await ChildProcess.shell("kill -9 $$").wait()
+            #expect(killed == .signaled(9))
+            #expect(killed.returnCode == -9)
+        }
+    }
+
+    @Test func aMissingExecutableNamesItselfAndTheReason() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            do {
+                _ = try ChildProcess.spawn("/no/such/program")
+                Issue.record("spawned a missing program")
+            } catch let error as ChildProcessError {
+                #expect(error.description == "/no/such/program: not found")
+            }
+            do {
+                _ = try ChildProcess.spawn("/etc/hostname")
+                Issue.record("spawned a data file")
+            } catch let error as ChildProcessError {
+                #expect(error.description.contains("not executable"))
+            }
+        }
+    }
+
+    @Test func twentyChildrenAtOnce() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let children = try (0..<20).map { i in
+                try ChildProcess.shell("echo child \(i); exit \(i % 4)", stdout: .pipe)
+            }
+            for (i, child) in children.enumerated() {
+                let (out, _) = try await child.communicate()
+                #expect(String(decoding: out, as: UTF8.self) == "child \(i)\n")
+                #expect(try await child.wait() == .exited(Int32(i % 4)))
+            }
+        }
+    }
+
+    @Test func communicateMovesLargeDataBothWaysWithoutDeadlock() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            // `cat` echoes stdin while we still write: with 64 KiB pipes, writing everything first and
+            // reading after would deadlock.
+            let input = (0..<(100 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            let child = try ChildProcess.spawn("cat", stdin: .pipe, stdout: .pipe)
+            let (out, _) = try await child.communicate(input: input)
+            #expect(out.count == input.count)
+            #expect(out == input)
+            #expect(try await child.wait() == .exited(0))
+        }
+    }
+
+    @Test func stderrCanBeMergedIntoStdout() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let child = try ChildProcess.shell("echo out; echo err >&2", stdout: .pipe, stderr: .mergeWithStdout)
+            let (out, _) = try await child.communicate()
+            #expect(String(decoding: out, as: UTF8.self) == "out\nerr\n")
+        }
+    }
+
+    @Test func aTimeoutKillsTheWholeGroup() async throws {
+        try await withTestLoop(virtualTime: false) { loop in
+            let child = try ChildProcess.shell("sleep 100 & sleep 100; wait", newProcessGroup: true)
+            await #expect(throws: TimeoutError.self) {
+                try await withTimeout(.milliseconds(200)) { try await child.wait() }
+            }
+            // The child is reaped by its loop; the grandchild was killed with the group. Signals land
+            // asynchronously, so look for survivors for up to 2 s.
+            var survivors = ProcessOps.livingMembers(ofGroup: child.pid)
+            for _ in 0..<200 where !survivors.isEmpty {
+                try await loop.sleep(for: .milliseconds(10))
+                survivors = ProcessOps.livingMembers(ofGroup: child.pid)
+            }
+            #expect(survivors.isEmpty, "still alive in the group: \(survivors)")
+            _ = try? await child.wait()
+            #expect(child.exitStatus == .signaled(9))
+        }
+    }
+
+    @Test func environmentAndWorkingDirectory() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let child = try ChildProcess.shell("echo $GREETING; pwd", environment: ["GREETING": "hi", "PATH": "/usr/bin:/bin"],
+                                               workingDirectory: "/tmp", stdout: .pipe)
+            let (out, _) = try await child.communicate()
+            #expect(String(decoding: out, as: UTF8.self) == "hi\n/tmp\n")
+        }
+    }
+}
