@@ -8,6 +8,7 @@ import Glibc
 public final class Epoll {
     /// Readiness and registration flags (`EPOLLIN`, `EPOLLOUT`, ...).
     public struct Events: OptionSet, Sendable, Hashable {
+        /// The `EPOLL*` bits.
         public let rawValue: UInt32
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// Readable (`EPOLLIN`).

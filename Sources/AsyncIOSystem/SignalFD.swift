@@ -46,12 +46,17 @@ public enum SignalFD {
         }
     }
 
-    /// `SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2` by name.
+    /// `SIGINT`.
     public static let interrupt = SIGINT
+    /// `SIGTERM`.
     public static let terminate = SIGTERM
+    /// `SIGHUP`.
     public static let hangup = SIGHUP
+    /// `SIGQUIT`.
     public static let quit = SIGQUIT
+    /// `SIGUSR1`.
     public static let user1 = SIGUSR1
+    /// `SIGUSR2`.
     public static let user2 = SIGUSR2
 }
 

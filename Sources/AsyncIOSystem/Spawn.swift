@@ -151,9 +151,11 @@ public enum ProcessOps {
     /// instead of ending the process (what CPython does at start-up). Children get the default back.
     public static func ignoreBrokenPipeSignal() { _ = signal(SIGPIPE, SIG_IGN) }
 
-    /// `SIGTERM`, `SIGKILL` and `SIGINT` numbers.
+    /// `SIGTERM`.
     public static let terminateSignal = SIGTERM
+    /// `SIGKILL`.
     public static let killSignal = SIGKILL
+    /// `SIGINT`.
     public static let interruptSignal = SIGINT
 }
 

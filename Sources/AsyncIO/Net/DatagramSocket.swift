@@ -102,6 +102,7 @@ public final class DatagramSocket: @unchecked Sendable {
     public struct Datagrams: AsyncSequence, Sendable {
         public typealias Element = Datagram
         let socket: DatagramSocket
+        /// Receives the datagrams one by one.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let socket: DatagramSocket
             /// The next datagram, or nil once the socket is closed.

@@ -97,6 +97,7 @@ public final class SignalStream: AsyncSequence, @unchecked Sendable {
         }
     }
 
+    /// Delivers the signals one by one.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: SignalStream
         /// The next signal; nil once the stream is closed.

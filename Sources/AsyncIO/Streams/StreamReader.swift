@@ -189,6 +189,7 @@ public final class StreamReader: @unchecked Sendable {
         public typealias Element = [UInt8]
         let reader: StreamReader
 
+        /// Reads the chunks one by one.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let reader: StreamReader
             /// The next chunk, or nil at end of stream.
