@@ -52,35 +52,24 @@ private final class ThreadStart {
 /// Used to hand results from a loop to a thread that is not running async code
 /// (asyncio's `concurrent.futures.Future.result()`).
 public final class ThreadLatch: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var isOpen = false
+    private let condition = ThreadCondition()
+    private var isOpen = false  // guarded by `condition`
 
     /// Creates a closed latch.
-    public init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        cond.deallocate()
-        mutex.deallocate()
-    }
+    public init() {}
 
     /// Opens the latch and wakes every waiter. Opening twice is harmless.
     public func open() {
-        pthread_mutex_lock(mutex)
-        isOpen = true
-        pthread_cond_broadcast(cond)
-        pthread_mutex_unlock(mutex)
+        condition.withLock {
+            isOpen = true
+            condition.broadcast()
+        }
     }
 
     /// Blocks the calling thread until the latch is open.
     public func wait() {
-        pthread_mutex_lock(mutex)
-        while !isOpen { pthread_cond_wait(cond, mutex) }
-        pthread_mutex_unlock(mutex)
+        condition.withLock {
+            while !isOpen { condition.waitLocked() }
+        }
     }
 }

@@ -129,18 +129,33 @@ public final class ChildProcess: @unchecked Sendable {
         var writer: StreamWriter?
         var outReader: StreamReader?
         var errReader: StreamReader?
-        for end in parentEnds {
-            let socket = try loop.adopt(end.fd, kind: .pipe)
-            switch end.kind {
-            case 0: writer = StreamWriter(socket: socket)
-            case 1: outReader = StreamReader(socket: socket)
-            default: errReader = StreamReader(socket: socket)
+        do {
+            for (index, end) in parentEnds.enumerated() {
+                let socket: Socket
+                do { socket = try loop.adopt(end.fd, kind: .pipe) } catch {
+                    // adopt closed this end; close the ones not adopted yet.
+                    for rest in parentEnds[(index + 1)...] { try? FileDescriptorOps.close(rest.fd) }
+                    throw error
+                }
+                switch end.kind {
+                case 0: writer = StreamWriter(socket: socket)
+                case 1: outReader = StreamReader(socket: socket)
+                default: errReader = StreamReader(socket: socket)
+                }
             }
+            let child = ChildProcess(pid: pid, executable: executable, group: newProcessGroup,
+                                     stdin: writer, stdout: outReader, stderr: errReader)
+            try child.watchExit(on: loop)
+            return child
+        } catch {
+            // The child runs but cannot be managed: do not leave it behind.
+            try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: newProcessGroup)
+            _ = ProcessOps.reapBlocking(pid)
+            writer?.abort()
+            outReader?.socket?.close()
+            errReader?.socket?.close()
+            throw error
         }
-        let child = ChildProcess(pid: pid, executable: executable, group: newProcessGroup,
-                                 stdin: writer, stdout: outReader, stderr: errReader)
-        try child.watchExit(on: loop)
-        return child
     }
 
     /// Runs `command` with `/bin/sh -c` (asyncio's `create_subprocess_shell`).
