@@ -301,3 +301,26 @@ struct StreamConformanceTests {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct ReaderBackpressureTests {
+    /// The reader pulls from the socket only when asked: a peer that sends more than the program reads
+    /// fills the kernel buffers and then stalls, while the reader's own buffer stays empty.
+    @Test(arguments: PairKind.allCases)
+    func aReaderThatIsNotReadBuffersNothing(kind: PairKind) async throws {
+        try await withTestLoop { loop in
+            let (a, b) = try await makePair(kind, on: loop, highWatermark: 64 * 1024)
+            let chunk = [UInt8](repeating: 5, count: 64 * 1024)
+            let flood = loop.spawn { while true { try await a.writer.write(chunk) } }
+            try await loop.sleep(for: .seconds(1))
+            #expect(b.reader.bufferedCount == 0)
+            #expect(a.writer.bufferedCount > 0)  // the sender is held back, not the receiver's memory
+            _ = try await b.reader.read(exactly: 10)
+            #expect(b.reader.bufferedCount < 64 * 1024)  // one receive's worth at most
+            flood.cancel()
+            _ = try? await flood.value
+            a.writer.abort()
+            b.writer.abort()
+        }
+    }
+}
