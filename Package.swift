@@ -53,6 +53,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "BatteryBenchmarks",
+            dependencies: ["AsyncIO", "AsyncIOSystem", "BenchmarkHarness"],
+            path: "Benchmarks/BatteryBenchmarks",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "DefaultExecutorBenchmarks",
             dependencies: ["AsyncIOSystem", "BenchmarkHarness"],
             path: "Benchmarks/DefaultExecutorBenchmarks",

@@ -42,24 +42,30 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     public typealias Element = Storage.Element
 
     /// Slot through which a waiting getter receives its item.
-    final class Slot: @unchecked Sendable { var item: Element? }
-
-    struct State {
-        var items = Storage()
-        var getters = WaiterQueue<Slot>()
-        var putters = WaiterQueue<Slot>()  // each slot holds the item the putter waits to add
-        var joiners = WaiterQueue<Void>()
-        var unfinished = 0
-        var isShutDown = false
+    @usableFromInline
+    final class Slot: @unchecked Sendable {
+        @usableFromInline var item: Element?
+        @usableFromInline init() {}
     }
 
-    enum PutStep { case done(UnsafeContinuation<Void, any Error>?), shutDown, wait(UInt64) }
-    enum GetStep { case item(Element, UnsafeContinuation<Void, any Error>?), shutDown, wait(UInt64) }
-    enum GetOutcome { case got(UnsafeContinuation<Void, any Error>?), cancelled, shutDown, waiting }
+    @usableFromInline
+    struct State {
+        @usableFromInline var items = Storage()
+        @usableFromInline var getters = WaiterQueue<Slot>()
+        @usableFromInline var putters = WaiterQueue<Slot>()  // each slot holds the item the putter waits to add
+        @usableFromInline var joiners = WaiterQueue<Void>()
+        @usableFromInline var unfinished = 0
+        @usableFromInline var isShutDown = false
+        @usableFromInline init() {}
+    }
+
+    @usableFromInline enum PutStep { case done(UnsafeContinuation<Void, any Error>?), shutDown, wait(UInt64) }
+    @usableFromInline enum GetStep { case item(Element, UnsafeContinuation<Void, any Error>?), shutDown, wait(UInt64) }
+    @usableFromInline enum GetOutcome { case got(UnsafeContinuation<Void, any Error>?), cancelled, shutDown, waiting }
 
     /// The most items the queue holds before `put` waits; 0 means no limit.
     public let maxSize: Int
-    let state = LockedState(State())
+    @usableFromInline let state = LockedState(State())
 
     /// Creates a queue holding at most `maxSize` items (0: unbounded, as in asyncio).
     public init(maxSize: Int = 0) {
@@ -84,19 +90,29 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     ///
     /// ### Cancellation
     /// Safe: a cancelled put adds nothing; a put whose item was already taken returns normally.
+    @inlinable
     public func put(_ item: Element) async throws {
-        let slot = Slot()
-        slot.item = item
+        // Fast path, no allocation: hand the item to a waiting getter, or store it if there is room.
         let step = state.withLock { state -> PutStep in
             if state.isShutDown { return .shutDown }
-            let getter = self.addLocked(&state, slot)
-            if slot.item == nil { return .done(getter) }  // handed to a getter, or stored
+            if let getter = state.getters.popFirst() {
+                getter.payload.item = item
+                state.unfinished += 1
+                return .done(getter.continuation)
+            }
+            if state.putters.isEmpty && (maxSize == 0 || state.items.count < maxSize) {
+                state.items.push(item)
+                state.unfinished += 1
+                return .done(nil)
+            }
             return .wait(state.putters.makeID())
         }
         switch step {
         case .shutDown: throw QueueError.shutDown
-        case .done(let getter): getter?.resume(); return
+        case .done(let getter): getter?.resume()
         case .wait(let id):
+            let slot = Slot()
+            slot.item = item
             try await waitAsPutter(id: id, slot: slot)
         }
     }
@@ -131,7 +147,8 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
         return nil
     }
 
-    private func waitAsPutter(id: UInt64, slot: Slot) async throws {
+    @usableFromInline
+    func waitAsPutter(id: UInt64, slot: Slot) async throws {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let outcome = state.withLock { state -> Int in  // 0 wait, 1 done, 2 cancelled, 3 shut down
@@ -167,8 +184,8 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     ///
     /// ### Cancellation
     /// Safe: a cancelled get takes nothing; an item already handed to it is returned, never lost.
+    @inlinable
     public func get() async throws -> Element {
-        let slot = Slot()
         let step = state.withLock { state -> GetStep in
             if let (item, putter) = self.takeLocked(&state) { return .item(item, putter) }
             if state.isShutDown { return .shutDown }
@@ -181,6 +198,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
         case .shutDown:
             throw QueueError.shutDown
         case .wait(let id):
+            let slot = Slot()  // only a getter that waits needs one
             try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     let outcome = state.withLock { state -> GetOutcome in
@@ -212,6 +230,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     }
 
     /// Removes and returns the next item if there is one, without waiting.
+    @inlinable
     public func tryGet() -> Element? {
         let result = state.withLock { self.takeLocked(&$0) }
         result?.1?.resume()
@@ -220,7 +239,8 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
 
     /// Under the lock: takes the next item and, if a putter waits, moves its item in (returning the
     /// putter to resume after unlocking).
-    private func takeLocked(_ state: inout State) -> (Element, UnsafeContinuation<Void, any Error>?)? {
+    @inlinable
+    func takeLocked(_ state: inout State) -> (Element, UnsafeContinuation<Void, any Error>?)? {
         guard let item = state.items.pop() else { return nil }
         var putter: UnsafeContinuation<Void, any Error>?
         if let waiting = state.putters.popFirst(), let pending = waiting.payload.item {

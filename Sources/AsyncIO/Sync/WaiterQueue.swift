@@ -2,29 +2,44 @@ import AsyncIOSystem
 
 /// A FIFO of suspended tasks, each with an id so a cancelled one can take itself out. Used under the
 /// owning primitive's lock; continuations are resumed only after that lock is released.
+@usableFromInline
 struct WaiterQueue<Payload> {
+    @usableFromInline
     struct Waiter {
-        let id: UInt64
-        let payload: Payload
-        let continuation: UnsafeContinuation<Void, any Error>
+        @usableFromInline let id: UInt64
+        @usableFromInline let payload: Payload
+        @usableFromInline let continuation: UnsafeContinuation<Void, any Error>
+        @usableFromInline init(id: UInt64, payload: Payload, continuation: UnsafeContinuation<Void, any Error>) {
+            self.id = id
+            self.payload = payload
+            self.continuation = continuation
+        }
     }
 
-    private var waiters: [Waiter] = []
-    private var head = 0
-    private var nextID: UInt64 = 0
+    @usableFromInline var waiters: [Waiter] = []
+    @usableFromInline var head = 0
+    @usableFromInline var nextID: UInt64 = 0
 
+    @usableFromInline init() {}
+
+    @inlinable
     var isEmpty: Bool { head == waiters.count }
+    @inlinable
     var count: Int { waiters.count - head }
 
+    @inlinable
     mutating func makeID() -> UInt64 {
         nextID &+= 1
         return nextID
     }
 
+    @inlinable
     mutating func append(_ waiter: Waiter) { waiters.append(waiter) }
 
+    @inlinable
     var first: Waiter? { isEmpty ? nil : waiters[head] }
 
+    @inlinable
     mutating func popFirst() -> Waiter? {
         guard !isEmpty else { return nil }
         let waiter = waiters[head]
@@ -39,6 +54,7 @@ struct WaiterQueue<Payload> {
         return waiter
     }
 
+    @inlinable
     mutating func removeAll() -> [Waiter] {
         let all = Array(waiters[head...])
         waiters.removeAll()
@@ -47,6 +63,7 @@ struct WaiterQueue<Payload> {
     }
 
     /// Removes the waiter with `id`, if it is still waiting.
+    @inlinable
     mutating func remove(id: UInt64) -> Waiter? {
         guard let index = waiters[head...].firstIndex(where: { $0.id == id }) else { return nil }
         return waiters.remove(at: index)

@@ -1,0 +1,82 @@
+// Benchmarks of the asyncio batteries (issue 4). Run in release:
+//   swift run -c release BatteryBenchmarks [--runs 5] [--only name,name]
+// Prints "name<TAB>ns/op<TAB>allocations/op"; Benchmarks/peers/battery_bench.py does the same in Python.
+import AsyncIO
+import AsyncIOSystem
+import BenchmarkHarness
+
+let options = BenchmarkOptions()
+
+func onLoop(_ body: @escaping @Sendable (EventLoop) async throws -> Void) throws {
+    try EventLoop.run { try await body(EventLoop.current!) }
+}
+
+// Two tasks hand a Lock back and forth: one op = one acquire + release with a waiter to hand it to.
+if options.wants("lock_handoff") {
+    report(try measure("lock_handoff", operations: 200_000, runs: options.runs) { n in
+        try onLoop { loop in
+            let lock = Lock()
+            let worker: @Sendable () async throws -> Void = {
+                for _ in 0..<(n / 2) {
+                    try await lock.acquire()
+                    await Task.yield()
+                    try lock.release()
+                }
+            }
+            let a = loop.spawn { try await worker() }
+            let b = loop.spawn { try await worker() }
+            _ = try await (a.value, b.value)
+        }
+    })
+}
+
+// 10,000 tasks wait on one Event, which is then set: one op = one waiter woken.
+if options.wants("event_broadcast_10k") {
+    report(try measure("event_broadcast_10k", operations: 10_000, runs: options.runs) { n in
+        try onLoop { loop in
+            let event = Event()
+            let tasks = (0..<n).map { _ in loop.spawn { try await event.wait() } }
+            await Task.yield()
+            event.set()
+            for task in tasks { try await task.value }
+        }
+    })
+}
+
+// One producer, one consumer, 1,000,000 items through a queue bounded at 1,000.
+if options.wants("queue_1m") {
+    report(try measure("queue_1m", operations: 1_000_000, runs: options.runs) { n in
+        try onLoop { loop in
+            let queue = Queue<Int>(maxSize: 1_000)
+            let producer = loop.spawn { for i in 0..<n { try await queue.put(i) } }
+            var sum = 0
+            for _ in 0..<n { sum &+= try await queue.get() }
+            try await producer.value
+            precondition(sum == n * (n - 1) / 2)
+        }
+    })
+}
+
+// offload round trip: hand trivial work to the pool and get the result back.
+if options.wants("offload_roundtrip") {
+    report(try measure("offload_roundtrip", operations: 20_000, runs: options.runs) { n in
+        try onLoop { _ in
+            for i in 0..<n {
+                let echoed = try await offload { i }
+                precondition(echoed == i)
+            }
+        }
+    })
+}
+
+// Spawn /bin/true and wait for it, 1,000 times.
+if options.wants("spawn_wait_true") {
+    report(try measure("spawn_wait_true", operations: 1_000, runs: options.runs) { n in
+        try onLoop { _ in
+            for _ in 0..<n {
+                let status = try await ChildProcess.spawn("/bin/true").wait()
+                precondition(status == .exited(0))
+            }
+        }
+    })
+}
