@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Runs the loop benchmarks of AsyncIO and its peers in one interleaved run and prints a table.
+"""Runs the loop (or battery) benchmarks of AsyncIO and its peers in one interleaved run and prints a table.
 
-    Benchmarks/run-loop-benchmarks.py [--rounds 5] [--only a,b] [--skip-build]
+    Benchmarks/run-loop-benchmarks.py [--suite loop|battery] [--rounds 5] [--only a,b] [--skip-build]
 
 Each round runs every implementation once (AsyncIO, Swift's default executor, Python asyncio,
 uvloop), so drift on the shared machine spreads over all of them; the table shows the median per
@@ -15,8 +15,11 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = ["await_yield", "await_pingpong", "spawn_join", "child_task_join", "timers_1m", "timeout_scope",
-         "submit_8_threads"]
+NAMES = {
+    "loop": ["await_yield", "await_pingpong", "spawn_join", "child_task_join", "timers_1m", "timeout_scope",
+             "submit_8_threads"],
+    "battery": ["lock_handoff", "event_broadcast_10k", "queue_1m", "offload_roundtrip", "spawn_wait_true"],
+}
 
 
 def run(cmd):
@@ -31,25 +34,26 @@ def run(cmd):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--suite", choices=["loop", "battery"], default="loop")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default="")
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
+    ours = "LoopBenchmarks" if args.suite == "loop" else "BatteryBenchmarks"
+    peer_script = "Benchmarks/peers/loop_bench.py" if args.suite == "loop" else "Benchmarks/peers/battery_bench.py"
     if not args.skip_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "LoopBenchmarks"], check=True, cwd=ROOT,
-                       stdout=sys.stderr)
-        subprocess.run(["swift", "build", "-c", "release", "--product", "DefaultExecutorBenchmarks"], check=True,
-                       stdout=sys.stderr,
-                       cwd=ROOT)
+        products = [ours] + (["DefaultExecutorBenchmarks"] if args.suite == "loop" else [])
+        for product in products:
+            subprocess.run(["swift", "build", "-c", "release", "--product", product], check=True, cwd=ROOT,
+                           stdout=sys.stderr)
     only = ["--only", args.only] if args.only else []
-    impls = {
-        "AsyncIO": [".build/release/LoopBenchmarks", "--runs", "1"] + only,
-        "Swift default": [".build/release/DefaultExecutorBenchmarks", "--runs", "1"] + only,
-        "asyncio": [sys.executable, "Benchmarks/peers/loop_bench.py", "--runs", "1"] + only,
-    }
+    impls = {"AsyncIO": [f".build/release/{ours}", "--runs", "1"] + only}
+    if args.suite == "loop":
+        impls["Swift default"] = [".build/release/DefaultExecutorBenchmarks", "--runs", "1"] + only
+    impls["asyncio"] = [sys.executable, peer_script, "--runs", "1"] + only
     try:
         import uvloop  # noqa: F401
-        impls["uvloop"] = [sys.executable, "Benchmarks/peers/loop_bench.py", "--uvloop", "--runs", "1"] + only
+        impls["uvloop"] = [sys.executable, peer_script, "--uvloop", "--runs", "1"] + only
     except ImportError:
         print("uvloop not installed: its column is skipped (pip install uvloop)", file=sys.stderr)
 
@@ -58,7 +62,7 @@ def main():
         print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
         rounds.append({name: run(cmd) for name, cmd in impls.items()})
 
-    names = [n for n in NAMES if n in rounds[0]["AsyncIO"]]
+    names = [n for n in NAMES[args.suite] if n in rounds[0]["AsyncIO"]]
     peers = [p for p in impls if p != "AsyncIO"]
     header = ["benchmark", "AsyncIO ns/op", "allocs/op"] + [f"{p} ns/op" for p in peers] + [f"{p} / AsyncIO" for p in peers]
     print("| " + " | ".join(header) + " |")

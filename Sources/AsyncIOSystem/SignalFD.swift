@@ -11,19 +11,19 @@ public enum SignalFD {
     /// previous mask, for ``restoreMask(_:)``.
     ///
     /// The corresponding C function is `pthread_sigmask`.
-    public static func blockInCallingThread(_ signals: [Int32]) -> sigset_t {
+    public static func blockInCallingThread(_ signals: [Int32]) -> SignalMask {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
         var previous = sigset_t()
         pthread_sigmask(SIG_BLOCK, &set, &previous)
-        return previous
+        return SignalMask(raw: previous)
     }
 
-    /// Restores a mask returned by ``blockInCallingThread(_:)``.
-    public static func restoreMask(_ mask: sigset_t) {
-        var mask = mask
-        pthread_sigmask(SIG_SETMASK, &mask, nil)
+    /// Restores a mask returned by ``blockInCallingThread(_:)`` on the calling thread.
+    public static func restoreMask(_ mask: SignalMask) {
+        var raw = mask.raw
+        pthread_sigmask(SIG_SETMASK, &raw, nil)
     }
 
     /// Opens a non-blocking, close-on-exec signalfd for `signals`.
@@ -60,6 +60,11 @@ public enum SignalFD {
     public static let user2 = SIGUSR2
 }
 
+/// A thread's signal mask, as saved by ``SignalFD/blockInCallingThread(_:)``.
+public struct SignalMask: @unchecked Sendable {
+    let raw: sigset_t
+}
+
 /// Writing to standard output and error without stdio buffering, so a line is out when the call returns.
 public enum StandardStreams {
     /// Writes `line` and a newline to standard output at once (a readiness line must not sit in a buffer
@@ -82,3 +87,24 @@ public enum StandardStreams {
 
 /// Ends the process at once with `code`, without running cleanup (a second Ctrl-C).
 public func exitImmediately(_ code: Int32) -> Never { _exit(code) }
+
+/// Signals aimed at the calling thread, for tests of signal delivery.
+public enum ThreadSignals {
+    /// Sends `signal` to the calling thread only (`tgkill`).
+    public static func raiseInCallingThread(_ signal: Int32) { _ = pthread_kill(pthread_self(), signal) }
+
+    /// Unblocks `signal` in the calling thread.
+    public static func unblockInCallingThread(_ signal: Int32) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// Whether the calling thread blocks `signal`.
+    public static func isBlockedInCallingThread(_ signal: Int32) -> Bool {
+        var current = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &current)
+        return sigismember(&current, signal) == 1
+    }
+}

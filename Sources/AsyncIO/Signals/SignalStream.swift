@@ -51,29 +51,42 @@ public struct Signal: Hashable, Sendable, CustomStringConvertible {
 /// signals.close()
 /// ```
 ///
-/// Creating the stream blocks the signals in the calling thread too; ``close()`` closes the signalfd.
+/// Creating the stream blocks the signals in the calling thread too; ``close()`` closes the signalfd and
+/// restores the thread's previous mask.
 ///
 /// ### Thread safety
 /// Loop-confined: create and iterate it on one loop.
 public final class SignalStream: AsyncSequence, @unchecked Sendable {
     public typealias Element = Signal
     private let registration: IORegistration
+    /// The thread's signal mask before this stream blocked its signals, restored by ``close()``.
+    private let previousMask: SignalMask
 
     /// Opens a stream of `signals` on the current loop.
     ///
     /// - Throws: ``EventLoopError`` if the signalfd cannot be created.
     public init(_ signals: [Signal]) throws {
         let loop = requireCurrentLoop("SignalStream")
-        _ = SignalFD.blockInCallingThread(signals.map(\.rawValue))
+        let previous = SignalFD.blockInCallingThread(signals.map(\.rawValue))
         let fd: Int32
         do { fd = try SignalFD.open(signals.map(\.rawValue)) } catch {
+            SignalFD.restoreMask(previous)
             throw EventLoopError(.system, operation: "signalfd", underlying: error)
         }
-        registration = try loop.register(fd)
+        do { registration = try loop.register(fd) } catch {
+            SignalFD.restoreMask(previous)
+            throw error
+        }
+        previousMask = previous
     }
 
-    /// Stops delivery and closes the signalfd. Idempotent.
-    public func close() { registration.close() }
+    /// Stops delivery, closes the signalfd and restores the loop thread's previous signal mask (signals
+    /// that were blocked before, as `aio` blocks them at start-up, stay blocked). Idempotent.
+    public func close() {
+        guard !registration.isClosed else { return }
+        registration.close()
+        SignalFD.restoreMask(previousMask)
+    }
 
     /// The next signal.
     ///
