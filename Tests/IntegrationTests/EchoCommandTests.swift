@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// `aio echo` end to end, against CONTRACT.md: a real process, real sockets, real signals.
-@Suite(.timeLimit(.minutes(2)))
+// Generous limits: under the thread sanitizer the multi-megabyte echoes take minutes.
+@Suite(.timeLimit(.minutes(5)))
 struct EchoCommandTests {
     enum API: String, CaseIterable, Sendable { case streams, sockets }
 

@@ -3,7 +3,8 @@ import AsyncIOSystem
 import AsyncIOTesting
 import Testing
 
-@Suite(.timeLimit(.minutes(2)))
+// Generous limit: under the thread sanitizer 100 MiB through communicate takes minutes.
+@Suite(.timeLimit(.minutes(5)))
 struct ChildProcessTests {
     @Test func outputAndExitCodeComeBack() async throws {
         try await withTestLoop(virtualTime: false) { _ in
