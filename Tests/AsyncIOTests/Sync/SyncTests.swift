@@ -276,3 +276,73 @@ struct BarrierTests {
         }
     }
 }
+
+/// Cancellation landing after a wake-up was handed over, but before the woken task ran (CPython's
+/// test_locks cases): the hand-off must stand, so no permit, lock or item is lost.
+@Suite(.timeLimit(.minutes(1)))
+struct CancellationAfterWakeUpTests {
+    @Test func aLockHandedToACancelledWaiterIsStillHeldAndReleased() async throws {
+        try await withTestLoop { loop in
+            let lock = Lock()
+            try await lock.acquire()
+            let gotIt = Locked(false)
+            let waiter = loop.spawn {
+                try await lock.acquire()
+                gotIt.mutate { $0 = true }
+                try lock.release()
+            }
+            try await settle(loop)
+            try lock.release()   // hands the lock to the waiter...
+            waiter.cancel()      // ...which is cancelled before it runs
+            try await waiter.value
+            #expect(gotIt.value)
+            #expect(!lock.isLocked)
+        }
+    }
+
+    @Test func aPermitHandedToACancelledWaiterIsNotLost() async throws {
+        try await withTestLoop { loop in
+            let semaphore = Semaphore(value: 0)
+            let waiter = loop.spawn {
+                try await semaphore.acquire()
+                try semaphore.release()
+            }
+            try await settle(loop)
+            try semaphore.release()
+            waiter.cancel()
+            try await waiter.value
+            #expect(semaphore.value == 1)
+        }
+    }
+
+    @Test func anItemHandedToACancelledGetterIsReturnedNotDropped() async throws {
+        try await withTestLoop { loop in
+            let queue = Queue<Int>()
+            let getter = loop.spawn { try await queue.get() }
+            try await settle(loop)
+            try await queue.put(7)
+            getter.cancel()
+            #expect(try await getter.value == 7)
+            #expect(queue.isEmpty)
+        }
+    }
+
+    @Test func aNotificationToACancelledConditionWaiterStands() async throws {
+        try await withTestLoop { loop in
+            let condition = Condition()
+            let woke = Locked(false)
+            let waiter = loop.spawn {
+                try await condition.lock.withLock {
+                    try await condition.wait()
+                    woke.mutate { $0 = true }
+                }
+            }
+            try await settle(loop)
+            try await condition.lock.withLock { try condition.notify() }
+            waiter.cancel()
+            try await waiter.value
+            #expect(woke.value)
+            #expect(!condition.lock.isLocked)
+        }
+    }
+}
