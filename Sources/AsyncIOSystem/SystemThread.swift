@@ -27,6 +27,14 @@ public final class SystemThread: @unchecked Sendable {
         return SystemThread(handle: handle)
     }
 
+    /// Lets the thread end on its own: its resources are freed when it finishes. Use instead of
+    /// ``join()``, at most once.
+    public func detach() {
+        precondition(!joined, "SystemThread detached after join")
+        joined = true
+        pthread_detach(handle)
+    }
+
     /// Waits for the thread to finish. Call at most once, never from the thread itself.
     public func join() {
         precondition(!joined, "SystemThread joined twice")

@@ -79,6 +79,29 @@ public final class ChildProcess: @unchecked Sendable {
         stderr: IO = .inherit,
         newProcessGroup: Bool = false
     ) throws -> ChildProcess {
+        try spawn(executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
+                  stdin: stdin, stdout: stdout, stderr: stderr, newProcessGroup: newProcessGroup, exitWatcher: .automatic)
+    }
+
+    /// How the exit of a child is observed.
+    enum ExitWatcher {
+        /// A pidfd in epoll; a waiting thread where pidfds are missing (Linux before 5.3).
+        case automatic
+        /// A thread blocked in `waitpid` (asyncio's ThreadedChildWatcher), for tests of that path.
+        case thread
+    }
+
+    static func spawn(
+        _ executable: String,
+        arguments: [String],
+        environment: [String: String]?,
+        workingDirectory: String?,
+        stdin: IO,
+        stdout: IO,
+        stderr: IO,
+        newProcessGroup: Bool,
+        exitWatcher: ExitWatcher
+    ) throws -> ChildProcess {
         let loop = requireCurrentLoop("ChildProcess.spawn")
         ProcessOps.ignoreBrokenPipeSignal()
         var parentEnds: [(fd: Int32, kind: Int)] = []  // 0 stdin writer, 1 stdout reader, 2 stderr reader
@@ -145,7 +168,7 @@ public final class ChildProcess: @unchecked Sendable {
             }
             let child = ChildProcess(pid: pid, executable: executable, group: newProcessGroup,
                                      stdin: writer, stdout: outReader, stderr: errReader)
-            try child.watchExit(on: loop)
+            try child.watchExit(on: loop, with: exitWatcher)
             return child
         } catch {
             // The child runs but cannot be managed: do not leave it behind.
@@ -174,10 +197,22 @@ public final class ChildProcess: @unchecked Sendable {
                   stdin: stdin, stdout: stdout, stderr: stderr, newProcessGroup: newProcessGroup)
     }
 
-    /// Reaps the child when its pidfd becomes readable, on a task of the loop.
-    private func watchExit(on loop: EventLoop) throws {
+    /// Reaps the child when its pidfd becomes readable, on a task of the loop; without pidfds (or when
+    /// asked), a thread waits in `waitpid` instead.
+    private func watchExit(on loop: EventLoop, with watcher: ExitWatcher) throws {
+        if watcher == .thread {
+            try watchExitWithThread(on: loop)
+            return
+        }
         let pidfd: Int32
-        do { pidfd = try ProcessOps.pidfdOpen(pid) } catch {
+        do {
+            pidfd = try ProcessOps.pidfdOpen(pid)
+        } catch {
+            // ENOSYS: a kernel before 5.3; EPERM: a seccomp filter that forbids it.
+            if error == .noFunction || error == Errno(rawValue: 1) {
+                try watchExitWithThread(on: loop)
+                return
+            }
             throw ChildProcessError(executable: executable, reason: "cannot watch the child (pidfd_open)", underlying: error)
         }
         let registration = try loop.register(pidfd)
@@ -186,24 +221,66 @@ public final class ChildProcess: @unchecked Sendable {
             defer { registration.close() }
             while true {
                 if let (code, signal) = (try? ProcessOps.reap(pid)) ?? nil {
-                    status = code.map(ExitStatus.exited) ?? .signaled(signal ?? 0)
-                    exited.set()
+                    record(code: code, signal: signal)
                     return
                 }
                 do {
                     try await registration.waitReadable()
                 } catch {
-                    // Cancelled: the loop is shutting down with the child still running. Kill it (and its
-                    // group) and reap it, so neither an orphan nor a zombie is left.
-                    try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: hasOwnProcessGroup)
-                    let (code, signal) = ProcessOps.reapBlocking(pid)
-                    status = code.map(ExitStatus.exited) ?? .signaled(signal ?? 0)
-                    exited.set()
+                    killAndReap()
                     return
                 }
                 registration.clearReadable()
             }
         }
+    }
+
+    /// The fallback watcher: a thread of its own blocks in `waitpid` (what asyncio's ThreadedChildWatcher
+    /// does), and a task of the loop takes its result.
+    private func watchExitWithThread(on loop: EventLoop) throws {
+        let pid = self.pid
+        let outcome = Outcome<Int32>()  // the raw pieces: code, or -signal
+        let thread: SystemThread
+        do {
+            thread = try SystemThread.spawn(name: "reap-\(pid)") {
+                let (code, signal) = ProcessOps.reapBlocking(pid)
+                outcome.complete(.success(code ?? -(signal ?? 0)))
+            }
+        } catch {
+            throw ChildProcessError(executable: executable, reason: "cannot start a thread to watch the child",
+                                    underlying: error)
+        }
+        thread.detach()
+        loop.beginExternalWork()
+        loop.spawn(name: "reap \(pid)") { [self] in
+            defer { loop.endExternalWork() }
+            let raw: Int32
+            do {
+                raw = try await withTaskCancellationHandler {
+                    try await outcome.value()
+                } onCancel: {
+                    outcome.complete(.failure(CancellationError()))
+                }
+            } catch {
+                // Cancelled: kill the child; the thread reaps it.
+                try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: hasOwnProcessGroup)
+                raw = -ProcessOps.killSignal
+            }
+            record(code: raw >= 0 ? raw : nil, signal: raw < 0 ? -raw : nil)
+        }
+    }
+
+    private func record(code: Int32?, signal: Int32?) {
+        status = code.map(ExitStatus.exited) ?? .signaled(signal ?? 0)
+        exited.set()
+    }
+
+    /// The loop is shutting down with the child still running: kill it (and its group) and reap it, so
+    /// neither an orphan nor a zombie is left.
+    private func killAndReap() {
+        try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: hasOwnProcessGroup)
+        let (code, signal) = ProcessOps.reapBlocking(pid)
+        record(code: code, signal: signal)
     }
 
     /// Waits for the child to exit (asyncio's `wait`).

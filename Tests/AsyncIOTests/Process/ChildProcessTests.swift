@@ -1,4 +1,4 @@
-import AsyncIO
+@testable import AsyncIO
 import AsyncIOSystem
 import AsyncIOTesting
 import Testing
@@ -101,6 +101,37 @@ struct ChildProcessTests {
                                                workingDirectory: "/tmp", stdout: .pipe)
             let (out, _) = try await child.communicate()
             #expect(String(decoding: out, as: UTF8.self) == "hi\n/tmp\n")
+        }
+    }
+}
+
+/// The fallback for kernels without pidfds: a thread waits in `waitpid`.
+@Suite(.timeLimit(.minutes(2)))
+struct ThreadExitWatcherTests {
+    func spawn(_ command: String, group: Bool = false, stdout: ChildProcess.IO = .inherit) throws -> ChildProcess {
+        try ChildProcess.spawn("/bin/sh", arguments: ["-c", command], environment: nil, workingDirectory: nil,
+                               stdin: .inherit, stdout: stdout, stderr: .inherit, newProcessGroup: group,
+                               exitWatcher: .thread)
+    }
+
+    @Test func exitCodesSignalsAndOutput() async throws {
+        try await withTestLoop { _ in
+            let child = try spawn("echo fallback; exit 4", stdout: .pipe)
+            let (out, _) = try await child.communicate()
+            #expect(String(decoding: out, as: UTF8.self) == "fallback\n")
+            #expect(try await child.wait() == .exited(4))
+            #expect(try await spawn("kill -9 $$").wait() == .signaled(9))
+        }
+    }
+
+    @Test func cancellingTheWaitKillsTheChild() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let child = try spawn("sleep 100", group: true)
+            await #expect(throws: TimeoutError.self) {
+                try await withTimeout(.milliseconds(100)) { try await child.wait() }
+            }
+            _ = try? await child.wait()
+            #expect(child.exitStatus == .signaled(9))
         }
     }
 }
