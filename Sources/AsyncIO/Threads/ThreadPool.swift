@@ -53,7 +53,7 @@ public final class ThreadPool: @unchecked Sendable {
         let loop = EventLoop.current
         loop?.beginExternalWork()
         defer { loop?.endExternalWork() }
-        let job = PoolJob()
+        let job = PoolJob(resumeOn: loop)
         let outcome = ResultBox<Success>()
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
@@ -117,6 +117,10 @@ private final class PoolJob: @unchecked Sendable {
     private let state = LockedState(State.new)
     /// Set before ``arm(_:)``; read by the worker after the job is handed over under the pool lock.
     var work: (() -> Void)?
+    /// The loop of the waiting task, if any: the waiter is resumed from there, in its next turn.
+    private let loop: EventLoop?
+
+    init(resumeOn loop: EventLoop?) { self.loop = loop }
 
     /// Installs the waiter; false (and the waiter resumed with `CancellationError`) if already cancelled.
     func arm(_ continuation: UnsafeContinuation<Void, any Error>) -> Bool {
@@ -164,6 +168,10 @@ private final class PoolJob: @unchecked Sendable {
         work?()
         work = nil
         state.withLock { $0 = .finished }
+        // Resuming from the waiter's own loop, not this thread: the resume then always comes after the
+        // waiter has suspended (the loop is busy with it until then), and the hand-off goes through the
+        // loop's inbox lock rather than the concurrency runtime's internal atomics.
+        if let loop, loop.callSoon({ continuation.resume() }) { return }
         continuation.resume()
     }
 }
