@@ -3,36 +3,13 @@
 
 Prints "name<TAB>ns/op<TAB>-" lines (medians over --runs), like Benchmarks/BatteryBenchmarks.
 """
-import argparse
 import asyncio
-import statistics
-import time
 
-
-def measure(name, operations, runs, body):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        body(operations)
-        times.append((time.perf_counter_ns() - start) / operations)
-    print(f"{name}\t{statistics.median(times):.1f}\t-", flush=True)
+from bench_common import measure, parse_options
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--uvloop", action="store_true")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", default="")
-    args = parser.parse_args()
-    only = set(filter(None, args.only.split(",")))
-    if args.uvloop:
-        import uvloop
-        run = uvloop.run
-    else:
-        run = asyncio.run
-
-    def wanted(name):
-        return not only or name in only
+    args, run, new_loop, wanted = parse_options()
 
     if wanted("lock_handoff"):
         async def handoff(n):
