@@ -135,13 +135,19 @@ extension EventLoop {
 }
 
 /// Carries a result from the loop thread to whoever waits for it; the handoff is ordered by the waiter.
+@usableFromInline
 final class ResultBox<Value>: @unchecked Sendable {
+    @usableFromInline
     var result: Result<Value, any Error>? {
         didSet { isDone = result != nil }
     }
     /// Whether `result` is set; a stored flag, because the loop checks it every turn and reading the
     /// generic optional there costs a runtime metadata lookup.
+    @usableFromInline
     private(set) var isDone = false
+
+    @usableFromInline
+    init() {}
 }
 
 /// Reads flags from the environment.

@@ -26,6 +26,7 @@ public struct TimeoutError: Error, Hashable, Sendable, CustomStringConvertible {
 /// ### Cancellation
 /// Cancelling the calling task cancels `operation` and the call throws what `operation` throws
 /// (`CancellationError` for loop operations), never ``TimeoutError``.
+@inlinable
 public func withTimeout<Result>(
     _ timeout: Duration,
     _ operation: () async throws -> Result
@@ -43,44 +44,56 @@ public func withTimeout<Result>(
 /// `operation` runs as a child task started in place on the loop (no hop), and the deadline is one
 /// entry in the loop's timer heap that cancels that child. Swift's task cancellation cannot be undone,
 /// so cancelling the child, not the caller, is what lets the caller go on after a ``TimeoutError``:
-/// retry, log, or move on.
+/// retry, log, or move on. The function is inlinable so that its generic parts are specialised in the
+/// caller; the scope itself is the non-generic ``runTimeoutScope(loop:deadline:_:)``.
 ///
 /// ### Cancellation
 /// As ``withTimeout(_:_:)``.
+@inlinable
 public func withDeadline<Result>(
     _ deadline: LoopClock.Instant,
     _ operation: () async throws -> Result
 ) async throws -> Result {
     let loop = requireCurrentLoop("withDeadline")
     let box = ResultBox<Result>()
-    let timerBox = TimerBox()
-    await withoutActuallyEscaping(operation) { operation in
-        // SAFETY: the child task runs on this loop's thread while the caller waits for it in the group
-        // below, so `operation` and what it captures are never used from two threads at once.
+    let fired = await withoutActuallyEscaping(operation) { operation in
+        // SAFETY: the child task runs on this loop's thread while the caller waits for it, so
+        // `operation` and what it captures are never used from two threads at once.
         nonisolated(unsafe) let operation = operation
-        await withTaskGroup(of: Void.self) { group in
-            group.addImmediateTask(executorPreference: loop) {
-                withUnsafeCurrentTask { task in
-                    timerBox.timer = loop.schedule(deadline: deadline.nanoseconds, action: .cancelTask(task!))
-                }
-                do {
-                    box.result = .success(try await operation())
-                } catch {
-                    box.result = .failure(error)
-                }
-                // The timer must not outlive the child it would cancel.
-                loop.cancelTimer(timerBox.timer!)
+        return await runTimeoutScope(loop: loop, deadline: deadline.nanoseconds) {
+            do {
+                box.result = .success(try await operation())
+            } catch {
+                box.result = .failure(error)
             }
-            await group.waitForAll()
         }
     }
     switch box.result! {
     case .success(let value):
         return value
     case .failure(let error):
-        if timerBox.timer!.hasFired && !Task.isCancelled { throw TimeoutError(deadline: deadline) }
+        if fired && !Task.isCancelled { throw TimeoutError(deadline: deadline) }
         throw error
     }
+}
+
+/// The non-generic core of a timeout scope: runs `body` as a child task started in place on `loop`,
+/// with a timer at `deadline` that cancels that child; returns whether the timer fired.
+@usableFromInline
+func runTimeoutScope(loop: EventLoop, deadline: Int64, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+    let timerBox = TimerBox()
+    await withTaskGroup(of: Void.self) { group in
+        group.addImmediateTask(executorPreference: loop) {
+            withUnsafeCurrentTask { task in
+                timerBox.timer = loop.schedule(deadline: deadline, action: .cancelTask(task!))
+            }
+            await body()
+            // The timer must not outlive the child it would cancel.
+            loop.cancelTimer(timerBox.timer!)
+        }
+        await group.waitForAll()
+    }
+    return timerBox.timer!.hasFired
 }
 
 /// The timer of one timeout scope, handed from the child task back to the scope.
@@ -89,6 +102,7 @@ private final class TimerBox: @unchecked Sendable {
 }
 
 /// The loop of the calling task; stops the process with a clear message when there is none.
+@usableFromInline
 func requireCurrentLoop(_ function: StaticString) -> EventLoop {
     guard let loop = EventLoop.current else {
         preconditionFailure("\(function) must be called from a task running on an EventLoop (EventLoop.run, spawn)")
