@@ -15,28 +15,12 @@ public protocol QueueStorage<Element>: Sendable {
 
 /// First in, first out (asyncio.Queue).
 public struct FIFOStorage<Element: Sendable>: QueueStorage {
-    private var items: [Element] = []
-    private var head = 0
+    @usableFromInline var items = FIFOBuffer<Element>()
     public init() {}
-    public var count: Int { items.count - head }
-    public mutating func push(_ element: Element) { items.append(element) }
-    public mutating func pop() -> Element? {
-        guard head < items.count else { return nil }
-        let element = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 64 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return element
-    }
-    public mutating func removeAll() {
-        items.removeAll()
-        head = 0
-    }
+    @inlinable public var count: Int { items.count }
+    @inlinable public mutating func push(_ element: Element) { items.push(element) }
+    @inlinable public mutating func pop() -> Element? { items.popFirst() }
+    public mutating func removeAll() { _ = items.removeAll() }
 }
 
 /// Last in, first out (asyncio.LifoQueue).

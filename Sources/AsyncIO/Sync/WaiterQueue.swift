@@ -16,16 +16,14 @@ struct WaiterQueue<Payload> {
         }
     }
 
-    @usableFromInline var waiters: [Waiter] = []
-    @usableFromInline var head = 0
+    @usableFromInline var waiters = FIFOBuffer<Waiter>()
     @usableFromInline var nextID: UInt64 = 0
 
     @usableFromInline init() {}
 
-    @inlinable
-    var isEmpty: Bool { head == waiters.count }
-    @inlinable
-    var count: Int { waiters.count - head }
+    @inlinable var isEmpty: Bool { waiters.isEmpty }
+    @inlinable var count: Int { waiters.count }
+    @inlinable var first: Waiter? { waiters.first }
 
     @inlinable
     mutating func makeID() -> UInt64 {
@@ -34,40 +32,17 @@ struct WaiterQueue<Payload> {
     }
 
     @inlinable
-    mutating func append(_ waiter: Waiter) { waiters.append(waiter) }
+    mutating func append(_ waiter: Waiter) { waiters.push(waiter) }
 
     @inlinable
-    var first: Waiter? { isEmpty ? nil : waiters[head] }
+    mutating func popFirst() -> Waiter? { waiters.popFirst() }
 
     @inlinable
-    mutating func popFirst() -> Waiter? {
-        guard !isEmpty else { return nil }
-        let waiter = waiters[head]
-        head += 1
-        if head == waiters.count {
-            waiters.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 32 && head * 2 > waiters.count {
-            waiters.removeFirst(head)
-            head = 0
-        }
-        return waiter
-    }
-
-    @inlinable
-    mutating func removeAll() -> [Waiter] {
-        let all = Array(waiters[head...])
-        waiters.removeAll()
-        head = 0
-        return all
-    }
+    mutating func removeAll() -> [Waiter] { waiters.removeAll() }
 
     /// Removes the waiter with `id`, if it is still waiting.
     @inlinable
-    mutating func remove(id: UInt64) -> Waiter? {
-        guard let index = waiters[head...].firstIndex(where: { $0.id == id }) else { return nil }
-        return waiters.remove(at: index)
-    }
+    mutating func remove(id: UInt64) -> Waiter? { waiters.removeFirst { $0.id == id } }
 }
 
 /// Suspends the calling task as a waiter of a primitive whose state is `State` behind `lock`.
