@@ -13,7 +13,15 @@ import AsyncIOSystem
 /// Cancelled before it starts, the work is skipped; once started it runs to completion and its result
 /// is returned.
 public func offload<Success: Sendable>(_ work: @escaping @Sendable () throws -> Success) async throws -> Success {
-    try await SharedOffloadPool.pool().run(work)
+    while true {
+        do {
+            return try await SharedOffloadPool.pool().run(work)
+        } catch let error as EventLoopError where error.code == .closed {
+            // Another `EventLoop.run` ended and shut this pool down before it took the work (a refused
+            // job never ran, so trying again is safe); the next call to `pool()` starts a new one.
+            continue
+        }
+    }
 }
 
 /// The lazily started pool behind ``offload(_:)``.

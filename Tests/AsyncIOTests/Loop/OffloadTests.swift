@@ -60,3 +60,27 @@ struct OffloadTests {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct SharedOffloadPoolTests {
+    /// `EventLoop.run` shuts the shared pool down when it returns; a task on another loop that is
+    /// offloading at that moment must not see the shutdown.
+    @Test func offloadSurvivesAnotherRunShuttingThePoolDown() async throws {
+        try await withTestLoop(virtualTime: false) { loop in
+            // Another thread keeps starting and ending runs (each shuts the pool down) while this loop
+            // offloads without pause, so shutdowns land while work is being handed over.
+            let churn = Task.detached {
+                for _ in 0..<100 { try EventLoop.run { _ = try await offload { 1 } } }
+            }
+            var done = 0
+            while !churn.isCancelled, done < 2_000 {
+                let expected = done
+                let value = try await offload { expected }
+                #expect(value == expected)
+                done += 1
+            }
+            try await churn.value
+            _ = loop
+        }
+    }
+}
