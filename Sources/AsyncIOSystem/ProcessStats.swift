@@ -30,6 +30,16 @@ public enum MonotonicClock {
     public static func nanoseconds() -> Int64 { casyncio_monotonic_ns() }
 }
 
+/// The system's wall clock (`CLOCK_REALTIME`), for timestamps such as HTTP's `Date`.
+public enum WallClock {
+    /// Whole seconds since the Unix epoch.
+    public static func secondsSinceEpoch() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec)
+    }
+}
+
 /// The calling thread's event-loop slot (a C thread-local, read through an opaque call).
 public enum CurrentLoopSlot {
     /// The pointer stored by ``set(_:)`` on this thread, or nil.

@@ -1,0 +1,62 @@
+import AsyncIOHTTP
+import HTTPTypes
+import Testing
+
+@Suite("HTTP serializer")
+struct HTTPSerializerTests {
+    @Test func requestRoundTripsThroughTheParser() {
+        var request = HTTPRequest(method: .post, scheme: nil, authority: "example.com:8080", path: "/upload?x=1")
+        request.headerFields[.contentType] = "text/plain"
+        request.headerFields[.transferEncoding] = "chunked"
+        request.headerFields.append(HTTPField(name: HTTPField.Name("X-Repeated")!, value: "a"))
+        request.headerFields.append(HTTPField(name: HTTPField.Name("X-Repeated")!, value: "b"))
+        var bytes: [UInt8] = []
+        HTTPSerializer.writeRequestHead(request, into: &bytes)
+        for chunk in ["hello", " ", "world"] {
+            HTTPSerializer.writeChunkHeader(count: chunk.utf8.count, into: &bytes)
+            bytes += chunk.utf8
+            HTTPSerializer.writeChunkEnd(into: &bytes)
+        }
+        var trailers = HTTPFields()
+        trailers[HTTPField.Name("X-Sum")!] = "42"
+        HTTPSerializer.writeLastChunk(trailers: trailers, into: &bytes)
+
+        let outcome = parse(.request, bytes)
+        #expect(outcome.error == nil)
+        #expect(outcome.messages.count == 1)
+        #expect(outcome.messages.first?.head
+            == "POST - example.com:8080 /upload?x=1 HTTP/1.1 chunked ka=true continue=false "
+            + "[content-type=text/plain,transfer-encoding=chunked,x-repeated=a,x-repeated=b]")
+        #expect(outcome.messages.first?.body == Array("hello world".utf8))
+        #expect(outcome.messages.first?.trailers == ["x-sum=42"])
+    }
+
+    @Test func responseRoundTripsThroughTheParser() {
+        for (status, version) in [(HTTPResponse.Status.ok, HTTPVersion.http1_1), (.notFound, .http1_0), (.init(code: 599), .http1_1)] {
+            var response = HTTPResponse(status: status)
+            response.headerFields[.contentLength] = "3"
+            var bytes: [UInt8] = []
+            HTTPSerializer.writeResponseHead(response, version: version, into: &bytes)
+            bytes += "abc".utf8
+            let outcome = parse(.response, bytes)
+            #expect(outcome.error == nil)
+            #expect(outcome.messages.first?.head.hasPrefix("\(status.code) \(status.reasonPhrase) \(version) length(3)") == true)
+            #expect(outcome.messages.first?.body == Array("abc".utf8))
+        }
+    }
+
+    @Test func bodilessResponses() {
+        #expect(!HTTPSerializer.responseHasBody(status: 200, requestMethod: .head))
+        #expect(!HTTPSerializer.responseHasBody(status: 204, requestMethod: .get))
+        #expect(!HTTPSerializer.responseHasBody(status: 304, requestMethod: .get))
+        #expect(!HTTPSerializer.responseHasBody(status: 101, requestMethod: .get))
+        #expect(HTTPSerializer.responseHasBody(status: 200, requestMethod: .get))
+    }
+
+    @Test func imfFixdate() {
+        #expect(HTTPDate.string(secondsSinceEpoch: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.string(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.string(secondsSinceEpoch: 951_782_400) == "Tue, 29 Feb 2000 00:00:00 GMT")
+        #expect(HTTPDate.string(secondsSinceEpoch: 1_795_305_600) == "Sun, 22 Nov 2026 00:00:00 GMT")
+    }
+}
