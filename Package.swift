@@ -14,11 +14,13 @@ let package = Package(
     products: [
         .library(name: "AsyncIO", targets: ["AsyncIO"]),
         .library(name: "AsyncIOTesting", targets: ["AsyncIOTesting"]),
+        .library(name: "AsyncIOHTTP", targets: ["AsyncIOHTTP"]),
         .executable(name: "aio", targets: ["aio"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "CAsyncIOLinux"),
@@ -28,11 +30,17 @@ let package = Package(
             dependencies: ["AsyncIOSystem", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .target(
+            name: "AsyncIOHTTP",
+            dependencies: ["AsyncIO", "AsyncIOSystem", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strict
+        ),
         .target(name: "AsyncIOTesting", dependencies: ["AsyncIO", "AsyncIOSystem"], swiftSettings: strict),
         .executableTarget(
             name: "aio",
             dependencies: [
-                "AsyncIO", "AsyncIOSystem",
+                "AsyncIO", "AsyncIOSystem", "AsyncIOHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,6 +77,14 @@ let package = Package(
         .testTarget(
             name: "AsyncIOTests",
             dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AsyncIOHTTPTests",
+            dependencies: [
+                "AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -202,6 +202,37 @@ public final class StreamReader: @unchecked Sendable {
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
     }
 
+    // MARK: - Parsing in place
+
+    /// Runs `body` over the bytes buffered now, with no copy, and consumes the first `consumed` of
+    /// them: the way a protocol parser (such as the HTTP one) reads a stream. Call ``receiveMore()``
+    /// when `body` needs more bytes than are buffered.
+    public func withBufferedBytes<Result>(
+        _ body: (UnsafeRawBufferPointer) throws -> (consumed: Int, result: Result)
+    ) rethrows -> Result {
+        let (consumed, result) = try body(buffer.readable)
+        precondition(consumed >= 0 && consumed <= buffer.count, "consumed more bytes than were buffered")
+        buffer.consume(consumed)
+        return result
+    }
+
+    /// Receives more bytes into the buffer, for ``withBufferedBytes(_:)``: at least one, unless the
+    /// stream ends. Returns false at end of stream.
+    ///
+    /// The buffer grows by at most one receive (16 KiB) per call, so a caller that stops calling at
+    /// its own limit keeps memory bounded.
+    ///
+    /// ### Cancellation
+    /// Safe: bytes already received stay buffered.
+    public func receiveMore() async throws -> Bool {
+        try beginRead()
+        defer { isReading = false }
+        if eof { return false }
+        let before = buffer.count
+        try await fill(minimum: 1)
+        return buffer.count > before
+    }
+
     // MARK: - Filling
 
     private func beginRead() throws {
