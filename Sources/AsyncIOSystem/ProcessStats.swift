@@ -55,6 +55,9 @@ public enum CurrentLoopSlot {
 public enum SystemInfo {
     /// Online processor cores (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1.
     public static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Whether this process runs under the thread sanitizer (its runtime is loaded).
+    public static let isThreadSanitized: Bool = dlsym(nil, "__tsan_init") != nil  // nil is RTLD_DEFAULT in glibc
 }
 
 /// The process environment.

@@ -99,3 +99,8 @@ private final class ThreadHandoff: @unchecked Sendable {
     var thread: SystemThread?
     let latch = ThreadLatch()
 }
+
+/// Whether this test process runs under the thread sanitizer. Its instrumentation makes byte-by-byte
+/// loops about a hundred times slower, so volume tests shrink their payloads there: the sanitizer run is
+/// for races, the ordinary run for volume.
+public let isThreadSanitized = SystemInfo.isThreadSanitized

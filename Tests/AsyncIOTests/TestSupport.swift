@@ -15,10 +15,3 @@ import AsyncIO
 /// Threads for blocking waits in tests (joins), so they never block Swift's cooperative pool, which the
 /// tests running in parallel need (two threads on this machine).
 let blockingPool = try! ThreadPool(threads: 2, name: "test-blocking")
-
-import Glibc
-
-/// Whether this test process runs under the thread sanitizer. Its instrumentation makes byte-by-byte
-/// loops about a hundred times slower, so volume tests shrink their payloads there: the sanitizer run is
-/// for races, the ordinary run for volume.
-let isThreadSanitized: Bool = dlsym(nil, "__tsan_init") != nil  // nil is RTLD_DEFAULT in glibc
