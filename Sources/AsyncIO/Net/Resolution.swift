@@ -25,3 +25,15 @@ enum Resolution {
         }
     }
 }
+
+/// The addresses of `host` for a stream connection to `port`, best first (asyncio's `getaddrinfo`).
+/// Numeric addresses are parsed in place; names are looked up on resolver threads of their own, never
+/// on the loop.
+///
+/// - Throws: ``StreamError`` `.resolution`, naming the host and the resolver's reason.
+///
+/// ### Cancellation
+/// The caller stops waiting; a lookup already running finishes on its thread and is dropped.
+public func resolveAddresses(host: String, port: UInt16) async throws -> [SocketAddress] {
+    try await Resolution.resolve(host: host, port: port)
+}
