@@ -7,6 +7,13 @@ import HTTPTypes
 public enum HTTPSerializer {
     /// Appends the status line and fields of `response`, and the blank line that ends the head.
     public static func writeResponseHead(_ response: HTTPResponse, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
+        writeResponseLine(response, version: version, into: &buffer)
+        appendFields(response.headerFields, into: &buffer)
+        buffer.append(contentsOf: [CR, LF])
+    }
+
+    /// Appends the status line alone.
+    static func writeResponseLine(_ response: HTTPResponse, version: HTTPVersion, into buffer: inout [UInt8]) {
         let code = response.status.code
         if version == .http1_1 && code == 200 && response.status.reasonPhrase == "OK" {
             buffer.append(contentsOf: "HTTP/1.1 200 OK\r\n".utf8)
@@ -17,11 +24,10 @@ public enum HTTPSerializer {
             buffer.append(UInt8(0x30 + code / 10 % 10))
             buffer.append(UInt8(0x30 + code % 10))
             buffer.append(SP)
-            buffer.append(contentsOf: response.status.reasonPhrase.utf8)
+            let reason = response.status.reasonPhrase
+            buffer.append(contentsOf: (reason.isEmpty ? standardReasonPhrase(code) : reason).utf8)
             buffer.append(contentsOf: [CR, LF])
         }
-        appendFields(response.headerFields, into: &buffer)
-        buffer.append(contentsOf: [CR, LF])
     }
 
     /// Appends the request line, `Host` (from the request's authority) and fields of `request`, and
@@ -72,6 +78,61 @@ public enum HTTPSerializer {
         !(method == .head || (100..<200).contains(status) || status == 204 || status == 304)
     }
 
+    /// The reason phrase RFC 9110 gives `code`, or "" for codes it does not define.
+    public static func standardReasonPhrase(_ code: Int) -> String {
+        switch code {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 203: "Non-Authoritative Information"
+        case 204: "No Content"
+        case 205: "Reset Content"
+        case 206: "Partial Content"
+        case 300: "Multiple Choices"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 305: "Use Proxy"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 402: "Payment Required"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 407: "Proxy Authentication Required"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
+        case 418: "I'm a teapot"
+        case 421: "Misdirected Request"
+        case 422: "Unprocessable Content"
+        case 426: "Upgrade Required"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: ""
+        }
+    }
+
     private static func appendVersion(_ version: HTTPVersion, into buffer: inout [UInt8]) {
         buffer.append(contentsOf: "HTTP/".utf8)
         buffer.append(UInt8(0x30 + version.major))
@@ -79,8 +140,13 @@ public enum HTTPSerializer {
         buffer.append(UInt8(0x30 + version.minor))
     }
 
-    private static func appendFields(_ fields: HTTPFields, into buffer: inout [UInt8]) {
+    /// Appends `fields`, leaving out `Content-Length`, `Transfer-Encoding` and `Connection` if
+    /// `skippingFraming` (the sender writes those itself).
+    static func appendFields(_ fields: HTTPFields, skippingFraming: Bool = false, into buffer: inout [UInt8]) {
         for field in fields {
+            if skippingFraming && (field.name == .contentLength || field.name == .transferEncoding || field.name == .connection) {
+                continue
+            }
             buffer.append(contentsOf: field.name.rawName.utf8)
             buffer.append(contentsOf: [COLON, SP])
             field.withUnsafeBytesOfValue { buffer.append(contentsOf: $0) }

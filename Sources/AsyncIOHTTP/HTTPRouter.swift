@@ -1,0 +1,147 @@
+import HTTPTypes
+
+/// Routes requests by method and path pattern to handlers.
+///
+/// Patterns are paths whose segments may be parameters, `:name` (one segment), or a final `*name`
+/// (the rest of the path, possibly empty). Literal paths are found with one hash lookup; patterns
+/// are tried in the order they were added. `HEAD` falls back to the `GET` route. A path that matches
+/// with another method gets `405` with `Allow`; no match gets ``notFound`` (404).
+///
+/// ```swift
+/// var router = HTTPRouter()
+/// router.get("/status/:code") { request in HTTPServerResponse(status: .init(code: Int(request.parameter("code")!)!)) }
+/// router.add(nil, "/anything/*rest") { request in .text("\(request.method) \(request.parameter("rest")!)") }
+/// ```
+public struct HTTPRouter: Sendable {
+    enum Segment: Sendable, Hashable {
+        case literal(String)
+        case parameter(String)
+        case rest(String)
+    }
+
+    struct Route: Sendable {
+        let method: HTTPRequest.Method?
+        let segments: [Segment]
+        let handler: HTTPServer.Handler
+    }
+
+    private var literal: [String: [Route]] = [:]
+    private var patterned: [Route] = []
+
+    /// The handler for requests no route matches; by default a plain `404 Not Found`.
+    public var notFound: HTTPServer.Handler = { _ in .text("Not Found\n", status: .notFound) }
+
+    /// An empty router.
+    public init() {}
+
+    /// Adds a route for `method` (nil: any method) and `pattern`.
+    public mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, _ handler: @escaping HTTPServer.Handler) {
+        precondition(pattern.hasPrefix("/"), "a route pattern starts with /")
+        let segments = Self.split(pattern[...]).enumerated().map { index, part -> Segment in
+            if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
+            if part.hasPrefix("*") {
+                return .rest(String(part.dropFirst()))
+            }
+            return .literal(String(part))
+        }
+        for (index, segment) in segments.enumerated() {
+            if case .rest = segment { precondition(index == segments.count - 1, "*rest must be the last segment") }
+        }
+        let route = Route(method: method, segments: segments, handler: handler)
+        if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
+            literal[Self.normalized(pattern[...]), default: []].append(route)
+        } else {
+            patterned.append(route)
+        }
+    }
+
+    /// Adds a `GET` route (which also answers `HEAD`).
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.get, pattern, handler) }
+    /// Adds a `POST` route.
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.post, pattern, handler) }
+    /// Adds a `PUT` route.
+    public mutating func put(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.put, pattern, handler) }
+    /// Adds a `PATCH` route.
+    public mutating func patch(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.patch, pattern, handler) }
+    /// Adds a `DELETE` route.
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.delete, pattern, handler) }
+
+    /// The router as a server handler.
+    public var handler: HTTPServer.Handler {
+        let router = self
+        return { request in try await router.route(request) }
+    }
+
+    /// Finds the route for `request` and calls its handler.
+    ///
+    /// ### Cancellation
+    /// As the handler it calls.
+    public func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let path = request.path
+        var allowed: [HTTPRequest.Method] = []
+        if let routes = literal[Self.normalized(path)] {
+            if let route = Self.pick(routes, for: request.method, allowed: &allowed) {
+                return try await route.handler(request)
+            }
+        }
+        if !patterned.isEmpty {
+            let parts = Self.split(path)
+            for route in patterned {
+                guard let parameters = Self.match(route.segments, parts) else { continue }
+                if let picked = Self.pick([route], for: request.method, allowed: &allowed) {
+                    var request = request
+                    request.pathParameters = parameters
+                    return try await picked.handler(request)
+                }
+            }
+        }
+        if !allowed.isEmpty {
+            var methods = allowed.map(\.rawValue)
+            if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
+            var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
+            response.head.headerFields[.allow] = methods.joined(separator: ", ")
+            return response
+        }
+        return try await notFound(request)
+    }
+
+    private static func pick(_ routes: [Route], for method: HTTPRequest.Method, allowed: inout [HTTPRequest.Method]) -> Route? {
+        var headFallback: Route?
+        for route in routes {
+            guard let routeMethod = route.method else { return route }
+            if routeMethod == method { return route }
+            if method == .head && routeMethod == .get { headFallback = route }
+            allowed.append(routeMethod)
+        }
+        return headFallback
+    }
+
+    private static func match(_ segments: [Segment], _ parts: [Substring]) -> [String: String]? {
+        var parameters: [String: String] = [:]
+        for (index, segment) in segments.enumerated() {
+            switch segment {
+            case .literal(let text):
+                guard index < parts.count, parts[index] == text else { return nil }
+            case .parameter(let name):
+                guard index < parts.count, !parts[index].isEmpty else { return nil }
+                parameters[name] = PercentDecoding.decode(parts[index])
+            case .rest(let name):
+                let rest = index < parts.count ? parts[index...].joined(separator: "/") : ""
+                parameters[name] = PercentDecoding.decode(rest)
+                return parameters
+            }
+        }
+        return parts.count == segments.count ? parameters : nil
+    }
+
+    /// The path's segments between slashes (`/a/b/` → `a`, `b`, ``).
+    private static func split(_ path: Substring) -> [Substring] {
+        guard path.count > 1 else { return [] }
+        return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+    }
+
+    /// The lookup key of a literal path.
+    private static func normalized(_ path: Substring) -> String {
+        String(path)
+    }
+}

@@ -1,0 +1,192 @@
+import AsyncIO
+import AsyncIOSystem
+import HTTPTypes
+import Logging
+
+/// An HTTP/1.1 server: an accept loop on one event loop, one child task per connection, and a
+/// handler called for each request (aiohttp's `web.Application` runner).
+///
+/// ```swift
+/// var router = HTTPRouter()
+/// router.get("/hello/:name") { request in .text("Hello, \(request.parameter("name")!)!\n") }
+/// let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: router.handler)
+/// try await server.run()
+/// ```
+///
+/// Each connection serves requests in order (pipelined requests are answered in order), keeps alive
+/// by HTTP/1.1 and 1.0 rules, answers `Expect: 100-continue` when the handler first reads the body,
+/// and streams request and response bodies with backpressure. Malformed requests get their 4xx/5xx
+/// status and the connection is closed; a handler that throws gets a `500` and the connection carries
+/// on. A client that does not send a complete head within the header timeout, or stays idle past
+/// the idle timeout, is disconnected.
+///
+/// ### Thread safety
+/// Loop-confined: call ``shutdown(gracePeriod:)`` from a task on the server's loop. ``run()`` may be
+/// awaited from anywhere.
+public final class HTTPServer: @unchecked Sendable {
+    /// A request handler: one call per request, on the server's loop.
+    public typealias Handler = @Sendable (HTTPServerRequest) async throws -> HTTPServerResponse
+
+    /// The server's limits and timeouts.
+    public struct Configuration: Sendable {
+        /// Time allowed for a complete request head, from the connection's start or the head's first
+        /// byte (slowloris protection). Default 10 s.
+        public var headerTimeout: Duration = .seconds(10)
+        /// Time a keep-alive connection may wait for its next request, or a body for its next bytes.
+        /// Default 60 s.
+        public var idleTimeout: Duration = .seconds(60)
+        /// The largest request body (413 beyond). Default 10 MiB.
+        public var maxBodySize = 10 * 1024 * 1024
+        /// The most open connections; the server stops accepting while at the limit. Default 10,000.
+        public var maxConnections = 10_000
+        /// The longest request line (414 beyond). Default 8 KiB.
+        public var maxRequestLineLength = 8 * 1024
+        /// The largest header section (431 beyond). Default 32 KiB.
+        public var maxHeaderSectionSize = 32 * 1024
+        /// The kernel's queue of connections not yet accepted.
+        public var backlog: Int32 = 511
+        /// `SO_REUSEPORT`, to run one server per loop on the same port.
+        public var reusePort = false
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The address the server listens on (with the real port when 0 was asked for).
+    public let localAddress: SocketAddress
+    /// The configuration it was started with.
+    public let configuration: Configuration
+    let logger = Logger(label: "AsyncIO.HTTPServer")
+    let parserLimits: HTTPParser.Limits
+    private let listener: Socket
+    private var task: Task<Void, any Error>?
+    private(set) var isShuttingDown = false
+    private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    private var slotWaiter: UnsafeContinuation<Void, Never>?
+    private var cachedDate: (second: Int64, line: [UInt8]) = (-1, [])
+
+    private init(listener: Socket, localAddress: SocketAddress, configuration: Configuration) {
+        self.listener = listener
+        self.localAddress = localAddress
+        self.configuration = configuration
+        parserLimits = HTTPParser.Limits(
+            maxStartLineLength: configuration.maxRequestLineLength,
+            maxHeaderSectionSize: configuration.maxHeaderSectionSize,
+            maxBodySize: configuration.maxBodySize
+        )
+    }
+
+    /// Starts serving HTTP on `host:port` with `handler`, on the current loop.
+    ///
+    /// - Parameters:
+    ///   - host: A numeric address or a name; `0.0.0.0` or `::` for every interface.
+    ///   - port: The port; 0 picks a free one (see ``localAddress``).
+    /// - Throws: ``StreamError`` `.addressInUse` naming the address, `.resolution` naming the host.
+    ///
+    /// ### Cancellation
+    /// Cancelling the caller while it resolves the host stops the start; the server runs in a task of
+    /// its own, stopped by ``shutdown(gracePeriod:)``.
+    public static func start(
+        host: String,
+        port: UInt16,
+        configuration: Configuration = Configuration(),
+        handler: @escaping Handler
+    ) async throws -> HTTPServer {
+        guard let loop = EventLoop.current else {
+            preconditionFailure("HTTPServer.start must be called from a task running on an EventLoop")
+        }
+        precondition(configuration.maxConnections > 0, "maxConnections must be positive")
+        let address = try await resolveAddresses(host: host, port: port)[0]
+        let listener = try loop.listen(on: address, backlog: configuration.backlog, reusePort: configuration.reusePort)
+        let server = HTTPServer(listener: listener, localAddress: listener.localAddress ?? address, configuration: configuration)
+        server.start(handler: handler)
+        return server
+    }
+
+    /// The number of open connections.
+    public var connectionCount: Int { connections.count }
+
+    /// Waits until the server has shut down and every connection has finished.
+    ///
+    /// ### Cancellation
+    /// Cancelling the caller does not stop the server; use ``shutdown(gracePeriod:)``.
+    public func run() async throws {
+        try await task?.value
+    }
+
+    /// Stops gracefully: stops accepting, closes idle connections, lets requests in flight finish (their
+    /// connections close after the response), and after `gracePeriod` cancels whatever is left.
+    /// Returns when every connection is closed. Calling it again only waits.
+    ///
+    /// ### Cancellation
+    /// Cancelling the caller cancels the remaining connections at once.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        if !isShuttingDown {
+            isShuttingDown = true
+            listener.close()
+            if let waiter = slotWaiter {
+                slotWaiter = nil
+                waiter.resume()
+            }
+            for connection in connections.values { connection.shutdownRequested() }
+        }
+        guard let task else { return }
+        // When the grace period is over, cancel the connections that are left.
+        let logger = self.logger
+        let timer = listener.loop.call(after: gracePeriod) { [weak self] in
+            logger.warning("shutdown grace period over; closing \(self?.connections.count ?? 0) connection(s)")
+            task.cancel()
+        }
+        await withTaskCancellationHandler {
+            _ = try? await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        timer.cancel()
+    }
+
+    private func start(handler: @escaping Handler) {
+        let loop = listener.loop
+        task = loop.spawn(name: "http server \(localAddress)") { [self] in
+            try await withThrowingDiscardingTaskGroup { group in
+                while !isShuttingDown {
+                    if connections.count >= configuration.maxConnections {
+                        await withUnsafeContinuation { slotWaiter = $0 }
+                        continue
+                    }
+                    let socket: Socket
+                    do {
+                        socket = try await loop.accept(listener)
+                    } catch let error as StreamError where error.code == .system {
+                        // EMFILE/ENFILE and friends: never spin, never die; back off and keep serving.
+                        logger.warning("accept failed; retrying in 100 ms", metadata: ["error": "\(error)"])
+                        try await loop.sleep(for: .milliseconds(100))
+                        continue
+                    } catch where isShuttingDown || listener.isClosed {
+                        return
+                    }
+                    let connection = HTTPServerConnection(socket: socket, server: self)
+                    let id = ObjectIdentifier(connection)
+                    connections[id] = connection
+                    group.addImmediateTask(executorPreference: loop) { [self] in
+                        await connection.run(handler: handler)
+                        connections[id] = nil
+                        if let waiter = slotWaiter {
+                            slotWaiter = nil
+                            waiter.resume()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `Date` field line, formatted once per second.
+    func dateLine() -> [UInt8] {
+        let second = WallClock.secondsSinceEpoch()
+        if second != cachedDate.second {
+            cachedDate = (second, Array("Date: \(HTTPDate.string(secondsSinceEpoch: second))\r\n".utf8))
+        }
+        return cachedDate.line
+    }
+}

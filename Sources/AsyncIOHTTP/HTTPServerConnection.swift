@@ -1,0 +1,377 @@
+import AsyncIO
+import AsyncIOSystem
+import HTTPTypes
+import Logging
+
+/// One HTTP/1.1 connection on the server: reads requests in order, calls the handler, writes the
+/// responses, and enforces the timeouts. Runs in a child task of the server's task.
+///
+/// Timeouts cost no timer per request: the connection keeps one deadline that it moves as its phase
+/// changes, and one loop timer that, when it fires early, re-arms itself for the current deadline.
+final class HTTPServerConnection: @unchecked Sendable {
+    enum Phase {
+        /// Waiting for the first byte of a request.
+        case idle
+        /// Some of a request head has arrived.
+        case head
+        /// Reading the body or running the handler.
+        case busy
+        /// Closed.
+        case closed
+    }
+
+    let reader: StreamReader
+    let writer: StreamWriter
+    unowned let server: HTTPServer
+    let loop: EventLoop
+    private var parser: HTTPParser
+    private(set) var phase = Phase.idle
+    private var deadline: Int64?
+    private var timer: TimerHandle?
+    private var timerAt: Int64 = .max
+    private(set) var timedOut = false
+
+    /// Counts requests, so that a body kept past its request cannot read the next one's bytes.
+    private var generation: UInt64 = 0
+    private var bodyComplete = true
+    private var continuePending = false
+    private var closeAfterResponse = false
+    private var scratch: [UInt8] = []
+
+    init(socket: Socket, server: HTTPServer) {
+        reader = StreamReader(socket: socket, limit: 64 * 1024)
+        writer = StreamWriter(socket: socket)
+        self.server = server
+        loop = socket.loop
+        parser = HTTPParser(.request, limits: server.parserLimits)
+    }
+
+    var remoteAddress: SocketAddress? { writer.socket.peerAddress }
+
+    /// Serves requests until the peer closes, an error, a timeout, or shutdown.
+    func run(handler: HTTPServer.Handler) async {
+        defer {
+            phase = .closed
+            deadline = nil
+            timer?.cancel()
+            timer = nil
+        }
+        var first = true
+        while true {
+            let head: HTTPRequestHead
+            do {
+                guard let next = try await readHead(first: first) else { break }
+                head = next
+            } catch let error as HTTPParseError {
+                await respondToParseError(error)
+                break
+            } catch {
+                break  // reset, timeout (socket closed), cancellation
+            }
+            first = false
+            let keepAlive = await serve(head, handler: handler)
+            if !keepAlive || server.isShuttingDown { break }
+        }
+        if timedOut {
+            writer.abort()
+        } else {
+            await writer.close()
+        }
+    }
+
+    /// Called at shutdown: a connection waiting for its next request closes now; one in the middle of
+    /// a request closes after its response.
+    func shutdownRequested() {
+        closeAfterResponse = true
+        if phase == .idle { writer.abort() }
+    }
+
+    // MARK: - Requests
+
+    private func readHead(first: Bool) async throws -> HTTPRequestHead? {
+        let now = loop.now.nanoseconds
+        if reader.bufferedCount == 0 && parser.isIdle {
+            phase = .idle
+            let timeout = first ? server.configuration.headerTimeout : server.configuration.idleTimeout
+            arm(deadline: now + timeout.nanoseconds)
+        } else {
+            phase = .head
+            arm(deadline: now + server.configuration.headerTimeout.nanoseconds)
+        }
+        while true {
+            let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in
+                let (consumed, event) = try parser.parse(buffer)
+                return (consumed: consumed, result: event)
+            }
+            switch event {
+            case .requestHead(let head):
+                phase = .busy
+                deadline = nil
+                return head
+            case .some:
+                preconditionFailure("a body event before a request head")
+            case nil:
+                break
+            }
+            guard try await reader.receiveMore() else {
+                _ = try parser.finish()  // throws when the stream ended inside a head
+                return nil
+            }
+            if phase == .idle {
+                // The first byte of a request: from now on the header timeout counts.
+                phase = .head
+                arm(deadline: loop.now.nanoseconds + server.configuration.headerTimeout.nanoseconds)
+            }
+        }
+    }
+
+    /// Answers one request; returns whether the connection can carry another.
+    private func serve(_ head: HTTPRequestHead, handler: HTTPServer.Handler) async -> Bool {
+        generation &+= 1
+        bodyComplete = head.framing == .none
+        continuePending = head.expectsContinue
+        if bodyComplete {
+            // Consume the parser's end-of-message event.
+            _ = try? reader.withBufferedBytes { buffer in
+                let (consumed, event) = try parser.parse(buffer)
+                return (consumed: consumed, result: event)
+            }
+        }
+        let body = bodyComplete
+            ? HTTPRequestBody.empty
+            : HTTPRequestBody(connection: self, generation: generation, declaredLength: Self.declaredLength(head.framing))
+        let request = HTTPServerRequest(head: head, body: body, connection: self)
+
+        var response: HTTPServerResponse
+        do {
+            response = try await handler(request)
+        } catch is CancellationError {
+            return false
+        } catch let error as HTTPParseError {
+            // The handler read a malformed or oversized body.
+            await respondToParseError(error)
+            return false
+        } catch let error as HTTPBodyError where error.code == .tooLarge {
+            await respondToParseError(HTTPParseError(.bodyTooLarge, error.message, offset: 0))
+            return false
+        } catch {
+            if timedOut || writer.isClosed { return false }
+            server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
+            response = HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
+        }
+        generation &+= 1  // the body is no longer readable by the handler
+
+        var keepAlive = head.keepAlive && !closeAfterResponse && !server.isShuttingDown
+        if !bodyComplete {
+            if continuePending {
+                // The client is still waiting to be told to send the body: it will not come.
+                keepAlive = false
+            } else {
+                discardBufferedBody()
+                if !bodyComplete { keepAlive = false }
+            }
+        }
+        do {
+            keepAlive = try await write(response, to: head, keepAlive: keepAlive)
+        } catch {
+            return false
+        }
+        return keepAlive
+    }
+
+    private static func declaredLength(_ framing: HTTPBodyFraming) -> Int? {
+        if case .length(let count) = framing { return count }
+        return nil
+    }
+
+    /// The next chunk of the current request's body, or nil at its end.
+    func readBodyChunk(generation: UInt64) async throws -> [UInt8]? {
+        guard generation == self.generation else {
+            throw HTTPBodyError(.expired, "the request body was read after its response")
+        }
+        if bodyComplete { return nil }
+        if continuePending {
+            continuePending = false
+            try await writer.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
+        while true {
+            let chunk: [UInt8]? = try reader.withBufferedBytes { buffer in
+                let (consumed, event) = try parser.parse(buffer)
+                switch event {
+                case .body(let range): return (consumed, Array(buffer[range]))
+                case .end: return (consumed, [])
+                case nil: return (consumed, nil)
+                case .requestHead, .responseHead: preconditionFailure("a head inside a body")
+                }
+            }
+            if let chunk {
+                if chunk.isEmpty {
+                    bodyComplete = true
+                    deadline = nil
+                    return nil
+                }
+                deadline = nil
+                return chunk
+            }
+            arm(deadline: loop.now.nanoseconds + server.configuration.idleTimeout.nanoseconds)
+            guard try await reader.receiveMore() else {
+                _ = try parser.finish()
+                throw HTTPParseError(.incomplete, "the connection closed inside a request body", offset: 0)
+            }
+        }
+    }
+
+    /// Consumes what is already buffered of an unread body, without waiting for more.
+    private func discardBufferedBody() {
+        while !bodyComplete {
+            let progressed: Bool
+            do {
+                progressed = try reader.withBufferedBytes { buffer in
+                    let (consumed, event) = try parser.parse(buffer)
+                    if case .end = event { bodyComplete = true }
+                    return (consumed, event != nil)
+                }
+            } catch {
+                return
+            }
+            if !progressed { return }
+        }
+    }
+
+    // MARK: - Responses
+
+    /// Writes `response`; returns whether the connection stays open.
+    private func write(_ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool) async throws -> Bool {
+        var keepAlive = keepAlive
+        if let connection = response.head.headerFields[.connection], connection.lowercased().contains("close") {
+            keepAlive = false
+        }
+        let status = response.head.status.code
+        let hasBody = HTTPSerializer.responseHasBody(status: status, requestMethod: head.request.method)
+        let mayDeclareLength = !(100..<200).contains(status) && status != 204 && status != 304
+        var chunked = false
+        var length = response.body.length
+        if length == nil && hasBody {
+            if head.version == .http1_1 { chunked = true } else { keepAlive = false }
+        }
+        if !mayDeclareLength { length = nil }
+
+        scratch.removeAll(keepingCapacity: true)
+        HTTPSerializer.writeResponseLine(response.head, version: .http1_1, into: &scratch)
+        let fields = response.head.headerFields
+        HTTPSerializer.appendFields(fields, skippingFraming: true, into: &scratch)
+        let headDeclared = head.request.method == .head && length == 0 ? fields[.contentLength] : nil
+        if let declared = headDeclared {
+            // A HEAD answer may state the length the GET body would have.
+            scratch.append(contentsOf: "Content-Length: ".utf8)
+            scratch.append(contentsOf: declared.utf8)
+            scratch.append(contentsOf: [CR, LF])
+        } else if let length {
+            scratch.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(length, into: &scratch)
+            scratch.append(contentsOf: [CR, LF])
+        }
+        if chunked && hasBody { scratch.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+        scratch.append(contentsOf: server.dateLine())
+        if !keepAlive {
+            scratch.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if head.version == .http1_0 {
+            scratch.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        scratch.append(contentsOf: [CR, LF])
+
+        switch response.body.storage {
+        case .bytes(let bytes):
+            if hasBody && bytes.count <= 64 * 1024 {
+                scratch.append(contentsOf: bytes)  // head and body in one send
+                try await writer.write(scratch)
+            } else {
+                try await writer.write(scratch)
+                if hasBody { try await writer.write(bytes) }
+            }
+        case .stream(let declared, let produce):
+            try await writer.write(scratch)
+            if hasBody {
+                let bodyWriter = HTTPBodyWriter(writer: writer, chunked: chunked, declaredLength: declared)
+                do {
+                    try await produce(bodyWriter)
+                    try await bodyWriter.finish()
+                } catch {
+                    // The head is out: the only way to tell the client the body is cut short.
+                    if !(error is CancellationError) {
+                        server.logger.error("response body failed", metadata: ["error": "\(error)"])
+                    }
+                    writer.abort()
+                    return false
+                }
+            }
+        }
+        return keepAlive
+    }
+
+    private func respondToParseError(_ error: HTTPParseError) async {
+        guard !writer.isClosed else { return }
+        server.logger.debug("bad request", metadata: ["error": "\(error)"])
+        guard error.kind != .incomplete else { return }
+        var head = HTTPResponse(status: .init(code: error.status))
+        head.headerFields[.contentType] = "text/plain; charset=utf-8"
+        let fake = HTTPRequestHead(
+            request: HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"),
+            version: .http1_1, framing: .none, keepAlive: false, expectsContinue: false)
+        _ = try? await write(HTTPServerResponse(head, body: HTTPBody("\(error.reason)\n")), to: fake, keepAlive: false)
+    }
+
+    // MARK: - Timeouts
+
+    /// Sets the deadline; the one timer is moved only if the deadline comes before it.
+    private func arm(deadline newDeadline: Int64) {
+        deadline = newDeadline
+        if timer != nil && timerAt <= newDeadline { return }
+        timer?.cancel()
+        timerAt = newDeadline
+        timer = loop.call(at: LoopClock.Instant(nanoseconds: newDeadline)) { [weak self] in self?.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerAt = .max
+        guard let deadline, phase != .closed else { return }
+        if loop.now.nanoseconds >= deadline {
+            timedOut = true
+            server.logger.debug("connection timed out", metadata: ["phase": "\(phase)"])
+            writer.abort()  // wakes the pending read with `.closed`
+        } else {
+            arm(deadline: deadline)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product &+ attoseconds / 1_000_000_000
+    }
+}
+
+/// Appends the decimal digits of a non-negative `value`.
+func appendDecimal(_ value: Int, into buffer: inout [UInt8]) {
+    if value < 10 {
+        buffer.append(UInt8(0x30 + value))
+        return
+    }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    var rest = value
+    withUnsafeMutableBytes(of: &digits) { raw in
+        while rest > 0 {
+            raw[count] = UInt8(0x30 + rest % 10)
+            rest /= 10
+            count += 1
+        }
+        for index in stride(from: count - 1, through: 0, by: -1) { buffer.append(raw[index]) }
+    }
+}

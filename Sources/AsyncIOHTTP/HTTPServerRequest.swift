@@ -1,0 +1,130 @@
+import AsyncIO
+import AsyncIOSystem
+import HTTPTypes
+
+/// A request as a server handler sees it: the head, a streaming body, and where it came from.
+public struct HTTPServerRequest: Sendable {
+    /// The request head. `Host` is in `authority`; the target (path and query) is in `path`.
+    public var head: HTTPRequest
+    /// The body, read as it arrives (empty for most GETs).
+    public var body: HTTPRequestBody
+    /// The version on the request line.
+    public var version: HTTPVersion
+    /// Parameters captured by the ``HTTPRouter`` pattern that matched (`/status/:code` → `code`).
+    public var pathParameters: [String: String] = [:]
+    let connection: HTTPServerConnection?
+
+    /// A request for handlers to be called with directly, as in tests.
+    public init(head: HTTPRequest, body: HTTPRequestBody = .empty, version: HTTPVersion = .http1_1) {
+        self.head = head
+        self.body = body
+        self.version = version
+        connection = nil
+    }
+
+    init(head: HTTPRequestHead, body: HTTPRequestBody, connection: HTTPServerConnection) {
+        self.head = head.request
+        self.body = body
+        self.version = head.version
+        self.connection = connection
+    }
+
+    /// The method.
+    public var method: HTTPRequest.Method { head.method }
+
+    /// The path without the query (`/get` for `/get?a=1`).
+    public var path: Substring {
+        let target = head.path ?? ""
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<mark] }
+        return target[...]
+    }
+
+    /// The query without the `?`, or nil.
+    public var query: Substring? {
+        guard let target = head.path, let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return target[target.utf8.index(after: mark)...]
+    }
+
+    /// The query's `name=value` pairs in order, percent-decoded (`+` is a space).
+    public var queryItems: [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let value = parts.count > 1 ? parts[1] : ""
+            return (PercentDecoding.decode(parts[0], plusIsSpace: true), PercentDecoding.decode(value, plusIsSpace: true))
+        }
+    }
+
+    /// The first value of the query item `name`, if present.
+    public func queryItem(_ name: String) -> String? {
+        queryItems.first { $0.name == name }?.value
+    }
+
+    /// The path parameter `name`, as captured by the router.
+    public func parameter(_ name: String) -> String? { pathParameters[name] }
+
+    /// The peer's address (nil for a request not read from a connection).
+    public var remoteAddress: SocketAddress? { connection?.remoteAddress }
+}
+
+/// A response from a server handler: the head and the body.
+public struct HTTPServerResponse: Sendable {
+    /// The status and fields. The server adds framing (`Content-Length` or chunked), `Date` and
+    /// `Connection` itself.
+    public var head: HTTPResponse
+    /// The body (ignored for HEAD, 1xx, 204 and 304).
+    public var body: HTTPBody
+
+    /// A response with `status`, `headerFields` and `body`.
+    public init(status: HTTPResponse.Status = .ok, headerFields: HTTPFields = [:], body: HTTPBody = .empty) {
+        head = HTTPResponse(status: status, headerFields: headerFields)
+        self.body = body
+    }
+
+    /// A response of `head` and `body`.
+    public init(_ head: HTTPResponse, body: HTTPBody = .empty) {
+        self.head = head
+        self.body = body
+    }
+
+    /// A `text/plain; charset=utf-8` response.
+    public static func text(_ text: String, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
+        HTTPServerResponse(status: status, headerFields: [.contentType: "text/plain; charset=utf-8"], body: HTTPBody(text))
+    }
+
+    /// A `text/html; charset=utf-8` response.
+    public static func html(_ html: String, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
+        HTTPServerResponse(status: status, headerFields: [.contentType: "text/html; charset=utf-8"], body: HTTPBody(html))
+    }
+
+    /// An `application/json` response of already-encoded JSON.
+    public static func json(_ json: String, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
+        HTTPServerResponse(status: status, headerFields: [.contentType: "application/json"], body: HTTPBody(json))
+    }
+}
+
+/// Percent-decoding of URL components (RFC 3986 §2.1).
+public enum PercentDecoding {
+    /// `text` with `%XX` escapes decoded (and `+` as a space if asked); invalid escapes stay as they are,
+    /// invalid UTF-8 becomes U+FFFD.
+    public static func decode(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String {
+        let utf8 = Array(text.utf8)
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
+            return String(text)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var index = 0
+        while index < utf8.count {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "%"), index + 2 < utf8.count, let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2]) {
+                out.append(UInt8(high << 4 | low))
+                index += 3
+            } else {
+                out.append(plusIsSpace && byte == UInt8(ascii: "+") ? SP : byte)
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
