@@ -3,15 +3,15 @@ import AsyncIO
 import AsyncIOSystem
 import Logging
 
-/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo` now; `serve` and `fetch` arrive with the
-/// HTTP layer.
+/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo` and `serve`; `fetch` arrives with the HTTP
+/// client.
 @main
 struct AIO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aio",
         abstract: "asyncio for Swift on Linux: servers and tools built on the AsyncIO event loop.",
         version: "0.1.0",
-        subcommands: [EchoCommand.self]
+        subcommands: [EchoCommand.self, ServeCommand.self]
     )
 
     /// Like `ParsableCommand.main()`, but bad flags or arguments exit with 2 (CONTRACT.md), not

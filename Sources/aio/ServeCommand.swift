@@ -1,0 +1,77 @@
+import ArgumentParser
+import AsyncIO
+import AsyncIOHTTP
+import AsyncIOSystem
+
+/// `aio serve`: an HTTP/1.1 server that behaves like a local httpbin (CONTRACT.md).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "An HTTP/1.1 server that behaves like a local httpbin.",
+        discussion: """
+            Prints "listening on HOST:PORT" once it accepts connections; GET / lists the endpoints. \
+            SIGINT or SIGTERM stops accepting, lets requests in flight finish (up to 10 s) and exits 0; \
+            a second signal exits at once.
+            """
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port: UInt16 = 8080
+
+    @Option(name: .customLong("header-timeout"), help: "Seconds a client has to send a complete request head.")
+    var headerTimeout: Double = 10
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle keep-alive connection stays open.")
+    var idleTimeout: Double = 60
+
+    @Option(name: .customLong("max-body"), help: "The largest request body in bytes (413 beyond).")
+    var maxBody = 10 * 1024 * 1024
+
+    @Option(name: .customLong("max-connections"), help: "The most open connections; more wait to be accepted.")
+    var maxConnections = 10_000
+
+    func validate() throws {
+        for (flag, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout)] {
+            guard value.isFinite, value > 0, value <= 86_400 else {
+                throw ValidationError("\(flag) must be a number of seconds greater than 0 (at most 86400)")
+            }
+        }
+        guard maxBody >= 0 else { throw ValidationError("--max-body must be a number of bytes, 0 or more") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+    }
+
+    func run() throws {
+        // Before any thread starts, so that every thread inherits the mask and the signalfd sees them.
+        Signal.blockForStreams([.interrupt, .terminate])
+        var configuration = HTTPServer.Configuration()
+        configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.maxBodySize = maxBody
+        configuration.maxConnections = maxConnections
+        let host = self.host, port = self.port
+        try EventLoop.run {
+            let loop = EventLoop.current!
+            let signals = try SignalStream([.interrupt, .terminate])
+            defer { signals.close() }
+            let server: HTTPServer
+            do {
+                server = try await HTTPServer.start(host: host, port: port, configuration: configuration, handler: HTTPBin.router().handler)
+            } catch let error as StreamError {
+                throw CommandFailure(message: "\(error)", exitCode: 1)
+            }
+            // Last: once this line is out, the server accepts connections.
+            StandardStreams.printLine("listening on \(host):\(server.localAddress.port ?? port)")
+
+            _ = try await signals.next()
+            // First signal: stop accepting, finish what is in flight (10 s at most). A second one ends
+            // the process at once.
+            loop.spawn(name: "second-signal") {
+                if (try? await signals.next()) != nil { exitImmediately(0) }
+            }
+            await server.shutdown(gracePeriod: .seconds(10))
+        }
+    }
+}
