@@ -16,6 +16,8 @@ final class HTTPServerConnection: @unchecked Sendable {
         case head
         /// Reading the body or running the handler.
         case busy
+        /// Answered the last request; discarding what the peer still sends before closing.
+        case closing
         /// Closed.
         case closed
     }
@@ -72,11 +74,29 @@ final class HTTPServerConnection: @unchecked Sendable {
             let keepAlive = await serve(head, handler: handler)
             if !keepAlive || server.isShuttingDown { break }
         }
-        if timedOut {
-            writer.abort()
+        if timedOut || reader.isAtEOF {
+            if timedOut { writer.abort() } else { await writer.close() }
         } else {
-            await writer.close()
+            await lingeringClose()
         }
+    }
+
+    /// Closes without losing the last response: closing a socket with unread input makes the kernel
+    /// send a reset, which can destroy the response before the client reads it. So: send end of stream
+    /// after the response, discard input until the client closes (at most 1 MiB or 2 s), then close.
+    private func lingeringClose() async {
+        phase = .closing
+        writer.writeEOF()
+        arm(deadline: loop.now.nanoseconds + 2_000_000_000)
+        var discarded = 0
+        do {
+            while discarded < 1 << 20 {
+                discarded += reader.withBufferedBytes { buffer in (consumed: buffer.count, result: buffer.count) }
+                guard try await reader.receiveMore() else { break }
+            }
+        } catch {}
+        deadline = nil
+        if timedOut { writer.abort() } else { await writer.close() }
     }
 
     /// Called at shutdown: a connection waiting for its next request closes now; one in the middle of

@@ -330,6 +330,7 @@ struct HTTPServerTests {
             #expect(response.text == "slept")
             #expect(response.head.keepAlive == false)  // Connection: close
             #expect(await busy.isClosedByServer())
+            busy.close()  // the server waits for the client's close (lingering close), at most 2 s
             try await shutdown.value
             #expect(start.duration(to: loop.now) < .seconds(6))
             await #expect(throws: StreamError.self) { _ = try await TestClient(port: port) }  // no longer accepting
