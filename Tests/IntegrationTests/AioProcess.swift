@@ -34,6 +34,19 @@ final class AioProcess: @unchecked Sendable {
         process.terminationHandler = { _ in exited.signal() }
     }
 
+    /// Any other program (curl, python3), driven the same way.
+    init(tool: String, _ arguments: [String]) {
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
+    }
+
+    /// Starts the process without waiting for anything.
+    func start() throws { try process.run() }
+
     /// Starts the process and waits for its first stdout line, `listening on HOST:PORT`.
     func startServer() async throws -> String {
         try await blockingPool.run { try self.startServerBlocking() }
@@ -48,6 +61,11 @@ final class AioProcess: @unchecked Sendable {
         return line
     }
 
+    /// Reads one line from stdout, off the cooperative pool.
+    func nextLine() async throws -> String {
+        try await blockingPool.run { self.readLine() }
+    }
+
     /// Reads one line from stdout (blocking).
     func readLine() -> String {
         var bytes: [UInt8] = []
@@ -60,13 +78,13 @@ final class AioProcess: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Runs to completion and returns (exit code, stdout, stderr).
+    /// Runs (or, if started, goes on) to completion and returns (exit code, stdout, stderr).
     func runToEnd() async throws -> (Int32, String, String) {
         try await blockingPool.run { try self.runToEndBlocking() }
     }
 
     private func runToEndBlocking() throws -> (Int32, String, String) {
-        try process.run()
+        if process.processIdentifier == 0 { try process.run() }
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

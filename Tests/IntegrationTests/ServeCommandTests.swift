@@ -1,0 +1,232 @@
+import AsyncIO
+import AsyncIOTesting
+import Foundation
+import Testing
+
+/// `aio serve` end to end, against CONTRACT.md: curl, Python's http.client and raw sockets against a
+/// real process.
+@Suite(.timeLimit(.minutes(2)))
+struct ServeCommandTests {
+    /// Runs curl with `arguments` and returns its stdout; fails the test if curl fails.
+    func curl(_ arguments: [String]) async throws -> String {
+        let (status, out, err) = try await AioProcess(tool: "/usr/bin/curl", ["-sS", "--max-time", "20"] + arguments).runToEnd()
+        #expect(status == 0, "curl \(arguments): \(err)")
+        return out
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
+    }
+
+    /// Runs a Python 3 program; returns its stdout.
+    func python(_ program: String, _ arguments: [String] = []) async throws -> String {
+        let (status, out, err) = try await AioProcess(tool: "/usr/bin/python3", ["-c", program] + arguments).runToEnd()
+        #expect(status == 0, "python: \(err)")
+        return out
+    }
+
+    @Test func httpbinEndpointsAnswerCurl() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        let line = try await server.startServer()
+        #expect(line == "listening on 127.0.0.1:\(server.port)")
+        let base = "http://127.0.0.1:\(server.port)"
+
+        let plain = try await curl(["-i", "\(base)/plaintext"])
+        #expect(plain.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(plain.contains("Content-Type: text/plain\r\n"))
+        #expect(plain.hasSuffix("\r\n\r\nHello, World!"))
+
+        let get = try json(try await curl(["\(base)/get?x=1&y=a+b&x=2", "-H", "X-Test: yes"]))
+        #expect((get["args"] as? [String: Any])?["y"] as? String == "a b")
+        #expect((get["args"] as? [String: Any])?["x"] as? [String] == ["1", "2"])
+        #expect((get["headers"] as? [String: String])?["X-Test"] == "yes")
+        #expect((get["headers"] as? [String: String])?["Host"] == "127.0.0.1:\(server.port)")
+        #expect(get["url"] as? String == "\(base)/get?x=1&y=a+b&x=2")
+
+        let post = try json(try await curl(["-X", "POST", "\(base)/post", "-H", "Content-Type: application/json", "-d", #"{"a": [1, 2.5, null]}"#]))
+        #expect(post["data"] as? String == #"{"a": [1, 2.5, null]}"#)
+        #expect((post["json"] as? [String: Any])?["a"] as? [Any] != nil)
+        #expect(post["method"] as? String == "POST")
+        let notJSON = try json(try await curl(["-X", "PUT", "\(base)/put", "-d", "plain words"]))
+        #expect(notJSON["data"] as? String == "plain words")
+        #expect(notJSON["json"] is NSNull)
+        let anything = try json(try await curl(["-X", "PATCH", "\(base)/anything/deep/path?q=1"]))
+        #expect(anything["method"] as? String == "PATCH")
+        #expect(anything["url"] as? String == "\(base)/anything/deep/path?q=1")
+        let deleted = try json(try await curl(["-X", "DELETE", "\(base)/delete"]))
+        #expect(deleted["method"] as? String == "DELETE")
+
+        for code in [200, 201, 204, 304, 404, 418, 500, 503] {
+            #expect(try await curl(["-o", "/dev/null", "-w", "%{http_code}", "\(base)/status/\(code)"]) == "\(code)")
+        }
+        #expect(try await curl(["-o", "/dev/null", "-w", "%{http_code}", "\(base)/no/such/page"]) == "404")
+
+        let bytes1 = try await curl(["\(base)/bytes/3000?seed=7", "-o", "-", "-w", ""])
+        let bytes2 = try await curl(["\(base)/bytes/3000?seed=7"])
+        #expect(bytes1 == bytes2)
+        #expect(try await curl(["-o", "/dev/null", "-w", "%{size_download} %{content_type}", "\(base)/bytes/3000"])
+            == "3000 application/octet-stream")
+
+        let stream = try await curl(["-i", "\(base)/stream/3"])
+        #expect(stream.contains("Transfer-Encoding: chunked\r\n"))
+        let lines = stream.components(separatedBy: "\r\n\r\n")[1].split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(try lines.enumerated().allSatisfy { index, line in try json(String(line))["id"] as? Int == index })
+
+        let redirected = try await curl(["-L", "-o", "/dev/null", "-w", "%{http_code} %{num_redirects} %{url_effective}", "\(base)/redirect/3"])
+        #expect(redirected == "200 3 \(base)/get")
+
+        let drip = try await curl(["-o", "-", "-w", " %{time_total}", "\(base)/drip?numbytes=5&duration=0.5"])
+        #expect(drip.hasPrefix("***** "))
+        #expect((Double(drip.dropFirst(6)) ?? 0) >= 0.45)
+
+        let delayed = try json(try await curl(["\(base)/delay/0.2"]))
+        #expect(delayed["url"] as? String == "\(base)/delay/0.2")
+
+        #expect(try await curl(["\(base)/html"]).contains("<title>Herman Melville - Moby-Dick</title>"))
+        let landing = try await curl(["\(base)/"])
+        #expect(landing.contains("<title>"))
+        #expect(landing.contains("href=\"/get\""))
+        #expect(try json(try await curl(["\(base)/json"]))["slideshow"] != nil)
+        #expect(try json(try await curl(["\(base)/ip"]))["origin"] as? String == "127.0.0.1")
+        #expect(try json(try await curl(["-A", "tester/1.0", "\(base)/user-agent"]))["user-agent"] as? String == "tester/1.0")
+        #expect((try json(try await curl(["\(base)/headers"]))["headers"] as? [String: String])?["Accept"] == "*/*")
+        let head = try await curl(["-I", "\(base)/get"])
+        #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(head.contains("Content-Length: "))
+
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func pythonHttpClientKeepsOneConnectionForEverything() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let output = try await python("""
+            import http.client, json, sys
+            c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+            out = []
+            def go(method, path, body=None, headers={}, **kw):
+                c.request(method, path, body=body, headers=headers, **kw)
+                r = c.getresponse()
+                data = r.read()
+                out.append([r.status, len(data), id(c.sock)])
+                return data
+            go("GET", "/get")
+            d = json.loads(go("POST", "/post", body=b"x" * 100000, headers={"Content-Type": "application/octet-stream"}))
+            assert len(d["data"]) == 100000
+            d = json.loads(go("PUT", "/put", body=iter([b"chunk-one ", b"chunk-two"]), encode_chunked=True))
+            assert d["data"] == "chunk-one chunk-two", d["data"]
+            assert d["headers"]["Transfer-Encoding"] == "chunked"
+            go("HEAD", "/get")
+            go("GET", "/status/404")
+            go("GET", "/plaintext")
+            print(json.dumps(out))
+            """, ["\(server.port)"])
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[Int]])
+        #expect(results.map { $0[0] } == [200, 200, 200, 200, 404, 200])
+        #expect(results[3][1] == 0)  // HEAD: no body
+        #expect(results[5][1] == 13)
+        #expect(Set(results.map { $0[2] }).count == 1, "every request on one connection")
+        server.signal(SIGINT)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func malformedRequestsOverRawSocketsGetTheirStatusThenAClose() async throws {
+        let server = AioProcess(["serve", "--port", "0", "--max-body", "1000"])
+        _ = try await server.startServer()
+        let output = try await python(#"""
+            import socket, sys, json
+            cases = [
+                b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+                b"GET /get HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n",
+                b"GET /get HTTP/1.1\r\nHost : h\r\n\r\n",
+                b"GET /get HTTP/1.1\r\nHost: h\rX: y\r\n\r\n",
+                b"GET /get HTTP/1.1\r\n\r\n",
+                b"G@T /get HTTP/1.1\r\nHost: h\r\n\r\n",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\nx",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+                b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\nHost: h\r\n\r\n",
+                b"GET /get HTTP/1.1\r\nHost: h\r\nX-Big: " + b"v" * 40000 + b"\r\n\r\n",
+                b"POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n",
+            ]
+            out = []
+            for raw in cases:
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                s.sendall(raw)
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break  # the server closed the connection
+                    data += chunk
+                out.append(int(data.split(b" ")[1]))
+                s.close()
+            print(json.dumps(out))
+            """#, ["\(server.port)"])
+        let statuses = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [Int])
+        #expect(statuses == [400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 501, 414, 431, 413])
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func sigtermLetsTheRequestInFlightFinish() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        // The client prints "started" once the response head is in; the body then drips for 1.5 s.
+        let client = AioProcess(tool: "/usr/bin/python3", ["-c", """
+            import http.client, sys
+            c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+            c.request("GET", "/drip?numbytes=3&duration=1.5")
+            r = c.getresponse()
+            print("started", flush=True)
+            print(r.status, len(r.read()), r.getheader("Connection"), flush=True)
+            """, "\(server.port)"])
+        try client.start()
+        #expect(try await client.nextLine() == "started")
+        server.signal(SIGTERM)
+        let (status, out, err) = try await client.runToEnd()
+        #expect(status == 0, "\(err)")
+        #expect(out == "200 3 None\n")
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func headerTimeoutDisconnectsASlowlorisClient() async throws {
+        let server = AioProcess(["serve", "--port", "0", "--header-timeout", "1"])
+        _ = try await server.startServer()
+        let output = try await python("""
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            start = time.monotonic()
+            s.sendall(b"GET /get HTTP/1.1\\r\\nHost: h\\r\\nX-Slow: ")
+            data = s.recv(4096)
+            while data and b"\\r\\n\\r\\n" not in data: data += s.recv(4096)
+            while s.recv(4096): pass
+            print(round(time.monotonic() - start, 2), data.split(b" ")[1].decode() if data else "closed")
+            """, ["\(server.port)"])
+        let parts = output.split(separator: " ")
+        let elapsed = Double(parts.first ?? "") ?? -1
+        #expect(elapsed >= 0.9 && elapsed < 3, "disconnected after \(elapsed) s")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func portInUseExits1AndBadFlagsExit2() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let (inUse, _, inUseError) = try await AioProcess(["serve", "--port", "\(server.port)"]).runToEnd()
+        #expect(inUse == 1)
+        #expect(inUseError.contains("127.0.0.1:\(server.port)"))
+        for flags in [["--port", "http"], ["--header-timeout", "-1"], ["--max-connections", "0"], ["--bogus"]] {
+            let (status, _, error) = try await AioProcess(["serve"] + flags).runToEnd()
+            #expect(status == 2, "\(flags)")
+            #expect(!error.isEmpty)
+        }
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+}
