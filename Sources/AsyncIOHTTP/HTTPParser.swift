@@ -90,6 +90,9 @@ public struct HTTPParser: Sendable {
     private var leadingEmptyLines = 0
     private var message = MessageState()
     private var bodyTotal = 0
+    /// The last request head, kept so the next one can reuse its storage: once the handler has let go
+    /// of it, the copy here is unique and updating it in place allocates nothing.
+    private var lastRequest: HTTPRequest?
 
     /// What has been learned from the head so far.
     private struct MessageState: Sendable {
@@ -600,9 +603,19 @@ public struct HTTPParser: Sendable {
         } else {
             throw fail(.malformed, "invalid request target", at: offset)
         }
-        var request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)
+        var request: HTTPRequest
+        if var reused = lastRequest.take() {
+            reused.method = message.method
+            reused.scheme = scheme
+            reused.authority = authority
+            reused.path = path
+            request = reused
+        } else {
+            request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)
+        }
         request.headerFields = message.fields
         message.fields = HTTPFields()
+        lastRequest = request
 
         let keepAlive = version == .http1_1 ? !message.connectionClose : (message.connectionKeepAlive && !message.connectionClose)
         state = Self.bodyState(framing)
