@@ -170,6 +170,24 @@ struct HTTPParserRequestTests {
         #expect(outcome.messages.first?.head.contains("HTTP/1.1") == true)
     }
 
+    @Test func aKeptRequestIsNotChangedByTheNextOne() throws {
+        // The parser reuses request storage; a head someone still holds must keep its own values.
+        var parser = HTTPParser(.request)
+        var heads: [HTTPRequestHead] = []
+        let bytes = Array("GET /first HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\nPOST /second HTTP/1.1\r\nHost: b\r\n\r\n".utf8)
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let (consumed, event) = try parser.parse(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
+                offset += consumed
+                if case .requestHead(let head) = event { heads.append(head) }
+                if event == nil { break }
+            }
+        }
+        #expect(heads.map { "\($0.request.method) \($0.request.path!) \($0.request.authority!) \($0.request.headerFields.count)" }
+            == ["GET /first a 1", "POST /second b 0"])
+    }
+
     @Test func endOfStreamInsideAMessageIsIncomplete() {
         let outcome = parseEverySplit(.request, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
         #expect(outcome.error?.kind == .incomplete)
