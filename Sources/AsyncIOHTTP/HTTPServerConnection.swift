@@ -28,10 +28,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     let loop: EventLoop
     private var parser: HTTPParser
     private(set) var phase = Phase.idle
-    private var deadline: Int64?
-    private var timer: TimerHandle?
-    private var timerAt: Int64 = .max
-    private(set) var timedOut = false
+    private var deadline: ConnectionDeadline!
+    private var timedOut: Bool { deadline.hasExpired }
 
     /// Counts requests, so that a body kept past its request cannot read the next one's bytes.
     private var generation: UInt64 = 0
@@ -46,6 +44,10 @@ final class HTTPServerConnection: @unchecked Sendable {
         self.server = server
         loop = socket.loop
         parser = HTTPParser(.request, limits: server.parserLimits)
+        deadline = ConnectionDeadline(loop: loop) { [unowned self] in
+            server.logger.debug("connection timed out", metadata: ["phase": "\(phase)"])
+            writer.abort()  // wakes the pending read with `.closed`
+        }
     }
 
     var remoteAddress: SocketAddress? { writer.socket.peerAddress }
@@ -54,9 +56,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     func run(handler: HTTPServer.Handler) async {
         defer {
             phase = .closed
-            deadline = nil
-            timer?.cancel()
-            timer = nil
+            deadline.cancel()
         }
         var first = true
         while true {
@@ -87,7 +87,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     private func lingeringClose() async {
         phase = .closing
         writer.writeEOF()
-        arm(deadline: loop.now.nanoseconds + 2_000_000_000)
+        deadline.set(after: .seconds(2))
         var discarded = 0
         do {
             while discarded < 1 << 20 {
@@ -95,7 +95,7 @@ final class HTTPServerConnection: @unchecked Sendable {
                 guard try await reader.receiveMore() else { break }
             }
         } catch {}
-        deadline = nil
+        deadline.clear()
         if timedOut { writer.abort() } else { await writer.close() }
     }
 
@@ -113,10 +113,10 @@ final class HTTPServerConnection: @unchecked Sendable {
         if reader.bufferedCount == 0 && parser.isIdle {
             phase = .idle
             let timeout = first ? server.configuration.headerTimeout : server.configuration.idleTimeout
-            arm(deadline: now + timeout.nanoseconds)
+            deadline.set(at: now &+ timeout.nanoseconds)
         } else {
             phase = .head
-            arm(deadline: now + server.configuration.headerTimeout.nanoseconds)
+            deadline.set(at: now &+ server.configuration.headerTimeout.nanoseconds)
         }
         while true {
             let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in
@@ -126,7 +126,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             switch event {
             case .requestHead(let head):
                 phase = .busy
-                deadline = nil
+                deadline.clear()
                 return head
             case .some:
                 preconditionFailure("a body event before a request head")
@@ -140,7 +140,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             if phase == .idle {
                 // The first byte of a request: from now on the header timeout counts.
                 phase = .head
-                arm(deadline: loop.now.nanoseconds + server.configuration.headerTimeout.nanoseconds)
+                deadline.set(after: server.configuration.headerTimeout)
             }
         }
     }
@@ -227,13 +227,13 @@ final class HTTPServerConnection: @unchecked Sendable {
             if let chunk {
                 if chunk.isEmpty {
                     bodyComplete = true
-                    deadline = nil
+                    deadline.clear()
                     return nil
                 }
-                deadline = nil
+                deadline.clear()
                 return chunk
             }
-            arm(deadline: loop.now.nanoseconds + server.configuration.idleTimeout.nanoseconds)
+            deadline.set(after: server.configuration.idleTimeout)
             guard try await reader.receiveMore() else {
                 _ = try parser.finish()
                 throw HTTPParseError(.incomplete, "the connection closed inside a request body", offset: 0)
@@ -339,39 +339,6 @@ final class HTTPServerConnection: @unchecked Sendable {
             request: HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"),
             version: .http1_1, framing: .none, keepAlive: false, expectsContinue: false)
         _ = try? await write(HTTPServerResponse(head, body: HTTPBody("\(error.reason)\n")), to: fake, keepAlive: false)
-    }
-
-    // MARK: - Timeouts
-
-    /// Sets the deadline; the one timer is moved only if the deadline comes before it.
-    private func arm(deadline newDeadline: Int64) {
-        deadline = newDeadline
-        if timer != nil && timerAt <= newDeadline { return }
-        timer?.cancel()
-        timerAt = newDeadline
-        timer = loop.call(at: LoopClock.Instant(nanoseconds: newDeadline)) { [weak self] in self?.timerFired() }
-    }
-
-    private func timerFired() {
-        timer = nil
-        timerAt = .max
-        guard let deadline, phase != .closed else { return }
-        if loop.now.nanoseconds >= deadline {
-            timedOut = true
-            server.logger.debug("connection timed out", metadata: ["phase": "\(phase)"])
-            writer.abort()  // wakes the pending read with `.closed`
-        } else {
-            arm(deadline: deadline)
-        }
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, saturating.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product &+ attoseconds / 1_000_000_000
     }
 }
 

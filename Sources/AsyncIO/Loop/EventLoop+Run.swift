@@ -91,6 +91,7 @@ extension EventLoop {
             return taken
         }
         phase = .closed
+        locals.removeAll()  // per-loop singletons may hold sockets, and so the loop: break the cycle
         for work in leftovers {
             if case .task(let job) = work { globalConcurrentExecutor.enqueue(job) }
             if case .actor(let job) = work { globalConcurrentExecutor.enqueue(job) }

@@ -49,6 +49,8 @@ public final class EventLoop: @unchecked Sendable {
     let inboxPending = Atomic<Bool>(false)
     /// A stop request taken from the inbox (loop thread).
     @exclusivity(unchecked) var stopRequested = false
+    /// Per-loop singletons (``localValue(_:make:)``).
+    @exclusivity(unchecked) var locals: [ObjectIdentifier: AnyObject] = [:]
     /// Turns run since the last epoll poll while work kept the loop busy.
     @exclusivity(unchecked) var turnsWithoutPoll = 0
     /// While work is ready, epoll is still polled at least every this many turns, so I/O is never
@@ -141,6 +143,19 @@ public final class EventLoop: @unchecked Sendable {
     @inline(__always)
     var nowNanoseconds: Int64 {
         usesVirtualTime ? virtualNow.load(ordering: .relaxed) : MonotonicClock.nanoseconds()
+    }
+
+    /// The loop's own instance of `type`, made by `make` on first use (such as `HTTPClient.shared`'s
+    /// per-loop client). It lives as long as the loop.
+    ///
+    /// ### Thread safety
+    /// Call it on the loop's thread.
+    public func localValue<Value: AnyObject>(_ type: Value.Type, make: () -> Value) -> Value {
+        precondition(inEventLoop, "localValue(_:make:) called off the loop's thread")
+        if let value = locals[ObjectIdentifier(type)] { return value as! Value }
+        let value = make()
+        locals[ObjectIdentifier(type)] = value
+        return value
     }
 
     /// The loop's time now (asyncio's `loop.time()`).

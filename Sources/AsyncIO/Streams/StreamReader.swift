@@ -233,6 +233,27 @@ public final class StreamReader: @unchecked Sendable {
         return buffer.count > before
     }
 
+    /// Receives whatever the socket holds right now into the buffer, without waiting; returns how many
+    /// bytes arrived (0 if none). End of stream shows in ``isAtEOF``. A connection pool uses it to see
+    /// whether an idle connection was closed by its peer before reusing it.
+    ///
+    /// - Throws: ``StreamError`` `.broken` if the connection was reset.
+    public func receiveIfAvailable() throws -> Int {
+        guard let socket, !eof, !isReading else { return 0 }
+        if socket.isClosed { throw StreamError(.closed, operation: "read") }
+        let space = buffer.writableSpace(minimum: Self.receiveSize)
+        let result: IOResult<Int>
+        do { result = try socket.receiveNow(into: space) } catch { throw StreamError.from(error, operation: "read") }
+        switch result {
+        case .done(let count):
+            if count == 0 { eof = true } else { buffer.commitWrite(count) }
+            return count
+        case .wouldBlock:
+            socket.registration.clearReadable()
+            return 0
+        }
+    }
+
     // MARK: - Filling
 
     private func beginRead() throws {

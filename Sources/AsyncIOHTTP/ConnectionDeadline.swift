@@ -1,0 +1,67 @@
+import AsyncIO
+
+/// One deadline for a connection, moved as the connection changes phase, enforced by at most one loop
+/// timer: moving the deadline later costs nothing (the timer re-arms itself when it fires early), only
+/// moving it earlier replaces the timer. When the deadline passes, `expire` runs (it closes the socket,
+/// which wakes whatever waits on it).
+final class ConnectionDeadline: @unchecked Sendable {
+    private let loop: EventLoop
+    private let expire: () -> Void
+    private var deadline: Int64?
+    private var timer: TimerHandle?
+    private var timerAt: Int64 = .max
+    /// Whether the deadline passed (and `expire` ran).
+    private(set) var hasExpired = false
+
+    init(loop: EventLoop, expire: @escaping () -> Void) {
+        self.loop = loop
+        self.expire = expire
+    }
+
+    /// Sets the deadline `timeout` from now.
+    func set(after timeout: Duration) {
+        set(at: loop.now.nanoseconds &+ timeout.nanoseconds)
+    }
+
+    /// Sets the deadline, in loop-clock nanoseconds.
+    func set(at newDeadline: Int64) {
+        deadline = newDeadline
+        if timer != nil && timerAt <= newDeadline { return }
+        timer?.cancel()
+        timerAt = newDeadline
+        timer = loop.call(at: LoopClock.Instant(nanoseconds: newDeadline)) { [weak self] in self?.fire() }
+    }
+
+    /// No deadline until the next `set`.
+    func clear() { deadline = nil }
+
+    /// Clears the deadline and cancels the timer (when the connection ends).
+    func cancel() {
+        deadline = nil
+        timer?.cancel()
+        timer = nil
+        timerAt = .max
+    }
+
+    private func fire() {
+        timer = nil
+        timerAt = .max
+        guard let deadline else { return }
+        if loop.now.nanoseconds >= deadline {
+            self.deadline = nil
+            hasExpired = true
+            expire()
+        } else {
+            set(at: deadline)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? (seconds < 0 ? .min : .max) : product &+ attoseconds / 1_000_000_000
+    }
+}
