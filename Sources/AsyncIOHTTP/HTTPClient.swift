@@ -1,0 +1,224 @@
+import AsyncIO
+import HTTPTypes
+
+/// An HTTP/1.1 client with a keep-alive connection pool (aiohttp's `ClientSession`).
+///
+/// ```swift
+/// let response = try await HTTPClient.shared.get("http://127.0.0.1:8080/get")
+/// let body = try await response.body.collect()
+/// ```
+///
+/// Connections are pooled per (host, port), at most ``Configuration/maxConnectionsPerHost`` each, and
+/// closed after sitting idle. Redirects are followed (301, 302, 303, 307, 308; up to
+/// ``Configuration/maxRedirects``). An idempotent request whose pooled connection turns out to have been
+/// closed by the server is retried once on a new connection. `https://` fails with
+/// ``HTTPClientError/Code-swift.struct/tlsUnsupported`` until TLS exists.
+///
+/// ### Thread safety
+/// A client belongs to the loop it was made on; use it from tasks on that loop. ``shared`` is one
+/// client per loop, closed with the loop: no shutdown needed.
+public final class HTTPClient: @unchecked Sendable {
+    /// Connect, read and total timeouts. Per-request values beat the client's.
+    public struct Timeouts: Sendable, Hashable {
+        /// Time to establish a connection (DNS included). Default 10 s.
+        public var connect: Duration
+        /// Time any one read may wait for bytes. Default 30 s.
+        public var read: Duration
+        /// Time for the whole request, redirects and body included; nil for none (the default).
+        public var total: Duration?
+
+        /// Timeouts with the defaults, or those given.
+        public init(connect: Duration = .seconds(10), read: Duration = .seconds(30), total: Duration? = nil) {
+            self.connect = connect
+            self.read = read
+            self.total = total
+        }
+    }
+
+    /// The client's settings.
+    public struct Configuration: Sendable {
+        /// Default timeouts.
+        public var timeouts = Timeouts()
+        /// The most connections to one host and port. Default 8.
+        public var maxConnectionsPerHost = 8
+        /// How long an unused pooled connection stays open. Default 60 s.
+        public var idleConnectionTimeout: Duration = .seconds(60)
+        /// The most redirects followed for one request; 0 returns redirects as they are. Default 10.
+        public var maxRedirects = 10
+        /// The `User-Agent` sent unless a request has its own.
+        public var userAgent = "AsyncIO-HTTPClient/0.1"
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The client's settings.
+    public let configuration: Configuration
+    let pool: HTTPConnectionPool
+
+    /// A client on the current loop.
+    public init(configuration: Configuration = Configuration()) {
+        guard let loop = EventLoop.current else {
+            preconditionFailure("HTTPClient must be created on an EventLoop (EventLoop.run, spawn)")
+        }
+        self.configuration = configuration
+        pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
+                                  idleTimeout: configuration.idleConnectionTimeout)
+    }
+
+    /// The current loop's shared client, made on first use and closed with the loop.
+    public static var shared: HTTPClient {
+        guard let loop = EventLoop.current else {
+            preconditionFailure("HTTPClient.shared must be used on an EventLoop (EventLoop.run, spawn)")
+        }
+        return loop.localValue(HTTPClient.self) { HTTPClient() }
+    }
+
+    /// Connections opened so far (reuse shows as requests outnumbering this).
+    public var connectionsOpened: Int { pool.connectionsOpened }
+
+    /// Closes the idle connections; responses still being read finish, later requests fail.
+    public func shutdown() { pool.shutdown() }
+
+    // MARK: - Requests
+
+    /// `GET url`.
+    ///
+    /// ### Cancellation
+    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    public func get(_ url: String, headerFields: HTTPFields = [:], timeouts: Timeouts? = nil) async throws -> HTTPClientResponse {
+        try await request(.get, url, headerFields: headerFields, timeouts: timeouts)
+    }
+
+    /// `POST url` with `body`.
+    ///
+    /// ### Cancellation
+    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    public func post(
+        _ url: String, body: HTTPBody, headerFields: HTTPFields = [:], timeouts: Timeouts? = nil
+    ) async throws -> HTTPClientResponse {
+        try await request(.post, url, headerFields: headerFields, body: body, timeouts: timeouts)
+    }
+
+    /// Sends `method url` with `headerFields` and `body`, follows redirects, and returns the response
+    /// once its head has arrived.
+    ///
+    /// - Throws: ``HTTPClientError`` naming the URL: `.badURL`, `.tlsUnsupported`, `.resolution`,
+    ///   `.refused`, `.connectFailed`, `.timedOut`, `.connectionClosed`, `.protocolError`,
+    ///   `.tooManyRedirects`.
+    ///
+    /// ### Cancellation
+    /// Stops the request; its connection is closed, never reused.
+    public func request(
+        _ method: HTTPRequest.Method,
+        _ url: String,
+        headerFields: HTTPFields = [:],
+        body: HTTPBody = .empty,
+        timeouts: Timeouts? = nil
+    ) async throws -> HTTPClientResponse {
+        let timeouts = timeouts ?? configuration.timeouts
+        let totalDeadline = timeouts.total.map { pool.loop.now.nanoseconds &+ $0.nanoseconds }
+        var target = try HTTPURL(url)
+        var method = method
+        var fields = headerFields
+        var body = body
+        var redirects = 0
+        while true {
+            if target.scheme == "https" {
+                throw HTTPClientError(.tlsUnsupported, url: target.description, "https:// needs TLS, which AsyncIO does not support yet")
+            }
+            let response = try await send(method, target, fields, body, timeouts, totalDeadline)
+            let status = response.status.code
+            guard [301, 302, 303, 307, 308].contains(status), configuration.maxRedirects > 0,
+                let location = response.headerFields[.location]
+            else {
+                return HTTPClientResponse(head: response.head, url: target, redirects: redirects, body: response.body)
+            }
+            // Follow: drop the redirect's body (reusing the connection if it is small).
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            redirects += 1
+            if redirects > configuration.maxRedirects {
+                throw HTTPClientError(.tooManyRedirects, url: url, "more than \(configuration.maxRedirects) redirects")
+            }
+            let next = try target.resolving(location)
+            if status == 303 || ((status == 301 || status == 302) && method == .post) {
+                if method != .head { method = .get }
+                body = .empty
+                fields[.contentLength] = nil
+                fields[.contentType] = nil
+                fields[.transferEncoding] = nil
+            } else if (status == 307 || status == 308), case .stream = body.storage {
+                // A streamed body cannot be sent twice: hand the redirect back.
+                return HTTPClientResponse(head: response.head, url: target, redirects: redirects - 1, body: HTTPClientResponseBody(source: nil, declaredLength: 0))
+            }
+            if next.host != target.host || next.port != target.port {
+                fields[.authorization] = nil
+                fields[.cookie] = nil
+            }
+            target = next
+        }
+    }
+
+    /// One exchange on one connection, retried once on a new connection if a pooled one was stale.
+    private func send(
+        _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
+        _ timeouts: Timeouts, _ totalDeadline: Int64?
+    ) async throws -> HTTPClientResponse {
+        var request = HTTPRequest(method: method, scheme: nil, authority: url.authority, path: url.target, headerFields: fields)
+        if request.headerFields[.userAgent] == nil { request.headerFields[.userAgent] = configuration.userAgent }
+        request.headerFields[.transferEncoding] = nil
+        if let length = body.length {
+            if length > 0 || [.post, .put, .patch].contains(method) { request.headerFields[.contentLength] = String(length) }
+        } else {
+            request.headerFields[.contentLength] = nil
+            request.headerFields[.transferEncoding] = "chunked"
+        }
+        let replayable: Bool = if case .bytes = body.storage { true } else { false }
+        let idempotent = [.get, .head, .put, .delete, .options, .trace].contains(method)
+        let description = url.description
+        var forceNew = false
+        while true {
+            var connectTimeout = timeouts.connect
+            if let totalDeadline {
+                let left = Duration.nanoseconds(totalDeadline &- pool.loop.now.nanoseconds)
+                if left <= .zero { throw HTTPClientError(.timedOut, url: description, "the total timeout passed") }
+                connectTimeout = min(connectTimeout, left)
+            }
+            let (connection, reused) = try await pool.acquire(url, connectTimeout: connectTimeout, forceNew: forceNew)
+            do {
+                try await connection.send(request, body: body, url: description, readTimeout: timeouts.read, totalDeadline: totalDeadline)
+                let head = try await connection.readHead(url: description)
+                let declared = head.response.headerFields[.contentLength].flatMap { Int($0) }
+                let source = HTTPClientResponseBody.Source(connection: connection, pool: pool, url: description)
+                return HTTPClientResponse(
+                    head: head.response, url: url, redirects: 0,
+                    body: HTTPClientResponseBody(source: source, declaredLength: head.framing == .none ? 0 : declared))
+            } catch let error as HTTPClientError
+                where error.code == .connectionClosed && reused && !connection.receivedAny && idempotent && replayable && !forceNew
+            {
+                // The server closed the pooled connection while it sat idle: once more, on a new one.
+                connection.close()
+                pool.release(connection)
+                forceNew = true
+            } catch {
+                connection.close()
+                pool.release(connection)
+                throw error
+            }
+        }
+    }
+}
+
+/// Runs `body` with a client of its own, shut down when `body` returns or throws (aiohttp's
+/// `async with ClientSession() as session`).
+///
+/// ### Cancellation
+/// As the requests `body` makes.
+public func withHTTPClient<Result>(
+    configuration: HTTPClient.Configuration = HTTPClient.Configuration(),
+    _ body: (HTTPClient) async throws -> Result
+) async throws -> Result {
+    let client = HTTPClient(configuration: configuration)
+    defer { client.shutdown() }
+    return try await body(client)
+}

@@ -1,0 +1,186 @@
+import AsyncIO
+import HTTPTypes
+
+/// One client connection: writes a request, reads the response head and then its body, and goes back
+/// to its pool when the response allows keep-alive.
+///
+/// Reads wait under one ``ConnectionDeadline``: the read-idle timeout from each wait, capped by the
+/// request's total deadline. When it passes, the socket is closed and the read fails as a timeout.
+final class HTTPClientConnection: @unchecked Sendable {
+    let key: HTTPConnectionPool.Key
+    let reader: StreamReader
+    let writer: StreamWriter
+    let loop: EventLoop
+    private var parser = HTTPParser(.response)
+    private var deadline: ConnectionDeadline!
+    /// Whether any byte of the current response has arrived (a reused connection that fails before
+    /// that was stale, and an idempotent request may be retried).
+    private(set) var receivedAny = false
+    /// Whether the last response ended in a way that lets the connection carry another request.
+    private(set) var isReusable = false
+    private(set) var bodyComplete = true
+    private var keepAlive = false
+    var idleTimer: TimerHandle?
+    private var readTimeout: Duration = .seconds(30)
+    private var totalDeadline: Int64?
+    private var scratch: [UInt8] = []
+
+    init(key: HTTPConnectionPool.Key, reader: StreamReader, writer: StreamWriter) {
+        self.key = key
+        self.reader = reader
+        self.writer = writer
+        loop = writer.socket.loop
+        deadline = ConnectionDeadline(loop: loop) { [writer] in writer.abort() }
+    }
+
+    var isClosed: Bool { writer.isClosed }
+
+    /// Whether an idle connection can take a request: open, and the server has sent nothing (a close
+    /// or stray bytes) since the last response.
+    var isUsableWhenIdle: Bool {
+        guard !writer.isClosed, reader.bufferedCount == 0 else { return false }
+        do {
+            let arrived = try reader.receiveIfAvailable()
+            return arrived == 0 && !reader.isAtEOF
+        } catch {
+            return false
+        }
+    }
+
+    func close() {
+        idleTimer?.cancel()
+        idleTimer = nil
+        deadline.cancel()
+        isReusable = false
+        writer.abort()
+    }
+
+    // MARK: - Request
+
+    /// Writes the request head and body.
+    func send(_ request: HTTPRequest, body: HTTPBody, url: String, readTimeout: Duration, totalDeadline: Int64?) async throws {
+        self.readTimeout = readTimeout
+        self.totalDeadline = totalDeadline
+        receivedAny = false
+        isReusable = false
+        bodyComplete = false
+        parser.requestMethod = request.method
+        scratch.removeAll(keepingCapacity: true)
+        HTTPSerializer.writeRequestHead(request, into: &scratch)
+        do {
+            switch body.storage {
+            case .bytes(let bytes):
+                if bytes.count <= 64 * 1024 {
+                    scratch.append(contentsOf: bytes)
+                    try await writer.write(scratch)
+                } else {
+                    try await writer.write(scratch)
+                    try await writer.write(bytes)
+                }
+            case .stream(let length, let produce):
+                try await writer.write(scratch)
+                let bodyWriter = HTTPBodyWriter(writer: writer, chunked: length == nil, declaredLength: length)
+                try await produce(bodyWriter)
+                try await bodyWriter.finish()
+            }
+        } catch let error as StreamError {
+            throw HTTPClientError(.connectionClosed, url: url, "while sending the request: \(error)")
+        }
+    }
+
+    /// Reads the final response head (skipping 1xx answers).
+    func readHead(url: String) async throws -> HTTPResponseHead {
+        while true {
+            switch try await nextEvent(url: url) {
+            case .responseHead(let head):
+                if (100..<200).contains(head.response.status.code) && head.response.status.code != 101 {
+                    _ = try await nextEvent(url: url)  // its end
+                    continue
+                }
+                keepAlive = head.keepAlive
+                if head.framing == .none {
+                    _ = try await nextEvent(url: url)  // the end of a bodiless response
+                    finishBody()
+                }
+                return head
+            case .body, .end, .requestHead:
+                throw HTTPClientError(.protocolError, url: url, "a body before the response head")
+            }
+        }
+    }
+
+    /// The next chunk of the response body, or nil at its end.
+    func readBodyChunk(url: String) async throws -> [UInt8]? {
+        if bodyComplete { return nil }
+        while true {
+            switch try await nextEvent(url: url) {
+            case .body(let bytes): return bytes
+            case .end:
+                finishBody()
+                return nil
+            default:
+                throw HTTPClientError(.protocolError, url: url, "a response head inside a body")
+            }
+        }
+    }
+
+    private func finishBody() {
+        bodyComplete = true
+        isReusable = keepAlive && !writer.isClosed
+        deadline.clear()
+    }
+
+    private enum Event {
+        case responseHead(HTTPResponseHead)
+        case body([UInt8])
+        case end
+        case requestHead
+    }
+
+    private func nextEvent(url: String) async throws -> Event {
+        while true {
+            let event: Event?
+            do {
+                event = try reader.withBufferedBytes { buffer -> (consumed: Int, result: Event?) in
+                    let (consumed, event) = try parser.parse(buffer)
+                    switch event {
+                    case .responseHead(let head): return (consumed, .responseHead(head))
+                    case .body(let range): return (consumed, .body(Array(buffer[range])))
+                    case .end: return (consumed, .end)
+                    case .requestHead: return (consumed, .requestHead)
+                    case nil: return (consumed, nil)
+                    }
+                }
+            } catch let error as HTTPParseError {
+                close()
+                throw HTTPClientError(.protocolError, url: url, error.description)
+            }
+            if let event { return event }
+            var wait = loop.now.nanoseconds &+ readTimeout.nanoseconds
+            if let totalDeadline { wait = min(wait, totalDeadline) }
+            deadline.set(at: wait)
+            let more: Bool
+            do {
+                more = try await reader.receiveMore()
+            } catch {
+                if deadline.hasExpired { throw HTTPClientError(.timedOut, url: url, "no response within the timeout") }
+                close()
+                if error is CancellationError { throw error }
+                throw HTTPClientError(.connectionClosed, url: url, "\(error)")
+            }
+            deadline.clear()
+            if more {
+                receivedAny = true
+                continue
+            }
+            do {
+                if let last = try parser.finish() {
+                    if case .end = last { return .end }
+                }
+            } catch {}
+            close()
+            throw HTTPClientError(.connectionClosed, url: url, receivedAny
+                ? "the server closed the connection inside the response" : "the server closed the connection")
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import AsyncIO
+import HTTPTypes
+
+/// A response from ``HTTPClient``: the head at once, the body as it arrives.
+///
+/// Read the body (``HTTPClientResponseBody/collect(upTo:)`` or `for try await chunk in response.body`)
+/// to let the connection go back to the pool; a body never read closes the connection instead.
+public struct HTTPClientResponse: Sendable {
+    /// The status and fields.
+    public var head: HTTPResponse
+    /// The URL that answered (the last one, after redirects).
+    public var url: HTTPURL
+    /// How many redirects were followed.
+    public var redirects: Int
+    /// The body.
+    public var body: HTTPClientResponseBody
+
+    /// The status.
+    public var status: HTTPResponse.Status { head.status }
+    /// The header fields.
+    public var headerFields: HTTPFields { head.headerFields }
+}
+
+/// A response body as it arrives: an `AsyncSequence` of chunks, read from the connection only when
+/// asked for.
+public struct HTTPClientResponseBody: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+    let source: Source?
+
+    /// The length declared by `Content-Length`, if any.
+    public let declaredLength: Int?
+
+    /// Ties the body to its connection, and gives the connection back (or closes it) once the body is
+    /// read, or dropped unread.
+    final class Source: @unchecked Sendable {
+        let connection: HTTPClientConnection
+        let pool: HTTPConnectionPool
+        let url: String
+        private(set) var isDone = false
+
+        init(connection: HTTPClientConnection, pool: HTTPConnectionPool, url: String) {
+            self.connection = connection
+            self.pool = pool
+            self.url = url
+            if connection.bodyComplete { finish() }
+        }
+
+        func next() async throws -> [UInt8]? {
+            if isDone { return nil }
+            do {
+                if let chunk = try await connection.readBodyChunk(url: url) { return chunk }
+            } catch {
+                abandon()
+                throw error
+            }
+            finish()
+            return nil
+        }
+
+        private func finish() {
+            guard !isDone else { return }
+            isDone = true
+            pool.release(connection)
+        }
+
+        /// Gives up on the body: the connection cannot carry another request.
+        func abandon() {
+            guard !isDone else { return }
+            isDone = true
+            connection.close()
+            pool.release(connection)
+        }
+
+        deinit {
+            guard !isDone else { return }
+            let connection = self.connection, pool = self.pool
+            if connection.loop.inEventLoop {
+                connection.close()
+                pool.release(connection)
+            } else {
+                connection.loop.callSoon {
+                    connection.close()
+                    pool.release(connection)
+                }
+            }
+        }
+    }
+
+    init(source: Source?, declaredLength: Int?) {
+        self.source = source
+        self.declaredLength = declaredLength
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes (16 MiB by default); the connection then
+    /// goes back to the pool.
+    ///
+    /// - Throws: ``HTTPClientError`` `.bodyTooLarge` past `limit` (the connection is closed),
+    ///   `.timedOut`, `.connectionClosed` or `.protocolError`.
+    ///
+    /// ### Cancellation
+    /// Stops reading; the connection is closed.
+    public func collect(upTo limit: Int = 16 * 1024 * 1024) async throws -> [UInt8] {
+        guard let source else { return [] }
+        if let declaredLength, declaredLength > limit {
+            source.abandon()
+            throw HTTPClientError(.bodyTooLarge, url: source.url, "\(declaredLength) bytes is over the limit of \(limit)")
+        }
+        var all: [UInt8] = []
+        if let declaredLength { all.reserveCapacity(declaredLength) }
+        do {
+            while let chunk = try await source.next() {
+                if chunk.count > limit - all.count {
+                    source.abandon()
+                    throw HTTPClientError(.bodyTooLarge, url: source.url, "the body is over the limit of \(limit) bytes")
+                }
+                all += chunk
+            }
+        } catch {
+            source.abandon()
+            throw error
+        }
+        return all
+    }
+
+    /// Reads the body chunk by chunk.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let source: Source?
+
+        /// The next chunk, or nil at the end of the body.
+        ///
+        /// ### Cancellation
+        /// Stops reading; the connection is closed.
+        public mutating func next() async throws -> [UInt8]? {
+            guard let source else { return nil }
+            do {
+                return try await source.next()
+            } catch {
+                source.abandon()
+                throw error
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source) }
+}

@@ -1,0 +1,145 @@
+import AsyncIO
+
+/// Keep-alive connections per (host, port): reused most-recent first, at most a limit per host (more
+/// requests wait their turn, first come first served), and closed after sitting idle too long.
+///
+/// ### Thread safety
+/// Loop-confined, like its connections.
+final class HTTPConnectionPool: @unchecked Sendable {
+    struct Key: Hashable, Sendable {
+        let host: String
+        let port: UInt16
+    }
+
+    private final class Host: @unchecked Sendable {
+        var idle: [HTTPClientConnection] = []
+        var open = 0
+        var waiters: [(id: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
+    }
+
+    let loop: EventLoop
+    private let maxPerHost: Int
+    private let idleTimeout: Duration
+    private var hosts: [Key: Host] = [:]
+    private var nextWaiterID: UInt64 = 0
+    private(set) var isShutDown = false
+    /// Connections opened over the pool's life (for tests and statistics).
+    private(set) var connectionsOpened = 0
+
+    init(loop: EventLoop, maxPerHost: Int, idleTimeout: Duration) {
+        precondition(maxPerHost > 0, "maxConnectionsPerHost must be positive")
+        self.loop = loop
+        self.maxPerHost = maxPerHost
+        self.idleTimeout = idleTimeout
+    }
+
+    /// An idle connection to `url`'s host, a new one, or (at the limit) the next one to come free.
+    func acquire(_ url: HTTPURL, connectTimeout: Duration, forceNew: Bool) async throws -> (HTTPClientConnection, reused: Bool) {
+        let key = Key(host: url.host, port: url.port)
+        let host = hosts[key] ?? { let made = Host(); hosts[key] = made; return made }()
+        while true {
+            if isShutDown { throw HTTPClientError(.connectionClosed, url: url.description, "the client is shut down") }
+            if !forceNew {
+                while let connection = host.idle.popLast() {
+                    connection.idleTimer?.cancel()
+                    connection.idleTimer = nil
+                    if connection.isUsableWhenIdle { return (connection, true) }
+                    connection.close()
+                    host.open -= 1
+                }
+            } else if host.open >= maxPerHost, let oldest = host.idle.first {
+                // A fresh connection was asked for: make room by closing an idle one.
+                host.idle.removeFirst()
+                oldest.close()
+                host.open -= 1
+            }
+            if host.open < maxPerHost {
+                host.open += 1
+                do {
+                    let connection = try await connect(url, key: key, timeout: connectTimeout)
+                    connectionsOpened += 1
+                    return (connection, false)
+                } catch {
+                    host.open -= 1
+                    wakeOne(host)
+                    throw error
+                }
+            }
+            try await wait(in: host)
+        }
+    }
+
+    /// Takes a connection back after its response: kept for reuse if it allows, closed otherwise.
+    func release(_ connection: HTTPClientConnection) {
+        guard let host = hosts[connection.key] else { return connection.close() }
+        if connection.isReusable && !isShutDown {
+            host.idle.append(connection)
+            connection.idleTimer = loop.call(after: idleTimeout) { [weak self, weak connection] in
+                guard let self, let connection, let host = hosts[connection.key],
+                    let index = host.idle.firstIndex(where: { $0 === connection }) else { return }
+                host.idle.remove(at: index)
+                connection.idleTimer = nil
+                connection.close()
+                host.open -= 1
+                wakeOne(host)
+            }
+        } else {
+            connection.close()
+            host.open -= 1
+        }
+        wakeOne(host)
+    }
+
+    /// Closes the idle connections; busy ones close when their responses end. Later requests fail.
+    func shutdown() {
+        isShutDown = true
+        for host in hosts.values {
+            for connection in host.idle { connection.close() }
+            host.open -= host.idle.count
+            host.idle.removeAll()
+            let waiters = host.waiters
+            host.waiters.removeAll()
+            for waiter in waiters { waiter.continuation.resume() }  // they see isShutDown
+        }
+    }
+
+    /// Idle connections, for tests.
+    var idleCount: Int { hosts.values.reduce(0) { $0 + $1.idle.count } }
+
+    private func connect(_ url: HTTPURL, key: Key, timeout: Duration) async throws -> HTTPClientConnection {
+        do {
+            let (reader, writer) = try await withTimeout(timeout) {
+                try await openConnection(host: url.host, port: url.port)
+            }
+            return HTTPClientConnection(key: key, reader: reader, writer: writer)
+        } catch is TimeoutError {
+            throw HTTPClientError(.timedOut, url: url.description, "no connection within \(timeout)")
+        } catch let error as StreamError {
+            switch error.code {
+            case .refused: throw HTTPClientError(.refused, url: url.description, "nobody listens on \(url.authority)")
+            case .resolution: throw HTTPClientError(.resolution, url: url.description, error.description)
+            default: throw HTTPClientError(.connectFailed, url: url.description, error.description)
+            }
+        }
+    }
+
+    private func wait(in host: Host) async throws {
+        nextWaiterID &+= 1
+        let id = nextWaiterID
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                host.waiters.append((id, continuation))
+            }
+        } onCancel: {
+            loop.callSoon { [weak host] in
+                guard let host, let index = host.waiters.firstIndex(where: { $0.id == id }) else { return }
+                host.waiters.remove(at: index).continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    private func wakeOne(_ host: Host) {
+        guard !host.waiters.isEmpty else { return }
+        host.waiters.removeFirst().continuation.resume()
+    }
+}
