@@ -74,6 +74,12 @@ public enum StandardStreams {
     /// Writes `line` and a newline to standard error.
     public static func printError(_ line: String) { write(2, line + "\n") }
 
+    /// Writes `text` to standard output as it is (no newline), at once: for progress lines.
+    public static func printRaw(_ text: String) { write(1, text) }
+
+    /// Whether standard output is a terminal (not a pipe or a file).
+    public static var isOutputTerminal: Bool { isatty(1) == 1 }
+
     private static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0

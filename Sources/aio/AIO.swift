@@ -3,15 +3,14 @@ import AsyncIO
 import AsyncIOSystem
 import Logging
 
-/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo` and `serve`; `fetch` arrives with the HTTP
-/// client.
+/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo`, `serve` and `fetch`.
 @main
 struct AIO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aio",
         abstract: "asyncio for Swift on Linux: servers and tools built on the AsyncIO event loop.",
         version: "0.1.0",
-        subcommands: [EchoCommand.self, ServeCommand.self]
+        subcommands: [EchoCommand.self, ServeCommand.self, FetchCommand.self]
     )
 
     /// Like `ParsableCommand.main()`, but bad flags or arguments exit with 2 (CONTRACT.md), not

@@ -1,0 +1,181 @@
+import ArgumentParser
+import AsyncIO
+import AsyncIOHTTP
+import AsyncIOSystem
+import HTTPTypes
+
+/// `aio fetch`: the tutorials' "fetch pages concurrently and report their titles" (CONTRACT.md).
+struct FetchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "Fetch pages concurrently and report their status, size and <title>.",
+        discussion: """
+            Follows up to 10 redirects. With --json, prints one JSON object per URL as each finishes. \
+            Exits 0 when every URL got a response, 1 otherwise (a refused connection, a timeout, a bad URL).
+            """
+    )
+
+    @Argument(help: "The http:// URLs to fetch.")
+    var urls: [String]
+
+    @Option(help: "The most requests in flight at once.")
+    var concurrency = 10
+
+    @Option(help: "Seconds allowed per request (connect, read and total).")
+    var timeout: Double = 30
+
+    @Flag(help: "One JSON object per line per URL instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be a number of seconds greater than 0")
+        }
+    }
+
+    func run() throws {
+        let urls = self.urls, concurrency = self.concurrency, json = self.json
+        let timeout = Duration.milliseconds(Int64(timeout * 1000))
+        let allSucceeded = try EventLoop.run {
+            let loop = EventLoop.current!
+            var configuration = HTTPClient.Configuration()
+            configuration.maxConnectionsPerHost = concurrency
+            configuration.timeouts = .init(connect: timeout, read: timeout, total: timeout)
+            let progress = !json && StandardStreams.isOutputTerminal
+            return try await withHTTPClient(configuration: configuration) { client in
+                let permits = Semaphore(value: concurrency)
+                var results: [FetchResult] = []
+                await withTaskGroup(of: FetchResult.self) { group in
+                    for url in urls {
+                        group.addTask(executorPreference: loop) {
+                            do {
+                                return try await permits.withPermit { await FetchResult.fetch(url, with: client, on: loop) }
+                            } catch {
+                                return FetchResult(url: url, outcome: .failure("\(error)"))
+                            }
+                        }
+                    }
+                    for await result in group {
+                        results.append(result)
+                        if json {
+                            StandardStreams.printLine(result.json.encoded(pretty: false))
+                        } else if progress {
+                            StandardStreams.printRaw("\r\u{1B}[Kfetched \(results.count)/\(urls.count): \(result.url)")
+                        }
+                    }
+                }
+                if !json {
+                    if progress { StandardStreams.printRaw("\r\u{1B}[K") }
+                    let ordered = urls.compactMap { url in results.firstIndex { $0.url == url }.map { results.remove(at: $0) } }
+                    for line in FetchResult.table(ordered) { StandardStreams.printLine(line) }
+                    return ordered.allSatisfy(\.succeeded)
+                }
+                return results.allSatisfy(\.succeeded)
+            }
+        }
+        if !allSucceeded { throw ExitCode(1) }
+    }
+}
+
+/// What fetching one URL gave.
+struct FetchResult: Sendable {
+    enum Outcome: Sendable {
+        case success(status: Int, bytes: Int, title: String?, milliseconds: Double)
+        case failure(String)
+    }
+
+    let url: String
+    let outcome: Outcome
+
+    var succeeded: Bool { if case .success = outcome { true } else { false } }
+
+    static func fetch(_ url: String, with client: HTTPClient, on loop: EventLoop) async -> FetchResult {
+        let start = loop.now
+        do {
+            let response = try await client.get(url)
+            let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let elapsed = start.duration(to: loop.now)
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            return FetchResult(url: url, outcome: .success(
+                status: response.status.code, bytes: body.count, title: HTMLTitle.extract(from: body),
+                milliseconds: (milliseconds * 10).rounded() / 10))
+        } catch let error as HTTPClientError {
+            return FetchResult(url: url, outcome: .failure(error.description))
+        } catch {
+            return FetchResult(url: url, outcome: .failure("\(url): \(error)"))
+        }
+    }
+
+    /// The CONTRACT.md JSON line.
+    var json: JSON {
+        switch outcome {
+        case .success(let status, let bytes, let title, let milliseconds):
+            .object([
+                ("url", .string(url)), ("status", .int(status)), ("bytes", .int(bytes)),
+                ("title", title.map(JSON.string) ?? .null),
+                ("title_length", title.map { .int($0.unicodeScalars.count) } ?? .null),
+                ("ms", .number(String(milliseconds))),
+            ])
+        case .failure(let message):
+            .object([("url", .string(url)), ("error", .string(message))])
+        }
+    }
+
+    /// A table for people: status, bytes, time, title length and title, URL; errors after.
+    static func table(_ results: [FetchResult]) -> [String] {
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+        }
+        var lines = ["STATUS    BYTES       MS  TITLE"]
+        for result in results {
+            switch result.outcome {
+            case .success(let status, let bytes, let title, let milliseconds):
+                let shown = title.map { $0.count > 50 ? String($0.prefix(49)) + "…" : $0 } ?? "(no title)"
+                lines.append("\(pad(String(status), 6)) \(pad(String(bytes), 8)) \(pad(String(milliseconds), 8))  \(shown)  \(result.url)")
+            case .failure(let message):
+                lines.append(" ERROR                    \(message)")
+            }
+        }
+        let failed = results.filter { !$0.succeeded }.count
+        lines.append("\(results.count) URL(s), \(results.count - failed) fetched, \(failed) failed")
+        return lines
+    }
+}
+
+/// The text inside an HTML document's `<title>…</title>`.
+enum HTMLTitle {
+    static func extract(from body: [UInt8]) -> String? {
+        guard let open = find(Array("<title".utf8), in: body, from: 0) else { return nil }
+        guard let tagEnd = body[open...].firstIndex(of: UInt8(ascii: ">")) else { return nil }
+        guard let close = find(Array("</title".utf8), in: body, from: tagEnd + 1) else { return nil }
+        let raw = String(decoding: body[(tagEnd + 1)..<close], as: UTF8.self)
+        return decodeEntities(raw).split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+    }
+
+    /// The first case-insensitive occurrence of ASCII `needle` (lowercase) at or after `start`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        var index = start
+        while index + needle.count <= haystack.count {
+            var match = true
+            for offset in 0..<needle.count {
+                let byte = haystack[index + offset]
+                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != needle[offset] { match = false; break }
+            }
+            if match { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    static func decodeEntities(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        var out = text
+        for (entity, replacement) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&apos;", "'"), ("&nbsp;", " ")] {
+            out = out.replacing(entity, with: replacement)
+        }
+        return out.replacing("&amp;", with: "&")
+    }
+}

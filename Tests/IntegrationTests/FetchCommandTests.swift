@@ -1,0 +1,103 @@
+import AsyncIO
+import AsyncIOTesting
+import Foundation
+import Testing
+
+/// `aio fetch` end to end, against CONTRACT.md, with `aio serve` and Python's http.server as the sites.
+@Suite(.timeLimit(.minutes(2)))
+struct FetchCommandTests {
+    func jsonLines(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        }
+    }
+
+    @Test func twentySlowPagesAtConcurrency20TakeAboutOneSecond() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let urls = (0..<20).map { "http://127.0.0.1:\(server.port)/delay/1?n=\($0)" }
+        let started = ContinuousClock.now
+        let (status, out, err) = try await AioProcess(["fetch", "--concurrency", "20", "--json"] + urls).runToEnd()
+        let elapsed = ContinuousClock.now - started
+        #expect(status == 0, "\(err)")
+        let lines = try jsonLines(out)
+        #expect(lines.count == 20)
+        #expect(Set(lines.compactMap { $0["url"] as? String }) == Set(urls))
+        #expect(lines.allSatisfy { $0["status"] as? Int == 200 && ($0["ms"] as? Double ?? 0) >= 1000 })
+        #expect(elapsed < .seconds(2.5), "20 one-second pages took \(elapsed)")
+
+        // The bound holds: 6 of them at --concurrency 3 take two rounds.
+        let boundedStart = ContinuousClock.now
+        let (boundedStatus, _, _) = try await AioProcess(["fetch", "--concurrency", "3", "--json"] + Array(urls.prefix(6))).runToEnd()
+        #expect(boundedStatus == 0)
+        #expect(ContinuousClock.now - boundedStart >= .seconds(2))
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func jsonLinesCarryTitlesAndErrorsAndTheExitCodeSaysSo() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let base = "http://127.0.0.1:\(server.port)"
+        // Port 1 (tcpmux) is not served on this machine: the connection is refused.
+        let refused = "http://127.0.0.1:1/"
+        let (status, out, _) = try await AioProcess([
+            "fetch", "--json", "\(base)/html", "\(base)/redirect/2", "\(base)/status/404", refused, "not a url",
+            "https://example.com/",
+        ]).runToEnd()
+        #expect(status == 1)
+        let lines = try jsonLines(out)
+        let byURL = Dictionary(uniqueKeysWithValues: lines.map { ($0["url"] as! String, $0) })
+        let html = try #require(byURL["\(base)/html"])
+        #expect(html["status"] as? Int == 200)
+        #expect(html["title"] as? String == "Herman Melville - Moby-Dick")
+        #expect(html["title_length"] as? Int == 27)
+        #expect((html["bytes"] as? Int ?? 0) > 0)
+        #expect(html["ms"] is Double || html["ms"] is Int)
+        let redirected = try #require(byURL["\(base)/redirect/2"])
+        #expect(redirected["status"] as? Int == 200)
+        #expect(redirected["title"] is NSNull)
+        #expect(redirected["title_length"] is NSNull)
+        #expect(byURL["\(base)/status/404"]?["status"] as? Int == 404)
+        #expect((byURL[refused]?["error"] as? String)?.contains("refused") == true)
+        #expect((byURL["not a url"]?["error"] as? String)?.contains("bad URL") == true)
+        #expect((byURL["https://example.com/"]?["error"] as? String)?.contains("TLS") == true)
+
+        let (ok, table, _) = try await AioProcess(["fetch", "\(base)/", "\(base)/html"]).runToEnd()
+        #expect(ok == 0)
+        #expect(table.contains("aio serve: a local httpbin"))
+        #expect(table.contains("2 URL(s), 2 fetched, 0 failed"))
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func fetchesFromPythonsHttpServer() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aio-fetch-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "<html><head><TITLE>\n  Python &amp; Swift  </TITLE></head><body>hi</body></html>"
+            .write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        // http.server prints "Serving HTTP on 127.0.0.1 port N ..." once it listens.
+        let site = AioProcess(tool: "/usr/bin/python3", ["-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", directory.path, "0"])
+        try site.start()
+        let banner = try await site.nextLine()
+        let port = try #require(banner.split(separator: " ").firstIndex(of: "port").map { banner.split(separator: " ")[$0 + 1] })
+        let (status, out, err) = try await AioProcess(["fetch", "--json", "http://127.0.0.1:\(port)/", "http://127.0.0.1:\(port)/missing"]).runToEnd()
+        #expect(status == 0, "\(err)")
+        let lines = try jsonLines(out)
+        let index = try #require(lines.first { ($0["url"] as? String)?.hasSuffix("/") == true })
+        #expect(index["title"] as? String == "Python & Swift")
+        #expect(index["title_length"] as? Int == 14)
+        #expect(lines.first { ($0["url"] as? String)?.hasSuffix("/missing") == true }?["status"] as? Int == 404)
+        site.signal(SIGKILL)
+        _ = await site.waitForExit(timeout: .seconds(5))
+    }
+
+    @Test func badFlagsExit2() async throws {
+        for flags in [[], ["--concurrency", "0", "http://x/"], ["--timeout", "abc", "http://x/"], ["--bogus", "http://x/"]] {
+            let (status, _, error) = try await AioProcess(["fetch"] + flags).runToEnd()
+            #expect(status == 2, "\(flags)")
+            #expect(!error.isEmpty)
+        }
+    }
+}
