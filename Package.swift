@@ -73,6 +73,15 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .executableTarget(
+            name: "HTTPClientBenchmark",
+            dependencies: [
+                "AsyncIO", "AsyncIOSystem", "AsyncIOHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Benchmarks/HTTPClientBenchmark",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem"], swiftSettings: strict),
         .testTarget(
             name: "AsyncIOTests",

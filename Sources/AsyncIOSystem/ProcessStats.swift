@@ -9,6 +9,15 @@ public enum ProcessStats {
     /// How many threads the process has (entries of `/proc/self/task`).
     public static func threadCount() -> Int { count(entriesOf: "/proc/self/task") }
 
+    /// CPU time this process has used, user and system, in seconds (`getrusage`).
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return user + system
+    }
+
     private static func count(entriesOf path: String) -> Int {
         guard let dir = opendir(path) else { return -1 }
         defer { closedir(dir) }
