@@ -59,7 +59,10 @@ def main():
         "aiohttp": [sys.executable, os.path.join(ROOT, "Benchmarks/peers/aiohttp_client_bench.py")],
         "aiohttp+uvloop": [sys.executable, os.path.join(ROOT, "Benchmarks/peers/aiohttp_client_bench.py"), "--uvloop"],
     }
-    clients = {name: cmd for name, cmd in clients.items() if os.path.exists(cmd[-1] if "--uvloop" not in cmd else cmd[-2])}
+    for name, cmd in list(clients.items()):
+        if not os.path.exists(cmd[1] if name.startswith("aiohttp") else cmd[0]):
+            print(f"{name}: not built, skipped", file=sys.stderr)
+            del clients[name]
     server = subprocess.Popen([os.path.join(SHARED, "peers/c/http_epoll"), str(PORT)], stdout=subprocess.DEVNULL)
     try:
         wait_for_port(PORT)
@@ -67,7 +70,6 @@ def main():
         for _ in range(args.rounds):
             for concurrency in (1, 64):
                 for name, cmd in clients.items():
-                    argv = cmd[:1] + cmd[1:] if name.startswith("aiohttp") is False else cmd
                     if name.startswith("aiohttp"):
                         argv = cmd[:2] + [url, str(args.requests), str(concurrency)] + cmd[2:]
                     else:
