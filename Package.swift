@@ -9,6 +9,14 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// The asyncio tutorials' programs, one executable each (Examples/<name>/main.swift); the tests run them.
+let examples: [(name: String, http: Bool)] = [
+    ("EchoSockets", false), ("Coroutines", false), ("ChatReplyServer", false), ("StructuredConcurrency", false),
+    ("RawHTTPGet", false), ("CallbacksToAsync", false), ("AsyncFiles", false), ("ParallelSubprocesses", false),
+    ("WorkQueue", false), ("SyncPrimitives", false), ("FetchTitles", true), ("OffloadCPU", false),
+    ("ThreadSubmit", false),
+]
+
 let package = Package(
     name: "AsyncIO",
     products: [
@@ -49,6 +57,14 @@ let package = Package(
 
         // Examples: every one is built by CI (and run by the tests as their issues land).
         .executableTarget(name: "Hello", dependencies: ["AsyncIO"], path: "Examples/Hello", swiftSettings: strict),
+    ] + examples.map { example in
+        .executableTarget(
+            name: example.name,
+            dependencies: ["AsyncIO", "AsyncIOSystem"] + (example.http ? ["AsyncIOHTTP"] : []),
+            path: "Examples/\(example.name)",
+            swiftSettings: strict
+        )
+    } + [
 
         // Benchmarks: `Benchmarks/run-loop-benchmarks.sh` runs them with the peers; see BENCHMARKS.md.
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
@@ -98,7 +114,8 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "aio"],
+            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "aio", "Hello"]
+                + examples.map { .target(name: $0.name) },
             swiftSettings: strict
         ),
     ]

@@ -44,6 +44,11 @@ final class AioProcess: @unchecked Sendable {
         process.terminationHandler = { _ in exited.signal() }
     }
 
+    /// An example program (Examples/NAME), built next to the test bundle like `aio`.
+    convenience init(example name: String, _ arguments: [String] = []) {
+        self.init(tool: Self.executable.deletingLastPathComponent().appendingPathComponent(name).path, arguments)
+    }
+
     /// Starts the process without waiting for anything.
     func start() throws { try process.run() }
 
