@@ -67,7 +67,7 @@ public final class HTTPBodyWriter: @unchecked Sendable {
 
     /// Writes `bytes`, waiting while the peer is slow to read (the writer's high watermark).
     ///
-    /// - Throws: ``HTTPBodyError`` `.lengthMismatch` past the declared length; ``StreamError`` when the
+    /// - Throws: ``HTTPBodyError`` `.lengthMismatch` past the declared length; `StreamError` when the
     ///   connection fails.
     ///
     /// ### Cancellation

@@ -36,7 +36,7 @@ public struct HTTPRequestBody: AsyncSequence, Sendable {
     /// Reads the whole body, refusing more than `limit` bytes.
     ///
     /// - Throws: ``HTTPBodyError`` `.tooLarge` past `limit`; ``HTTPParseError`` if the body is malformed
-    ///   or over the server's limit; ``StreamError`` if the connection fails.
+    ///   or over the server's limit; `StreamError` if the connection fails.
     ///
     /// ### Cancellation
     /// Stops reading; the connection is closed after the response, since the body's end is unknown.

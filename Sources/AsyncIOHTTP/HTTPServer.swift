@@ -81,7 +81,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// - Parameters:
     ///   - host: A numeric address or a name; `0.0.0.0` or `::` for every interface.
     ///   - port: The port; 0 picks a free one (see ``localAddress``).
-    /// - Throws: ``StreamError`` `.addressInUse` naming the address, `.resolution` naming the host.
+    ///   - configuration: Limits and timeouts.
+    ///   - handler: Called for each request, on the server's loop (``HTTPRouter/handler`` routes them).
+    /// - Throws: `StreamError` `.addressInUse` naming the address, `.resolution` naming the host.
     ///
     /// ### Cancellation
     /// Cancelling the caller while it resolves the host stops the start; the server runs in a task of

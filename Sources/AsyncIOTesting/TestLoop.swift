@@ -22,7 +22,7 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
     }
 }
 
-/// Runs `body` on a fresh ``EventLoop`` on a thread of its own, with virtual time, and fails if it leaves
+/// Runs `body` on a fresh `EventLoop` on a thread of its own, with virtual time, and fails if it leaves
 /// anything behind (libuv's `MAKE_VALGRIND_HAPPY`).
 ///
 /// Virtual time: whenever no work is ready and no descriptor is ready, the loop's clock jumps straight to
@@ -33,7 +33,7 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
 ///
 /// After `body` returns, and before the loop shuts down, the loop must have no spawned task alive, no
 /// timer pending and no descriptor registered; otherwise this throws ``TestLoopLeak`` (the loop then
-/// cleans up as ``EventLoop/run(debug:_:)`` does, so one failing test does not disturb the next).
+/// cleans up as `EventLoop.run` does, so one failing test does not disturb the next).
 ///
 /// ```swift
 /// @Test func sleepAdvancesVirtualTime() async throws {

@@ -19,7 +19,7 @@ import Synchronization
 /// ``EventLoopGroup`` on threads of its own.
 ///
 /// ### Thread safety
-/// ``callSoon(_:)``, ``spawn(name:_:)``, ``submit(_:)``, ``stop()`` and the executor entry points are safe
+/// ``callSoon(_:)``, ``spawn(name:eager:_:)``, ``submit(_:)``, ``stop()`` and the executor entry points are safe
 /// from any thread. Everything else is meant for the loop's own thread (a task running on the loop).
 public final class EventLoop: @unchecked Sendable {
     /// The loop's name, used for its thread and in logs.

@@ -108,6 +108,7 @@ extension EventLoop {
     /// replaced).
     ///
     /// - Parameters:
+    ///   - address: Where to listen; port 0 picks a free port (see ``Socket/localAddress``).
     ///   - backlog: The kernel's queue of connections not yet accepted.
     ///   - reusePort: `SO_REUSEPORT`, so one listener per loop can share the port.
     /// - Throws: ``StreamError`` `.addressInUse` if the address is taken, `.system` otherwise; the message

@@ -62,9 +62,15 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable` (searched in `PATH` unless it contains a `/`).
     ///
     /// - Parameters:
+    ///   - executable: The program: a path, or a name looked up in `PATH`.
     ///   - arguments: The arguments after the program name.
     ///   - environment: The child's whole environment; nil inherits the parent's.
     ///   - workingDirectory: Where the child starts; nil inherits the parent's.
+    ///   - stdin: What the child reads: `.inherit` (the default), `.pipe` (``stdin`` is then a writer),
+    ///     `.null` or `.file(path)`.
+    ///   - stdout: Where the child writes: `.inherit`, `.pipe` (``stdout`` is then a reader), `.null` or
+    ///     `.file(path)`.
+    ///   - stderr: As `stdout`, or `.mergeWithStdout`.
     ///   - newProcessGroup: Start the child in a process group of its own, so ``kill()`` and a
     ///     cancelled ``wait()`` reach everything it started too.
     /// - Throws: ``ChildProcessError`` naming the executable: "not found", "not executable", or the
@@ -303,7 +309,9 @@ public final class ChildProcess: @unchecked Sendable {
     /// Writes `input` to stdin (then closes it), reads stdout and stderr to their end, and waits for
     /// the exit, all at once so that a child filling one pipe never blocks (asyncio's `communicate`).
     ///
-    /// - Parameter limit: The most bytes kept from each of stdout and stderr (default 256 MiB).
+    /// - Parameters:
+    ///   - input: Bytes for stdin (which must be `.pipe`), or nil to send nothing.
+    ///   - limit: The most bytes kept from each of stdout and stderr (default 256 MiB).
     /// - Returns: What the child wrote to its piped stdout and stderr (empty for streams not piped).
     /// - Throws: ``StreamError`` `.limitOverrun` past `limit`.
     ///

@@ -101,6 +101,7 @@ public final class StreamServer: @unchecked Sendable {
 ///   - port: The port; 0 picks a free one (see ``StreamServer/localAddress``).
 ///   - backlog: The kernel's queue of connections not yet accepted.
 ///   - reusePort: `SO_REUSEPORT`, to run one server per loop on the same port.
+///   - handler: Called with each connection's reader and writer, in a child task of its own.
 /// - Throws: ``StreamError`` `.addressInUse` naming the address, `.resolution` naming the host.
 ///
 /// ### Cancellation

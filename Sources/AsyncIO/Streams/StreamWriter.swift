@@ -2,7 +2,7 @@ import AsyncIOSystem
 
 /// Buffered writes to a byte stream, with backpressure (asyncio's `StreamWriter`).
 ///
-/// ``write(_:)`` tries the socket at once and keeps only what the kernel did not take. The loop sends
+/// ``write(_:)-([UInt8])`` tries the socket at once and keeps only what the kernel did not take. The loop sends
 /// the rest when the socket becomes writable, with no task involved. While more than the high
 /// watermark (default 64 KiB) is buffered, `write` suspends until the buffer is back under the low
 /// watermark (default 16 KiB), so memory stays bounded even if the program never calls ``drain()``.
@@ -13,9 +13,9 @@ import AsyncIOSystem
 public final class StreamWriter: @unchecked Sendable {
     /// The socket written to. The writer owns closing it.
     public let socket: Socket
-    /// Above this many buffered bytes, ``write(_:)`` suspends.
+    /// Above this many buffered bytes, ``write(_:)-([UInt8])`` suspends.
     public let highWatermark: Int
-    /// ``write(_:)`` and ``drain()`` resume when the buffer is at or below this.
+    /// ``write(_:)-([UInt8])`` and ``drain()`` resume when the buffer is at or below this.
     public let lowWatermark: Int
 
     private var pending = ByteBuffer()
@@ -36,6 +36,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// A writer over `socket`.
     ///
     /// - Parameters:
+    ///   - socket: A connected socket or pipe; the writer owns closing it.
     ///   - highWatermark: Buffered bytes above which writes suspend (default 64 KiB).
     ///   - lowWatermark: Buffered bytes at or below which they resume (default 16 KiB).
     public init(socket: Socket, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
@@ -45,7 +46,7 @@ public final class StreamWriter: @unchecked Sendable {
         self.lowWatermark = lowWatermark
     }
 
-    /// Bytes accepted by ``write(_:)`` but not yet handed to the kernel.
+    /// Bytes accepted by ``write(_:)-([UInt8])`` but not yet handed to the kernel.
     public var bufferedCount: Int { pending.count }
 
     /// Whether ``close()`` or ``abort()`` has run.

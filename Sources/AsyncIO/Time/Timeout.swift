@@ -45,7 +45,7 @@ public func withTimeout<Result>(
 /// entry in the loop's timer heap that cancels that child. Swift's task cancellation cannot be undone,
 /// so cancelling the child, not the caller, is what lets the caller go on after a ``TimeoutError``:
 /// retry, log, or move on. The function is inlinable so that its generic parts are specialised in the
-/// caller; the scope itself is the non-generic ``runTimeoutScope(loop:deadline:_:)``.
+/// caller; the scope itself is non-generic.
 ///
 /// ### Cancellation
 /// As ``withTimeout(_:_:)``.
