@@ -10,6 +10,7 @@ public final class Epoll {
     public struct Events: OptionSet, Sendable, Hashable {
         /// The `EPOLL*` bits.
         public let rawValue: UInt32
+        /// Flags from their `EPOLL*` bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// Readable (`EPOLLIN`).
         public static let readable = Events(rawValue: EPOLLIN.rawValue)

@@ -80,6 +80,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     /// `ENOSYS`: the kernel does not have this call.
     public static var noFunction: Errno { Errno(rawValue: ENOSYS) }
 
+    /// Spelled ``resourceTemporarilyUnavailable`` here.
     @available(*, unavailable, renamed: "resourceTemporarilyUnavailable")
     public static var EAGAIN: Errno { resourceTemporarilyUnavailable }
 }

@@ -121,6 +121,9 @@ public final class File: @unchecked Sendable {
             var isAtEnd = false
 
             /// The next line, or nil at end of file.
+            ///
+            /// ### Cancellation
+            /// Only the wait stops; a read already on its thread finishes there and its bytes are kept.
             public mutating func next() async throws -> String? {
                 while true {
                     if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -172,6 +175,9 @@ public final class File: @unchecked Sendable {
     /// Reads the whole file at `path`, refusing more than `limit` bytes (default 16 MiB).
     ///
     /// - Throws: ``FileError``.
+    ///
+    /// ### Cancellation
+    /// Only the wait stops; the read finishes on its thread and the file is closed.
     public static func readAll(_ path: String, limit: Int = 16 * 1024 * 1024) async throws -> [UInt8] {
         let file = try await open(path)
         do {
@@ -187,6 +193,9 @@ public final class File: @unchecked Sendable {
     /// Removes the file at `path` (`os.remove`).
     ///
     /// - Throws: ``FileError`` (for example "no such file or directory").
+    ///
+    /// ### Cancellation
+    /// Only the wait stops; the removal happens on its thread.
     public static func remove(_ path: String) async throws {
         do {
             try await offload { () throws in try FileOps.remove(path) }
@@ -198,6 +207,9 @@ public final class File: @unchecked Sendable {
     /// Writes `bytes` to `path`, replacing what was there (or appending with `append: true`).
     ///
     /// - Throws: ``FileError``.
+    ///
+    /// ### Cancellation
+    /// Only the wait stops; the write finishes on its thread.
     public static func write(_ bytes: [UInt8], to path: String, append: Bool = false) async throws {
         let file = try await open(path, mode: append ? .append : .write)
         do {

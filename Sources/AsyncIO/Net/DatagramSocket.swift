@@ -106,6 +106,9 @@ public final class DatagramSocket: @unchecked Sendable {
         public struct AsyncIterator: AsyncIteratorProtocol {
             let socket: DatagramSocket
             /// The next datagram, or nil once the socket is closed.
+            ///
+            /// ### Cancellation
+            /// Safe: no datagram is taken unless it is returned.
             public mutating func next() async throws -> Datagram? {
                 do { return try await socket.receive() } catch let error as StreamError where error.code == .closed {
                     return nil

@@ -183,6 +183,9 @@ extension EventLoop {
     /// Creates a stream socket and connects it to `address`.
     ///
     /// - Throws: as ``connect(_:to:)``; the socket is closed on failure.
+    ///
+    /// ### Cancellation
+    /// The connection attempt stops and the socket is closed.
     public func connect(to address: SocketAddress) async throws -> Socket {
         let socket = try makeSocket(family: address.family, kind: .stream)
         do {

@@ -309,6 +309,9 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let queue: AsyncQueue
         /// The next item, or nil once the queue is shut down and empty.
+        ///
+        /// ### Cancellation
+        /// As ``AsyncQueue/get()``: no item is taken unless it is returned.
         public mutating func next() async throws -> Element? {
             do { return try await queue.get() } catch let error as QueueError where error == .shutDown {
                 return nil

@@ -16,20 +16,30 @@ public protocol QueueStorage<Element>: Sendable {
 /// First in, first out (asyncio.Queue).
 public struct FIFOStorage<Element: Sendable>: QueueStorage {
     @usableFromInline var items = FIFOBuffer<Element>()
+    /// Empty storage.
     public init() {}
+    /// The number of items.
     @inlinable public var count: Int { items.count }
+    /// Adds `element` at the back.
     @inlinable public mutating func push(_ element: Element) { items.push(element) }
+    /// Removes the oldest item.
     @inlinable public mutating func pop() -> Element? { items.popFirst() }
+    /// Removes every item.
     public mutating func removeAll() { _ = items.removeAll() }
 }
 
 /// Last in, first out (asyncio.LifoQueue).
 public struct LIFOStorage<Element: Sendable>: QueueStorage {
     private var items: [Element] = []
+    /// Empty storage.
     public init() {}
+    /// The number of items.
     public var count: Int { items.count }
+    /// Adds `element` on top.
     public mutating func push(_ element: Element) { items.append(element) }
+    /// Removes the newest item.
     public mutating func pop() -> Element? { items.popLast() }
+    /// Removes every item.
     public mutating func removeAll() { items.removeAll() }
 }
 
@@ -37,13 +47,16 @@ public struct LIFOStorage<Element: Sendable>: QueueStorage {
 public struct PriorityStorage<Element: Sendable & Comparable>: QueueStorage {
     private var heap: [(element: Element, sequence: UInt64)] = []
     private var nextSequence: UInt64 = 0
+    /// Empty storage.
     public init() {}
+    /// The number of items.
     public var count: Int { heap.count }
 
     private static func precedes(_ a: (element: Element, sequence: UInt64), _ b: (element: Element, sequence: UInt64)) -> Bool {
         a.element < b.element || (!(b.element < a.element) && a.sequence < b.sequence)
     }
 
+    /// Adds `element` in priority order (after equal ones already in).
     public mutating func push(_ element: Element) {
         nextSequence &+= 1
         heap.append((element, nextSequence))
@@ -56,6 +69,7 @@ public struct PriorityStorage<Element: Sendable & Comparable>: QueueStorage {
         }
     }
 
+    /// Removes the smallest item (the oldest of equal ones).
     public mutating func pop() -> Element? {
         guard !heap.isEmpty else { return nil }
         heap.swapAt(0, heap.count - 1)
@@ -73,5 +87,6 @@ public struct PriorityStorage<Element: Sendable & Comparable>: QueueStorage {
         return top.element
     }
 
+    /// Removes every item.
     public mutating func removeAll() { heap.removeAll() }
 }

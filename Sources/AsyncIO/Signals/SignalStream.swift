@@ -114,6 +114,9 @@ public final class SignalStream: AsyncSequence, @unchecked Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: SignalStream
         /// The next signal; nil once the stream is closed.
+        ///
+        /// ### Cancellation
+        /// Safe: a signal is consumed only when it is returned.
         public mutating func next() async throws -> Signal? {
             do { return try await stream.next() } catch let error as EventLoopError where error.code == .closed {
                 return nil

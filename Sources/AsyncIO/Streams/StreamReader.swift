@@ -193,6 +193,9 @@ public final class StreamReader: @unchecked Sendable {
         public struct AsyncIterator: AsyncIteratorProtocol {
             let reader: StreamReader
             /// The next chunk, or nil at end of stream.
+            ///
+            /// ### Cancellation
+            /// Safe: no bytes are consumed unless the call returns them.
             public mutating func next() async throws -> [UInt8]? {
                 let chunk = try await reader.read(upTo: StreamReader.receiveSize)
                 return chunk.isEmpty ? nil : chunk

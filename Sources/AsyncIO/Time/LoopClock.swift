@@ -17,10 +17,12 @@ public struct LoopClock: Clock {
         /// Creates an instant from nanoseconds on the clock.
         public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
+        /// This instant moved by `duration`.
         public func advanced(by duration: Duration) -> Instant {
             Instant(nanoseconds: nanoseconds &+ duration.nanosecondsClamped)
         }
 
+        /// The time from this instant to `other` (negative if `other` is earlier).
         public func duration(to other: Instant) -> Duration {
             .nanoseconds(other.nanoseconds - nanoseconds)
         }
