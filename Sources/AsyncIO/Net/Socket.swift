@@ -141,9 +141,20 @@ extension EventLoop {
     /// ### Cancellation
     /// Safe: no connection is taken from the queue unless the call returns it.
     public func accept(_ listener: Socket) async throws -> Socket {
+        try await acceptRetrying(listener)
+    }
+
+    /// ECONNABORTED, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETDOWN,
+    /// ENETUNREACH: errors of one pending connection, not of the listener.
+    static let acceptRetryErrors: Set<Int32> = [103, 71, 92, 112, 64, 113, 95, 100, 101]
+
+    private func acceptRetrying(_ listener: Socket) async throws -> Socket {
         while true {
             let result: IOResult<(fd: Int32, peer: SocketAddress?)>
             do { result = try SocketOps.accept(listener.fd) } catch {
+                // A connection that failed between the handshake and accept (accept(2): "treat them
+                // like EAGAIN by retrying"): the next one in the queue is fine.
+                if Self.acceptRetryErrors.contains(error.rawValue) { continue }
                 throw StreamError.from(error, operation: "accept")
             }
             switch result {
