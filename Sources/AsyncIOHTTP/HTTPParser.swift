@@ -175,24 +175,9 @@ public struct HTTPParser: Sendable {
                 state = .fields
 
             case .fields:
-                guard let line = try findLine(input, from: position, limit: limits.maxHeaderSectionSize, tooLong: .headerSection)
-                else {
-                    if message.headerBytes + lineScanned > limits.maxHeaderSectionSize {
-                        throw fail(.headerSectionTooLarge, "header section larger than \(limits.maxHeaderSectionSize) bytes", at: position)
-                    }
-                    return (position, nil)
-                }
-                let start = position
-                position = line.next
-                message.headerBytes += line.next - start
-                if message.headerBytes > limits.maxHeaderSectionSize {
-                    throw fail(.headerSectionTooLarge, "header section larger than \(limits.maxHeaderSectionSize) bytes", at: start)
-                }
-                if line.end == start {
-                    let event = try finishHead(at: start)
-                    return (position, event)
-                }
-                try parseFieldLine(UnsafeRawBufferPointer(rebasing: input[start..<line.end]), at: start, trailer: false)
+                guard let line = try nextFieldLine(input, &position, section: "header") else { return (position, nil) }
+                if line.isEmpty { return (position, try finishHead(at: line.lowerBound)) }
+                try parseFieldLine(UnsafeRawBufferPointer(rebasing: input[line]), at: line.lowerBound, trailer: false)
 
             case .body(let remaining):
                 let count = min(remaining, input.count - position)
@@ -243,26 +228,14 @@ public struct HTTPParser: Sendable {
                 state = .chunkSize
 
             case .trailers:
-                guard let line = try findLine(input, from: position, limit: limits.maxHeaderSectionSize, tooLong: .headerSection)
-                else {
-                    if message.headerBytes + lineScanned > limits.maxHeaderSectionSize {
-                        throw fail(.headerSectionTooLarge, "trailer section larger than \(limits.maxHeaderSectionSize) bytes", at: position)
-                    }
-                    return (position, nil)
-                }
-                let start = position
-                position = line.next
-                message.headerBytes += line.next - start
-                if message.headerBytes > limits.maxHeaderSectionSize {
-                    throw fail(.headerSectionTooLarge, "trailer section larger than \(limits.maxHeaderSectionSize) bytes", at: start)
-                }
-                if line.end == start {
+                guard let line = try nextFieldLine(input, &position, section: "trailer") else { return (position, nil) }
+                if line.isEmpty {
                     let trailers = HTTPFields(message.fields)
                     message.fields.removeAll(keepingCapacity: true)
                     resetForNextMessage()
                     return (position, .end(trailers: trailers))
                 }
-                try parseFieldLine(UnsafeRawBufferPointer(rebasing: input[start..<line.end]), at: start, trailer: true)
+                try parseFieldLine(UnsafeRawBufferPointer(rebasing: input[line]), at: line.lowerBound, trailer: true)
 
             case .untilClose:
                 let count = input.count - position
@@ -303,6 +276,27 @@ public struct HTTPParser: Sendable {
     }
 
     // MARK: - Lines
+
+    /// The next line of a header or trailer section, counted against the section's size limit: its
+    /// content's range (empty for the blank line that ends the section), or nil if it is incomplete.
+    private mutating func nextFieldLine(
+        _ input: UnsafeRawBufferPointer, _ position: inout Int, section: String
+    ) throws(HTTPParseError) -> Range<Int>? {
+        let limit = limits.maxHeaderSectionSize
+        guard let line = try findLine(input, from: position, limit: limit, tooLong: .headerSection) else {
+            if message.headerBytes + lineScanned > limit {
+                throw fail(.headerSectionTooLarge, "\(section) section larger than \(limit) bytes", at: position)
+            }
+            return nil
+        }
+        let start = position
+        position = line.next
+        message.headerBytes += line.next - start
+        if message.headerBytes > limit {
+            throw fail(.headerSectionTooLarge, "\(section) section larger than \(limit) bytes", at: start)
+        }
+        return start..<line.end
+    }
 
     /// Which limit a line is held to, for the error when it is exceeded.
     private enum LineLimit { case startLine, headerSection, chunkLine }

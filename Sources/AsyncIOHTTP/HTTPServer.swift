@@ -156,17 +156,7 @@ public final class HTTPServer: @unchecked Sendable {
                         await withUnsafeContinuation { slotWaiter = $0 }
                         continue
                     }
-                    let socket: Socket
-                    do {
-                        socket = try await loop.accept(listener)
-                    } catch let error as StreamError where error.code == .system {
-                        // EMFILE/ENFILE and friends: never spin, never die; back off and keep serving.
-                        logger.warning("accept failed; retrying in 100 ms", metadata: ["error": "\(error)"])
-                        try await loop.sleep(for: .milliseconds(100))
-                        continue
-                    } catch where isShuttingDown || listener.isClosed {
-                        return
-                    }
+                    guard let socket = try await loop.nextConnection(on: listener) else { return }
                     let connection = HTTPServerConnection(socket: socket, server: self)
                     let id = ObjectIdentifier(connection)
                     connections[id] = connection

@@ -133,14 +133,8 @@ final class EchoServer: @unchecked Sendable {
             let listener = try loop.listen(on: address, reusePort: reusePort)
             let acceptor = loop.spawn(name: "echo accept") {
                 await withDiscardingTaskGroup { group in
-                    while true {
-                        let connection: Socket
-                        do { connection = try await loop.accept(listener) } catch let error as StreamError where error.code == .system {
-                            try? await loop.sleep(for: .milliseconds(100))  // EMFILE: back off, keep serving
-                            continue
-                        } catch {
-                            return
-                        }
+                    // nextConnection rides out EMFILE (backs off, keeps serving); nil once closed.
+                    while let connection = try? await loop.nextConnection(on: listener) {
                         group.addImmediateTask(executorPreference: loop) {
                             // Per connection: sendAll may suspend (backpressure) while holding the bytes.
                             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)

@@ -1,4 +1,7 @@
 import AsyncIOSystem
+import Logging
+
+private let serverLogger = Logger(label: "AsyncIO.Server")
 
 /// A non-blocking socket registered with an ``EventLoop``: the handle of the loop's low-level socket
 /// calls (``EventLoop/accept(_:)``, ``EventLoop/receive(_:into:)``, ``EventLoop/sendAll(_:_:)-(_,[UInt8])``,
@@ -141,14 +144,6 @@ extension EventLoop {
     /// ### Cancellation
     /// Safe: no connection is taken from the queue unless the call returns it.
     public func accept(_ listener: Socket) async throws -> Socket {
-        try await acceptRetrying(listener)
-    }
-
-    /// ECONNABORTED, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETDOWN,
-    /// ENETUNREACH: errors of one pending connection, not of the listener.
-    static let acceptRetryErrors: Set<Int32> = [103, 71, 92, 112, 64, 113, 95, 100, 101]
-
-    private func acceptRetrying(_ listener: Socket) async throws -> Socket {
         while true {
             let result: IOResult<(fd: Int32, peer: SocketAddress?)>
             do { result = try SocketOps.accept(listener.fd) } catch {
@@ -165,6 +160,31 @@ extension EventLoop {
             case .wouldBlock:
                 listener.registration.clearReadable()
                 try await waitReadable(listener, operation: "accept")
+            }
+        }
+    }
+
+    /// ECONNABORTED, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETDOWN,
+    /// ENETUNREACH: errors of one pending connection, not of the listener.
+    static let acceptRetryErrors: Set<Int32> = [103, 71, 92, 112, 64, 113, 95, 100, 101]
+
+    /// The next connection for a server's accept loop, or nil once the listener is closed. Running out
+    /// of descriptors (`EMFILE`, `ENFILE`) neither spins nor ends the server: it logs, waits 100 ms and
+    /// tries again, so the server recovers when descriptors come free.
+    ///
+    /// ### Cancellation
+    /// Safe: no connection is taken from the queue unless the call returns it.
+    public func nextConnection(on listener: Socket) async throws -> Socket? {
+        while true {
+            do {
+                return try await accept(listener)
+            } catch let error as StreamError where error.code == .system {
+                serverLogger.warning("accept failed; retrying in 100 ms", metadata: ["error": "\(error)"])
+                try await sleep(for: .milliseconds(100))
+            } catch let error as StreamError where error.code == .closed {
+                return nil
+            } catch let error as EventLoopError where error.code == .closed {
+                return nil
             }
         }
     }

@@ -1,5 +1,4 @@
 import AsyncIOSystem
-import Logging
 
 /// A listening stream server: each connection is handled in a child task of the server's task
 /// (asyncio's `Server` from `start_server`).
@@ -19,7 +18,6 @@ public final class StreamServer: @unchecked Sendable {
     public let localAddress: SocketAddress
     let listener: Socket
     private var task: Task<Void, any Error>?
-    private let logger = Logger(label: "AsyncIO.StreamServer")
 
     init(listener: Socket, localAddress: SocketAddress) {
         self.listener = listener
@@ -33,18 +31,7 @@ public final class StreamServer: @unchecked Sendable {
         let loop = listener.loop
         task = loop.spawn(name: name) { [self] in
             try await withThrowingDiscardingTaskGroup { group in
-                while true {
-                    let socket: Socket
-                    do {
-                        socket = try await loop.accept(listener)
-                    } catch let error as StreamError where error.code == .system {
-                        // EMFILE/ENFILE and friends: never spin, never die; back off and keep serving.
-                        logger.warning("accept failed; retrying in 100 ms", metadata: ["error": "\(error)"])
-                        try await loop.sleep(for: .milliseconds(100))
-                        continue
-                    } catch let error as StreamError where error.code == .closed {
-                        return  // close(): stop accepting, let the connections finish
-                    }
+                while let socket = try await loop.nextConnection(on: listener) {
                     group.addImmediateTask(executorPreference: loop) {
                         let reader = StreamReader(socket: socket)
                         let writer = StreamWriter(socket: socket)
