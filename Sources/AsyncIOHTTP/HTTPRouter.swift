@@ -31,6 +31,10 @@ public struct HTTPRouter: Sendable {
     /// The handler for requests no route matches; by default a plain `404 Not Found`.
     public var notFound: HTTPServer.Handler = { _ in .text("Not Found\n", status: .notFound) }
 
+    /// Whether a path that has routes, but none for the request's method, gets `405 Method Not Allowed`
+    /// with `Allow` (the default) or goes to ``notFound`` like any other miss.
+    public var answersMethodNotAllowed = true
+
     /// An empty router.
     public init() {}
 
@@ -95,7 +99,7 @@ public struct HTTPRouter: Sendable {
                 }
             }
         }
-        if !allowed.isEmpty {
+        if !allowed.isEmpty && answersMethodNotAllowed {
             var methods = allowed.map(\.rawValue)
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)

@@ -29,6 +29,8 @@ enum HTTPBin {
 
     static func router() -> HTTPRouter {
         var router = HTTPRouter()
+        // CONTRACT.md: "anything else" gets 404, a known path with another method included.
+        router.answersMethodNotAllowed = false
         router.get("/") { _ in .html(landingPage) }
         router.get("/plaintext") { _ in plaintext }
         router.get("/html") { _ in .html(htmlPage) }

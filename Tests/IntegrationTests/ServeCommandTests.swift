@@ -60,6 +60,8 @@ struct ServeCommandTests {
             #expect(try await curl(["-o", "/dev/null", "-w", "%{http_code}", "\(base)/status/\(code)"]) == "\(code)")
         }
         #expect(try await curl(["-o", "/dev/null", "-w", "%{http_code}", "\(base)/no/such/page"]) == "404")
+        #expect(try await curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "\(base)/get"]) == "404")
+        #expect(try await curl(["-o", "/dev/null", "-w", "%{http_code}", "\(base)/post"]) == "404")
 
         let bytes1 = try await curl(["\(base)/bytes/3000?seed=7", "-o", "-", "-w", ""])
         let bytes2 = try await curl(["\(base)/bytes/3000?seed=7"])
