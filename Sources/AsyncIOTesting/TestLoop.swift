@@ -104,3 +104,30 @@ private final class ThreadHandoff: @unchecked Sendable {
 /// loops about a hundred times slower, so volume tests shrink their payloads there: the sanitizer run is
 /// for races, the ordinary run for volume.
 public let isThreadSanitized = SystemInfo.isThreadSanitized
+
+/// Runs blocking work (a thread join, a blocking pipe read, a process wait) on a thread of its own and
+/// awaits it from any task, without blocking Swift's cooperative pool, which tests running in parallel
+/// need.
+///
+/// The wait goes through a loop: the worker hands its result back through the loop's inbox, so the
+/// hand-off is visible to the thread sanitizer even when the caller is not on a loop.
+///
+/// ### Cancellation
+/// Only the wait stops; the work finishes on its thread.
+public func runBlocking<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
+    let loop = BlockingWork.group.loops[0]
+    return try await loop.spawn(name: "runBlocking") { try await BlockingWork.pool.run(work) }.value
+}
+
+private enum BlockingWork {
+    static let pool: ThreadPool = {
+        do { return try ThreadPool(threads: 4, name: "test-blocking") } catch {
+            preconditionFailure("cannot start the test's blocking threads: \(error)")
+        }
+    }()
+    static let group: EventLoopGroup = {
+        do { return try EventLoopGroup(loops: 1, name: "test-blocking-loop") } catch {
+            preconditionFailure("cannot start the test's blocking loop: \(error)")
+        }
+    }()
+}

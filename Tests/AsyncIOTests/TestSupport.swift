@@ -9,9 +9,3 @@ final class Locked<Value: Sendable>: Sendable {
 }
 
 struct Boom: Error, Equatable {}
-
-import AsyncIO
-
-/// Threads for blocking waits in tests (joins), so they never block Swift's cooperative pool, which the
-/// tests running in parallel need (two threads on this machine).
-let blockingPool = try! ThreadPool(threads: 2, name: "test-blocking")

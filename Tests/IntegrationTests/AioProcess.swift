@@ -1,9 +1,6 @@
 import AsyncIO
+import AsyncIOTesting
 import Foundation
-
-/// Threads for the blocking parts of driving a child process (pipe reads, exit waits), so the tests
-/// never block Swift's cooperative pool, which the other tests running in parallel need.
-let blockingPool = try! ThreadPool(threads: 4, name: "test-blocking")
 
 /// A running `aio` process started by a test, with its stdout readiness line parsed.
 final class AioProcess: @unchecked Sendable {
@@ -54,7 +51,7 @@ final class AioProcess: @unchecked Sendable {
 
     /// Starts the process and waits for its first stdout line, `listening on HOST:PORT`.
     func startServer() async throws -> String {
-        try await blockingPool.run { try self.startServerBlocking() }
+        try await runBlocking { try self.startServerBlocking() }
     }
 
     private func startServerBlocking() throws -> String {
@@ -68,7 +65,7 @@ final class AioProcess: @unchecked Sendable {
 
     /// Reads one line from stdout, off the cooperative pool.
     func nextLine() async throws -> String {
-        try await blockingPool.run { self.readLine() }
+        try await runBlocking { self.readLine() }
     }
 
     /// Reads one line from stdout (blocking).
@@ -85,7 +82,7 @@ final class AioProcess: @unchecked Sendable {
 
     /// Runs (or, if started, goes on) to completion and returns (exit code, stdout, stderr).
     func runToEnd() async throws -> (Int32, String, String) {
-        try await blockingPool.run { try self.runToEndBlocking() }
+        try await runBlocking { try self.runToEndBlocking() }
     }
 
     private func runToEndBlocking() throws -> (Int32, String, String) {
@@ -101,7 +98,7 @@ final class AioProcess: @unchecked Sendable {
     /// Waits for the process to exit, up to `timeout`; returns its status, or nil if it is still running
     /// (then it is killed).
     func waitForExit(timeout: Duration) async -> Int32? {
-        (try? await blockingPool.run { self.waitForExitBlocking(timeout: timeout) }) ?? nil
+        (try? await runBlocking { self.waitForExitBlocking(timeout: timeout) }) ?? nil
     }
 
     private func waitForExitBlocking(timeout: Duration) -> Int32? {

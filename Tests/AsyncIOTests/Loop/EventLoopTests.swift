@@ -106,7 +106,7 @@ struct EventLoopTests {
                 }
             }
         }
-        try await blockingPool.run { for thread in threads { thread.join() } }
+        try await runBlocking { for thread in threads { thread.join() } }
         #expect(counter.value == 80_000)
         #expect(offLoop.value == 0)
     }

@@ -155,7 +155,7 @@ struct QueueTests {
         for producer in producers { try await producer.value }
         var total = 0
         for consumer in consumers { total += try await consumer.value }
-        try await blockingPool.run { group.shutdown() }
+        try await runBlocking { group.shutdown() }
         let expected = (0..<4).reduce(0) { sum, p in sum + (0..<2_500).reduce(0) { $0 + p * 10_000 + $1 } }
         #expect(total == expected)
     }

@@ -79,7 +79,7 @@ struct LockTests {
             }
         }
         for task in tasks { try await task.value }
-        try await blockingPool.run { group.shutdown() }
+        try await runBlocking { group.shutdown() }
         #expect(counter.value == 10_000)
     }
 }
