@@ -197,6 +197,31 @@ struct ServeCommandTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
+    /// 200 MB to a client that reads slower than the server writes: the server's peak memory stays far
+    /// below the body (it waits on backpressure instead of buffering).
+    @Test func aSlowReaderOfAHugeBodyKeepsTheServersMemoryBounded() async throws {
+        let size = isThreadSanitized ? 20_000_000 : 200_000_000
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let output = try await python("""
+            import http.client, sys
+            c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+            c.request("GET", "/bytes/" + sys.argv[2] + "?seed=1")
+            r = c.getresponse()
+            total = 0
+            while True:
+                chunk = r.read(16384)  # small reads: the server outpaces us and must wait
+                if not chunk: break
+                total += len(chunk)
+            print(r.status, total)
+            """, ["\(server.port)", "\(size)"])
+        #expect(output == "200 \(size)\n")
+        let peakMiB = server.peakResidentKiB / 1024
+        #expect(peakMiB > 0 && peakMiB < 64, "the server peaked at \(peakMiB) MiB for a \(size / 1_000_000) MB body")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
     @Test func headerTimeoutDisconnectsASlowlorisClient() async throws {
         let server = AioProcess(["serve", "--port", "0", "--header-timeout", "1"])
         _ = try await server.startServer()
