@@ -169,6 +169,21 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
+    /// Sends `request` (an `HTTPRequest` with scheme, authority and path; the scheme defaults to
+    /// `http`) with `body`, follows redirects, and returns the response once its head has arrived.
+    ///
+    /// - Throws: As ``request(_:_:headerFields:body:timeouts:)``; `.badURL` without an authority.
+    ///
+    /// ### Cancellation
+    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    public func request(_ request: HTTPRequest, body: HTTPBody = .empty, timeouts: Timeouts? = nil) async throws -> HTTPClientResponse {
+        guard let authority = request.authority, !authority.isEmpty else {
+            throw HTTPClientError(.badURL, url: request.path ?? "/", "the request has no authority (host)")
+        }
+        let url = "\(request.scheme ?? "http")://\(authority)\(request.path ?? "/")"
+        return try await self.request(request.method, url, headerFields: request.headerFields, body: body, timeouts: timeouts)
+    }
+
     /// One exchange on one connection, retried once on a new connection if a pooled one was stale.
     private func send(
         _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,

@@ -182,6 +182,19 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func anHTTPRequestValueCanBeSent() async throws {
+        try await withClientAndServer { client, base, _, _ in
+            let authority = String(base.dropFirst("http://".count))
+            var request = HTTPRequest(method: .post, scheme: "http", authority: authority, path: "/echo")
+            request.headerFields[.contentType] = "text/plain"
+            let response = try await client.request(request, body: HTTPBody("sent as an HTTPRequest"))
+            #expect(try await response.body.collect() == Array("sent as an HTTPRequest".utf8))
+            await #expect(throws: HTTPClientError.self) {
+                _ = try await client.request(HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"))
+            }
+        }
+    }
+
     @Test func headResponsesHaveNoBody() async throws {
         try await withClientAndServer { client, base, _, _ in
             let head = try await client.request(.head, "\(base)/hello")
