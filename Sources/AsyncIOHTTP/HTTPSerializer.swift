@@ -60,8 +60,13 @@ public enum HTTPSerializer {
     /// Appends a chunk's size line; the caller appends the `count` bytes and then ``writeChunkEnd(into:)``.
     public static func writeChunkHeader(count: Int, into buffer: inout [UInt8]) {
         precondition(count > 0, "a chunk of zero bytes ends the body; use writeLastChunk")
-        let digits = Array(String(count, radix: 16).utf8)
-        buffer.append(contentsOf: digits)
+        // Hex digits, most significant first, with no String in between (this runs once per chunk).
+        var shift = (Int.bitWidth - count.leadingZeroBitCount - 1) / 4 * 4
+        while shift >= 0 {
+            let digit = UInt8((count >> shift) & 0xF)
+            buffer.append(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
+            shift -= 4
+        }
         buffer.append(contentsOf: [CR, LF])
     }
 

@@ -45,6 +45,14 @@ struct HTTPSerializerTests {
         }
     }
 
+    @Test func chunkSizeLinesAreLowercaseHex() {
+        for (count, text) in [(1, "1"), (15, "f"), (16, "10"), (255, "ff"), (4096, "1000"), (65_535, "ffff"), (1 << 40, "10000000000")] {
+            var bytes: [UInt8] = []
+            HTTPSerializer.writeChunkHeader(count: count, into: &bytes)
+            #expect(bytes == Array("\(text)\r\n".utf8), "\(count)")
+        }
+    }
+
     @Test func bodilessResponses() {
         #expect(!HTTPSerializer.responseHasBody(status: 200, requestMethod: .head))
         #expect(!HTTPSerializer.responseHasBody(status: 204, requestMethod: .get))
