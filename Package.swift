@@ -22,6 +22,7 @@ let package = Package(
     products: [
         .library(name: "AsyncIO", targets: ["AsyncIO"]),
         .library(name: "AsyncIOTesting", targets: ["AsyncIOTesting"]),
+        .library(name: "AsyncIOTLS", targets: ["AsyncIOTLS"]),
         .library(name: "AsyncIOHTTP", targets: ["AsyncIOHTTP"]),
         .executable(name: "aio", targets: ["aio"]),
     ],
@@ -40,6 +41,9 @@ let package = Package(
             dependencies: ["AsyncIOSystem", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // OpenSSL 3 from the system (apt libssl-dev); only AsyncIOTLS sees it.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "AsyncIOTLS", dependencies: ["AsyncIO", "AsyncIOSystem", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "AsyncIOHTTP",
             dependencies: ["AsyncIO", "AsyncIOSystem", .product(name: "HTTPTypes", package: "swift-http-types")],
@@ -51,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "aio",
             dependencies: [
-                "AsyncIO", "AsyncIOSystem", "AsyncIOHTTP",
+                "AsyncIO", "AsyncIOSystem", "AsyncIOTLS", "AsyncIOHTTP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

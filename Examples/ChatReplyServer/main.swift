@@ -10,7 +10,7 @@ Signal.blockForStreams([.interrupt, .terminate])
 
 try EventLoop.run {
     let server = try await startServer(host: "127.0.0.1", port: port) { reader, writer in
-        let peer = writer.socket.peerAddress.map { "\($0)" } ?? "?"
+        let peer = writer.stream.peerAddress.map { "\($0)" } ?? "?"
         while true {
             var line = try await reader.readLine()
             if line.isEmpty { break }  // the client closed

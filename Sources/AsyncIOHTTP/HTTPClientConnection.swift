@@ -30,7 +30,7 @@ final class HTTPClientConnection: @unchecked Sendable {
         self.key = key
         self.reader = reader
         self.writer = writer
-        loop = writer.socket.loop
+        loop = writer.loop
         deadline = ConnectionDeadline(loop: loop) { [writer] in writer.abort() }
     }
 

@@ -50,7 +50,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         }
     }
 
-    var remoteAddress: SocketAddress? { writer.socket.peerAddress }
+    var remoteAddress: SocketAddress? { writer.stream.peerAddress }
 
     /// Serves requests until the peer closes, an error, a timeout, or shutdown.
     func run(handler: HTTPServer.Handler) async {

@@ -1,12 +1,13 @@
 import ArgumentParser
 import AsyncIO
 import AsyncIOSystem
+import AsyncIOTLS
 
 /// `aio echo`: the TCP echo server of the asyncio tutorials (CONTRACT.md).
 struct EchoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
-        abstract: "A TCP echo server: every byte is sent back, in order.",
+        abstract: "A TCP (or TLS) echo server: every byte is sent back, in order.",
         discussion: """
             Prints "listening on HOST:PORT" once it accepts connections. SIGINT or SIGTERM stops \
             accepting, closes the connections and exits 0; a second signal exits at once.
@@ -29,14 +30,20 @@ struct EchoCommand: ParsableCommand {
     @Option(help: "Event loops, one thread each, with SO_REUSEPORT listeners.")
     var loops = 1
 
+    @OptionGroup var tls: TLSServerOptions
+
     func validate() throws {
         guard loops >= 1 && loops <= 1024 else { throw ValidationError("--loops must be between 1 and 1024") }
+        if tls.isEnabled && api == .sockets {
+            throw ValidationError("--api sockets speaks plain TCP only: TLS needs --api streams")
+        }
     }
 
     func run() throws {
         // Before any thread starts, so that every thread inherits the mask and the signalfd sees them.
         Signal.blockForStreams([.interrupt, .terminate, .quit])
         let host = self.host, port = self.port, api = self.api, loops = self.loops
+        let context = try tls.makeContext()
         try EventLoop.run {
             let loop = EventLoop.current!
             let signals = try SignalStream([.interrupt, .terminate])
@@ -45,7 +52,7 @@ struct EchoCommand: ParsableCommand {
             var group: EventLoopGroup?
             do {
                 if loops == 1 {
-                    servers = [try await EchoServer.start(on: loop, host: host, port: port, api: api, reusePort: false)]
+                    servers = [try await EchoServer.start(on: loop, host: host, port: port, api: api, tls: context, reusePort: false)]
                 } else {
                     let threads = try EventLoopGroup(loops: loops, name: "echo")
                     group = threads
@@ -53,7 +60,7 @@ struct EchoCommand: ParsableCommand {
                     for serverLoop in threads.loops {
                         let p = chosenPort
                         let server = try await serverLoop.spawn {
-                            try await EchoServer.start(on: serverLoop, host: host, port: p, api: api, reusePort: true)
+                            try await EchoServer.start(on: serverLoop, host: host, port: p, api: api, tls: context, reusePort: true)
                         }.value
                         chosenPort = server.port
                         servers.append(server)
@@ -110,19 +117,26 @@ final class EchoServer: @unchecked Sendable {
         _ = try? await loop.spawn { await stopper() }.value
     }
 
-    static func start(on loop: EventLoop, host: String, port: UInt16, api: EchoCommand.API, reusePort: Bool) async throws -> EchoServer {
+    static func start(
+        on loop: EventLoop, host: String, port: UInt16, api: EchoCommand.API, tls: TLSContext?, reusePort: Bool
+    ) async throws -> EchoServer {
         switch api {
         case .streams:
             // One receive buffer per loop, shared by its connections: a handler receives into it and
             // sends (or copies the unsent rest into its writer) in the same job, before any other task
             // of the loop runs. Memory does not grow with the number of connections.
             let scratch = ScratchBuffer(size: 64 * 1024)
-            let server = try await startServer(host: host, port: port, reusePort: reusePort) { reader, writer in
+            let echo: @Sendable (StreamReader, StreamWriter) async throws -> Void = { reader, writer in
                 while true {
                     let count = try await reader.read(into: scratch.bytes)
                     if count == 0 { return }  // the client half-closed: the server closes after flushing
                     try await writer.write(UnsafeRawBufferPointer(rebasing: scratch.bytes[..<count]))
                 }
+            }
+            let server = if let tls {
+                try await startServer(host: host, port: port, tls: tls, reusePort: reusePort, handler: echo)
+            } else {
+                try await startServer(host: host, port: port, reusePort: reusePort, handler: echo)
             }
             return EchoServer(loop: loop, port: server.localAddress.port ?? port) {
                 server.closeClients()

@@ -181,8 +181,8 @@ public final class ChildProcess: @unchecked Sendable {
             try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: newProcessGroup)
             _ = ProcessOps.reapBlocking(pid)
             writer?.abort()
-            outReader?.socket?.close()
-            errReader?.socket?.close()
+            outReader?.stream?.close()
+            errReader?.stream?.close()
             throw error
         }
     }

@@ -17,10 +17,23 @@ public func openConnection(
     port: UInt16,
     limit: Int = 64 * 1024
 ) async throws -> (reader: StreamReader, writer: StreamWriter) {
-    let loop = requireCurrentLoop("openConnection")
-    let addresses = try await Resolution.resolve(host: host, port: port)
-    let socket = try await happyEyeballs(loop: loop, addresses: addresses)
+    let socket = try await requireCurrentLoop("openConnection").connect(host: host, port: port)
     return (StreamReader(socket: socket, limit: limit), StreamWriter(socket: socket))
+}
+
+extension EventLoop {
+    /// Connects a TCP socket to `host:port`: the name is resolved off the loop and, when it has several
+    /// addresses, they are tried with happy eyeballs (see ``openConnection(host:port:limit:)``). For
+    /// protocols that wrap the socket (TLS) before buffering it.
+    ///
+    /// - Throws: ``StreamError`` `.resolution` naming the host, `.refused` or `.system` naming the address.
+    ///
+    /// ### Cancellation
+    /// Every attempt is cancelled and its socket closed.
+    public func connect(host: String, port: UInt16) async throws -> Socket {
+        let addresses = try await Resolution.resolve(host: host, port: port)
+        return try await happyEyeballs(loop: self, addresses: addresses)
+    }
 }
 
 /// Connects to a Unix-domain stream socket and returns a buffered reader and writer (asyncio's

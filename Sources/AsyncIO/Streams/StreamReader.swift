@@ -1,7 +1,7 @@
 import AsyncIOSystem
 
-/// Buffered reads from a byte stream: a TCP or Unix connection, a pipe, or bytes fed by hand
-/// (asyncio's `StreamReader`).
+/// Buffered reads from a byte stream: a TCP or Unix connection, a pipe, TLS, any ``ByteStream``, or
+/// bytes fed by hand (asyncio's `StreamReader`).
 ///
 /// The reader pulls from its socket only when a read needs more bytes, so its buffer holds at most what
 /// the current read needs plus one receive: a peer that sends faster than the program reads is held
@@ -15,7 +15,8 @@ import AsyncIOSystem
 public final class StreamReader: @unchecked Sendable {
     /// The longest line or separator-terminated chunk that ``readLine()`` and ``read(until:)`` return.
     public let limit: Int
-    let socket: Socket?
+    /// The stream read from (nil for a reader fed by hand).
+    public let stream: (any ByteStream)?
     var buffer = ByteBuffer()
     var eof = false
     private var isReading = false
@@ -25,18 +26,23 @@ public final class StreamReader: @unchecked Sendable {
     /// How much one receive asks the socket for.
     static let receiveSize = 16 * 1024
 
-    /// A reader over `socket`.
-    public init(socket: Socket, limit: Int = 64 * 1024) {
+    /// A reader over `stream`: a ``Socket``, a TLS stream, a ``MemoryStream``.
+    public init(stream: any ByteStream, limit: Int = 64 * 1024) {
         precondition(limit > 0, "the limit must be positive")
-        self.socket = socket
+        self.stream = stream
         self.limit = limit
+    }
+
+    /// A reader over `socket`.
+    public convenience init(socket: Socket, limit: Int = 64 * 1024) {
+        self.init(stream: socket, limit: limit)
     }
 
     /// A reader with no socket: bytes arrive through ``feed(_:)`` and ``feedEOF()`` (for tests and
     /// protocol code).
     public init(limit: Int = 64 * 1024) {
         precondition(limit > 0, "the limit must be positive")
-        socket = nil
+        stream = nil
         self.limit = limit
     }
 
@@ -92,13 +98,19 @@ public final class StreamReader: @unchecked Sendable {
         defer { isReading = false }
         if !buffer.isEmpty { return buffer.read(into: destination) }
         if eof { return 0 }
-        guard let socket else {
+        guard let stream else {
             try await fill(minimum: 1)
             return buffer.read(into: destination)
         }
-        let count = try await socket.loop.receive(socket, into: destination)
-        if count == 0 { eof = true }
-        return count
+        while true {
+            switch try stream.tryReceive(into: destination) {
+            case .done(let count):
+                if count == 0 { eof = true }
+                return count
+            case .wouldBlock:
+                try await stream.waitUntilReceivable()
+            }
+        }
     }
 
     /// Reads exactly `count` bytes (asyncio's `readexactly`).
@@ -236,23 +248,19 @@ public final class StreamReader: @unchecked Sendable {
         return buffer.count > before
     }
 
-    /// Receives whatever the socket holds right now into the buffer, without waiting; returns how many
+    /// Receives whatever the stream holds right now into the buffer, without waiting; returns how many
     /// bytes arrived (0 if none). End of stream shows in ``isAtEOF``. A connection pool uses it to see
     /// whether an idle connection was closed by its peer before reusing it.
     ///
-    /// - Throws: ``StreamError`` `.broken` if the connection was reset.
+    /// - Throws: ``StreamError`` `.broken` if the connection was reset (or the stream's own error).
     public func receiveIfAvailable() throws -> Int {
-        guard let socket, !eof, !isReading else { return 0 }
-        if socket.isClosed { throw StreamError(.closed, operation: "read") }
+        guard let stream, !eof, !isReading else { return 0 }
         let space = buffer.writableSpace(minimum: Self.receiveSize)
-        let result: IOResult<Int>
-        do { result = try socket.receiveNow(into: space) } catch { throw StreamError.from(error, operation: "read") }
-        switch result {
+        switch try stream.tryReceive(into: space) {
         case .done(let count):
             if count == 0 { eof = true } else { buffer.commitWrite(count) }
             return count
         case .wouldBlock:
-            socket.registration.clearReadable()
             return 0
         }
     }
@@ -266,7 +274,7 @@ public final class StreamReader: @unchecked Sendable {
 
     /// Receives more bytes into the buffer (at least one, unless the stream ends).
     private func fill(minimum: Int) async throws {
-        guard let socket else {
+        guard let stream else {
             let loop = requireCurrentLoop("StreamReader.read")
             try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
@@ -283,21 +291,13 @@ public final class StreamReader: @unchecked Sendable {
         }
         let want = max(minimum, Self.receiveSize)
         while true {
-            if socket.isClosed { throw StreamError(.closed, operation: "read") }
             let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
-            let result: IOResult<Int>
-            do {
-                result = try socket.receiveNow(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
-            } catch {
-                throw StreamError.from(error, operation: "read")
-            }
-            switch result {
+            switch try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want))) {
             case .done(let count):
                 if count == 0 { eof = true } else { buffer.commitWrite(count) }
                 return
             case .wouldBlock:
-                socket.registration.clearReadable()
-                try await socket.loop.waitReadable(socket, operation: "read")
+                try await stream.waitUntilReceivable()
             }
         }
     }

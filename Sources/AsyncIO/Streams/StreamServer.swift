@@ -1,4 +1,7 @@
 import AsyncIOSystem
+import Logging
+
+private let serverLogger = Logger(label: "AsyncIO.Server")
 
 /// A listening stream server: each connection is handled in a child task of the server's task
 /// (asyncio's `Server` from `start_server`).
@@ -27,14 +30,30 @@ public final class StreamServer: @unchecked Sendable {
     /// Whether the server still accepts connections.
     public var isServing: Bool { !listener.isClosed }
 
-    func start(name: String, handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void) {
+    func start(
+        name: String,
+        wrapping wrap: (@Sendable (Socket) async throws -> any ByteStream)? = nil,
+        handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
+    ) {
         let loop = listener.loop
         task = loop.spawn(name: name) { [self] in
             try await withThrowingDiscardingTaskGroup { group in
                 while let socket = try await loop.nextConnection(on: listener) {
                     group.addImmediateTask(executorPreference: loop) {
-                        let reader = StreamReader(socket: socket)
-                        let writer = StreamWriter(socket: socket)
+                        let stream: any ByteStream
+                        if let wrap {
+                            do { stream = try await wrap(socket) } catch {
+                                // A connection that fails its set-up (a TLS handshake) is closed; the
+                                // server carries on.
+                                socket.close()
+                                serverLogger.debug("connection set-up failed", metadata: ["error": "\(error)"])
+                                return
+                            }
+                        } else {
+                            stream = socket
+                        }
+                        let reader = StreamReader(stream: stream)
+                        let writer = StreamWriter(stream: stream)
                         do {
                             try await handler(reader, writer)
                             await writer.close()
@@ -101,11 +120,41 @@ public func startServer(
     reusePort: Bool = false,
     handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
 ) async throws -> StreamServer {
+    try await startTCPServer(host: host, port: port, backlog: backlog, reusePort: reusePort, wrapping: nil, handler: handler)
+}
+
+/// Starts a TCP server whose connections are first wrapped by `wrap` (a TLS handshake, a protocol
+/// preface) in their own task, then handed to `handler` as a reader and a writer over the wrapped
+/// stream. A connection whose `wrap` throws is closed and the server carries on.
+///
+/// - Throws: ``StreamError`` `.addressInUse` naming the address, `.resolution` naming the host.
+///
+/// ### Cancellation
+/// As ``startServer(host:port:backlog:reusePort:handler:)``.
+public func startServer(
+    host: String,
+    port: UInt16,
+    backlog: Int32 = 511,
+    reusePort: Bool = false,
+    wrapping wrap: @escaping @Sendable (Socket) async throws -> any ByteStream,
+    handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
+) async throws -> StreamServer {
+    try await startTCPServer(host: host, port: port, backlog: backlog, reusePort: reusePort, wrapping: wrap, handler: handler)
+}
+
+private func startTCPServer(
+    host: String,
+    port: UInt16,
+    backlog: Int32,
+    reusePort: Bool,
+    wrapping wrap: (@Sendable (Socket) async throws -> any ByteStream)?,
+    handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
+) async throws -> StreamServer {
     let loop = requireCurrentLoop("startServer")
     let address = try await Resolution.resolve(host: host, port: port)[0]
     let listener = try loop.listen(on: address, backlog: backlog, reusePort: reusePort)
     let server = StreamServer(listener: listener, localAddress: listener.localAddress ?? address)
-    server.start(name: "server \(server.localAddress)", handler: handler)
+    server.start(name: "server \(server.localAddress)", wrapping: wrap, handler: handler)
     return server
 }
 

@@ -1,9 +1,10 @@
 import AsyncIOSystem
 
-/// Buffered writes to a byte stream, with backpressure (asyncio's `StreamWriter`).
+/// Buffered writes to a byte stream (a socket, a pipe, TLS, any ``ByteStream``), with backpressure
+/// (asyncio's `StreamWriter`).
 ///
-/// ``write(_:)-([UInt8])`` tries the socket at once and keeps only what the kernel did not take. The loop sends
-/// the rest when the socket becomes writable, with no task involved. While more than the high
+/// ``write(_:)-([UInt8])`` tries the stream at once and keeps only what it did not take. The loop sends
+/// the rest when the stream becomes sendable, with no task involved. While more than the high
 /// watermark (default 64 KiB) is buffered, `write` suspends until the buffer is back under the low
 /// watermark (default 16 KiB), so memory stays bounded even if the program never calls ``drain()``.
 /// Any number of tasks may write and drain concurrently; each waits its turn.
@@ -11,8 +12,8 @@ import AsyncIOSystem
 /// ### Thread safety
 /// Loop-confined: use it from tasks running on its loop.
 public final class StreamWriter: @unchecked Sendable {
-    /// The socket written to. The writer owns closing it.
-    public let socket: Socket
+    /// The stream written to. The writer owns closing it.
+    public let stream: any ByteStream
     /// Above this many buffered bytes, ``write(_:)-([UInt8])`` suspends.
     public let highWatermark: Int
     /// ``write(_:)-([UInt8])`` and ``drain()`` resume when the buffer is at or below this.
@@ -21,7 +22,8 @@ public final class StreamWriter: @unchecked Sendable {
     private var pending = ByteBuffer()
     private var waiters: [Waiter] = []
     private var nextWaiterID: UInt64 = 0
-    private var failure: StreamError?
+    private var failure: (any Error)?
+    private var isFlushArmed = false
     private var isEOFRequested = false
     private var isEOFSent = false
     private var isClosing = false
@@ -33,24 +35,32 @@ public final class StreamWriter: @unchecked Sendable {
         let continuation: UnsafeContinuation<Void, any Error>
     }
 
-    /// A writer over `socket`.
+    /// A writer over `stream`.
     ///
     /// - Parameters:
-    ///   - socket: A connected socket or pipe; the writer owns closing it.
+    ///   - stream: A connected socket, pipe, TLS stream or other ``ByteStream``; the writer owns closing it.
     ///   - highWatermark: Buffered bytes above which writes suspend (default 64 KiB).
     ///   - lowWatermark: Buffered bytes at or below which they resume (default 16 KiB).
-    public init(socket: Socket, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
+    public init(stream: any ByteStream, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
         precondition(lowWatermark >= 0 && lowWatermark <= highWatermark, "need 0 <= lowWatermark <= highWatermark")
-        self.socket = socket
+        self.stream = stream
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
     }
+
+    /// A writer over `socket` (see ``init(stream:highWatermark:lowWatermark:)``).
+    public convenience init(socket: Socket, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
+        self.init(stream: socket, highWatermark: highWatermark, lowWatermark: lowWatermark)
+    }
+
+    /// The loop the stream lives on.
+    public var loop: EventLoop { stream.loop }
 
     /// Bytes accepted by ``write(_:)-([UInt8])`` but not yet handed to the kernel.
     public var bufferedCount: Int { pending.count }
 
     /// Whether ``close()`` or ``abort()`` has run.
-    public var isClosed: Bool { socket.isClosed }
+    public var isClosed: Bool { stream.isClosed }
 
     // MARK: - Writing
 
@@ -115,10 +125,23 @@ public final class StreamWriter: @unchecked Sendable {
         try await wait(until: lowWatermark, operation: "drain")
     }
 
+    /// Waits until every buffered byte has been handed to the stream (the buffer is empty), for a
+    /// protocol switch such as STARTTLS.
+    ///
+    /// - Throws: ``StreamError`` `.broken` if the connection failed while flushing.
+    ///
+    /// ### Cancellation
+    /// Safe: only the wait stops; buffered bytes are still sent.
+    public func flush() async throws {
+        if let failure { throw failure }
+        if pending.isEmpty { return }
+        try await wait(until: 0, operation: "flush")
+    }
+
     /// Half-closes: once the buffer is flushed, the peer reads end of stream; reading goes on
     /// (asyncio's `write_eof`). Later writes throw `.closed`. Calling it twice is harmless.
     public func writeEOF() {
-        guard !isEOFRequested, !socket.isClosed else { return }
+        guard !isEOFRequested, !stream.isClosed else { return }
         isEOFRequested = true
         if pending.isEmpty { sendEOF() }
     }
@@ -131,7 +154,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// The socket is closed at once, dropping what was still buffered (as ``abort()``).
     public func close() async {
-        guard !socket.isClosed else { return }
+        guard !stream.isClosed else { return }
         isClosing = true
         if !pending.isEmpty && failure == nil {
             do { try await wait(until: 0, operation: "close") } catch {}
@@ -141,9 +164,9 @@ public final class StreamWriter: @unchecked Sendable {
 
     /// Closes the socket at once, dropping buffered bytes; waiting writers fail with `.closed`.
     public func abort() {
-        guard !socket.isClosed else { return }
-        socket.registration.writableHandler = nil
-        socket.close()
+        guard !stream.isClosed else { return }
+        stream.setSendableHandler(nil)
+        stream.close()
         fail(StreamError(.closed, operation: "write"))
     }
 
@@ -151,7 +174,7 @@ public final class StreamWriter: @unchecked Sendable {
 
     private func checkWritable() throws {
         if let failure { throw failure }
-        if socket.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
+        if stream.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
     }
 
     /// Sends as much as the kernel takes now; returns how much.
@@ -159,63 +182,70 @@ public final class StreamWriter: @unchecked Sendable {
         var sent = 0
         while sent < bytes.count {
             let result: IOResult<Int>
-            do { result = try socket.sendNow(UnsafeRawBufferPointer(rebasing: bytes[sent...])) } catch {
-                let error = StreamError.from(error, operation: "write")
+            do { result = try stream.trySend(UnsafeRawBufferPointer(rebasing: bytes[sent...])) } catch {
+                let error = Self.writeError(error)
                 fail(error)
                 throw error
             }
             switch result {
             case .done(let count): sent += count
-            case .wouldBlock:
-                socket.registration.clearWritable()
-                return sent
+            case .wouldBlock: return sent
             }
         }
         return sent
     }
 
     private func armFlush() {
-        guard socket.registration.writableHandler == nil else { return }
-        socket.registration.writableHandler = { [unowned self] in flush() }
-        // Already writable (readiness seen, not cleared): flush in the next turn rather than wait for an
-        // edge that has already passed.
-        if socket.registration.isWritable { socket.loop.execute { [weak self] in self?.flush() } }
+        guard !isFlushArmed else { return }
+        isFlushArmed = true
+        stream.setSendableHandler { [weak self] in self?.flushPending() }
+    }
+
+    private func disarmFlush() {
+        guard isFlushArmed else { return }
+        isFlushArmed = false
+        stream.setSendableHandler(nil)
+    }
+
+    /// A stream's own error (such as a TLS error) passes through as a failure of every later write.
+    private static func writeError(_ error: any Error) -> any Error {
+        if let error = error as? Errno { return StreamError.from(error, operation: "write") }
+        return error
     }
 
     /// Called by the loop when the socket is writable: send buffered bytes, wake whoever waited.
-    private func flush() {
-        guard !socket.isClosed, failure == nil else { return }
+    private func flushPending() {
+        guard isFlushArmed, !stream.isClosed, failure == nil else { return }
         while !pending.isEmpty {
             let result: IOResult<Int>
-            do { result = try socket.sendNow(pending.readable) } catch {
-                fail(StreamError.from(error, operation: "write"))
+            do { result = try stream.trySend(pending.readable) } catch {
+                fail(Self.writeError(error))
                 return
             }
             switch result {
             case .done(let count):
                 pending.consume(count)
             case .wouldBlock:
-                socket.registration.clearWritable()
                 resumeWaiters()
                 return
             }
         }
-        socket.registration.writableHandler = nil
+        disarmFlush()
         pending.shrink(to: 64 * 1024)
         if isEOFRequested { sendEOF() }
         resumeWaiters()
     }
 
     private func sendEOF() {
-        guard !isEOFSent, !socket.isClosed else { return }
+        guard !isEOFSent, !stream.isClosed else { return }
         isEOFSent = true
-        do { try socket.shutdownWrite() } catch let error as StreamError { fail(error) } catch {}
+        do { try stream.shutdownWrite() } catch { fail(Self.writeError(error)) }
     }
 
     private func wait(until threshold: Int, operation: String) async throws {
         nextWaiterID &+= 1
         let id = nextWaiterID
-        let loop = socket.loop
+        let loop = stream.loop
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if let failure {
@@ -249,9 +279,9 @@ public final class StreamWriter: @unchecked Sendable {
         for waiter in ready { waiter.continuation.resume() }
     }
 
-    private func fail(_ error: StreamError) {
+    private func fail(_ error: any Error) {
         if failure == nil { failure = error }
-        socket.registration.writableHandler = nil
+        disarmFlush()
         let all = waiters
         waiters = []
         for waiter in all { waiter.continuation.resume(throwing: error) }

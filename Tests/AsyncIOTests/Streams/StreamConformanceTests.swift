@@ -13,7 +13,7 @@ enum PairKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 struct End {
     let reader: StreamReader
     let writer: StreamWriter
-    var socket: Socket { writer.socket }
+    var socket: Socket { writer.stream as! Socket }
 }
 
 /// Makes a connected pair of streams of `kind` on `loop`.

@@ -1,0 +1,89 @@
+import AsyncIOSystem
+
+/// A bidirectional byte stream driven in the readiness style: try an operation now; when it returns
+/// `.wouldBlock`, wait until it is worth trying again, then retry (Trio's `Stream`, asyncio's
+/// transports, Tokio's `AsyncRead`/`AsyncWrite`).
+///
+/// ``StreamReader``, ``StreamWriter`` and everything above them (HTTP, TLS) run over any conforming
+/// stream, so a TCP or Unix ``Socket``, a pipe, an in-memory ``MemoryStream`` pair and a TLS stream
+/// are interchangeable, and one stream can wrap another (TLS over TLS for a proxy tunnel).
+///
+/// The contract:
+/// - ``tryReceive(into:)`` and ``trySend(_:)`` never block. `.wouldBlock` means "not now": the stream
+///   has recorded that it must wait, and ``waitUntilReceivable()`` / ``waitUntilSendable()`` return
+///   when a retry may make progress (they may also return early; the caller just tries again).
+/// - `.done(0)` from ``tryReceive(into:)`` is the end of the stream.
+/// - Errors are ``StreamError`` (or the stream's own domain error, such as a TLS error).
+/// - The sendable handler, when set, is called on the loop whenever a send that returned
+///   `.wouldBlock` may now succeed: ``StreamWriter`` flushes its buffer from it without a task.
+///
+/// ### Thread safety
+/// Loop-confined: every method is called on ``loop``'s thread.
+public protocol ByteStream: AnyObject, Sendable {
+    /// The loop the stream lives on.
+    var loop: EventLoop { get }
+    /// Whether ``close()`` has run.
+    var isClosed: Bool { get }
+
+    /// Receives up to `buffer.count` bytes without waiting; `.done(0)` at the end of the stream.
+    func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int>
+    /// Sends a prefix of `bytes` without waiting and returns its length.
+    ///
+    /// After `.wouldBlock`, the next call must offer at least the same bytes again (a TLS record may be
+    /// half-sent); ``StreamWriter`` does so by retrying from the front of its buffer.
+    func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int>
+
+    /// Suspends until a receive that returned `.wouldBlock` is worth retrying.
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is consumed.
+    func waitUntilReceivable() async throws
+    /// Suspends until a send that returned `.wouldBlock` is worth retrying.
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is sent.
+    func waitUntilSendable() async throws
+
+    /// Sets (or with nil, clears) the closure the loop calls when a send that returned `.wouldBlock`
+    /// may succeed now. If sending may already succeed, the closure is called in the loop's next turn.
+    func setSendableHandler(_ handler: (() -> Void)?)
+
+    /// Half-closes: the peer reads end of stream once what was sent arrives; receiving goes on.
+    func shutdownWrite() throws
+    /// Closes at once; waiting tasks fail with ``StreamError`` `.closed`. Closing twice is harmless.
+    func close()
+
+    /// The peer's address, when the stream is (or runs over) a socket.
+    var peerAddress: SocketAddress? { get }
+}
+
+extension Socket: ByteStream {
+    @inline(__always)
+    public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
+        if isClosed { throw StreamError(.closed, operation: "read") }
+        let result: IOResult<Int>
+        do { result = try receiveNow(into: buffer) } catch { throw StreamError.from(error, operation: "read") }
+        if case .wouldBlock = result { registration.clearReadable() }
+        return result
+    }
+
+    @inline(__always)
+    public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
+        if isClosed { throw StreamError(.closed, operation: "write") }
+        let result: IOResult<Int>
+        do { result = try sendNow(bytes) } catch { throw StreamError.from(error, operation: "write") }
+        if case .wouldBlock = result { registration.clearWritable() }
+        return result
+    }
+
+    public func waitUntilReceivable() async throws { try await loop.waitReadable(self, operation: "read") }
+
+    public func waitUntilSendable() async throws { try await loop.waitWritable(self, operation: "write") }
+
+    public func setSendableHandler(_ handler: (() -> Void)?) {
+        registration.writableHandler = handler
+        // Already writable (readiness seen, not cleared): call it in the next turn rather than wait for an
+        // edge that has already passed.
+        if let handler, registration.isWritable { loop.execute(handler) }
+    }
+}

@@ -1,0 +1,142 @@
+import AsyncIOSystem
+
+/// One end of an in-memory, connected pair of byte streams on one loop (Trio's
+/// `memory_stream_pair`): what one end sends, the other receives, through a bounded buffer, so
+/// backpressure, half-close and partial reads behave as over a socket. For tests and for protocol code
+/// that wants a stream without a socket.
+///
+/// ```swift
+/// let (a, b) = MemoryStream.pair(on: loop)
+/// let reader = StreamReader(stream: b), writer = StreamWriter(stream: a)
+/// ```
+///
+/// ### Thread safety
+/// Loop-confined: use both ends from tasks running on their loop.
+public final class MemoryStream: ByteStream, @unchecked Sendable {
+    /// The loop both ends live on.
+    public let loop: EventLoop
+    /// The most bytes in flight in each direction; a send beyond it returns `.wouldBlock`.
+    public let capacity: Int
+
+    private weak var peer: MemoryStream?
+    private var inbound = ByteBuffer()
+    private var inboundEnded = false
+    private var sentEOF = false
+    public private(set) var isClosed = false
+    private var peerClosed = false
+    private var receiveWaiter: UnsafeContinuation<Void, any Error>?
+    private var sendWaiter: UnsafeContinuation<Void, any Error>?
+    /// Counts waits, so a late cancellation cannot cancel a newer wait.
+    private var receiveWaitID: UInt64 = 0
+    private var sendWaitID: UInt64 = 0
+    private var sendableHandler: (() -> Void)?
+
+    private init(loop: EventLoop, capacity: Int) {
+        self.loop = loop
+        self.capacity = capacity
+    }
+
+    /// Makes a connected pair on `loop`, each direction buffering at most `capacity` bytes.
+    public static func pair(on loop: EventLoop, capacity: Int = 64 * 1024) -> (MemoryStream, MemoryStream) {
+        precondition(capacity > 0, "the capacity must be positive")
+        let a = MemoryStream(loop: loop, capacity: capacity)
+        let b = MemoryStream(loop: loop, capacity: capacity)
+        a.peer = b
+        b.peer = a
+        return (a, b)
+    }
+
+    /// An in-memory stream has no address.
+    public var peerAddress: SocketAddress? { nil }
+
+    public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
+        if isClosed { throw StreamError(.closed, operation: "read") }
+        if inbound.isEmpty {
+            if inboundEnded { return .done(0) }
+            if peerClosed { throw StreamError(.broken, operation: "read", detail: "the peer closed") }
+            return .wouldBlock
+        }
+        let count = inbound.read(into: buffer)
+        if inbound.isEmpty { inbound.shrink(to: capacity) }
+        peer?.spaceFreed()
+        return .done(count)
+    }
+
+    public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
+        if isClosed || sentEOF { throw StreamError(.closed, operation: "write") }
+        guard let peer, !peer.isClosed else { throw StreamError(.broken, operation: "write", detail: "the peer closed") }
+        let space = capacity - peer.inbound.count
+        if space <= 0 { return .wouldBlock }
+        let count = min(space, bytes.count)
+        peer.inbound.append(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
+        peer.dataArrived()
+        return .done(count)
+    }
+
+    public func waitUntilReceivable() async throws {
+        try await wait(send: false)
+    }
+
+    public func waitUntilSendable() async throws {
+        try await wait(send: true)
+    }
+
+    public func setSendableHandler(_ handler: (() -> Void)?) {
+        sendableHandler = handler
+        if let handler, let peer, peer.inbound.count < capacity { loop.execute(handler) }
+    }
+
+    public func shutdownWrite() throws {
+        if isClosed { throw StreamError(.closed, operation: "shutdown") }
+        guard !sentEOF else { return }
+        sentEOF = true
+        peer?.inboundEnded = true
+        peer?.dataArrived()
+    }
+
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        sendableHandler = nil
+        inbound = ByteBuffer()
+        let error = StreamError(.closed, operation: "close")
+        receiveWaiter.take()?.resume(throwing: error)
+        sendWaiter.take()?.resume(throwing: error)
+        if let peer {
+            peer.peerClosed = true
+            peer.dataArrived()
+            peer.spaceFreed()
+        }
+    }
+
+    // MARK: - Waking
+
+    private func dataArrived() {
+        receiveWaiter.take()?.resume()
+    }
+
+    private func spaceFreed() {
+        sendWaiter.take()?.resume()
+        if let handler = sendableHandler { loop.execute(handler) }
+    }
+
+    private func wait(send: Bool) async throws {
+        if isClosed { throw StreamError(.closed, operation: send ? "write" : "read") }
+        if (send ? sendWaiter : receiveWaiter) != nil { throw StreamError(.busy, operation: send ? "write" : "read") }
+        try Task.checkCancellation()
+        let loop = self.loop
+        let id: UInt64
+        if send { sendWaitID &+= 1; id = sendWaitID } else { receiveWaitID &+= 1; id = receiveWaitID }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if send { sendWaiter = continuation } else { receiveWaiter = continuation }
+            }
+        } onCancel: {
+            loop.execute { [weak self] in
+                guard let self, id == (send ? sendWaitID : receiveWaitID) else { return }
+                let waiter = send ? sendWaiter.take() : receiveWaiter.take()
+                waiter?.resume(throwing: CancellationError())
+            }
+        }
+    }
+}
