@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "AsyncIOTLS", dependencies: ["AsyncIO", "AsyncIOSystem", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "AsyncIOHTTP",
-            dependencies: ["AsyncIO", "AsyncIOSystem", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["AsyncIO", "AsyncIOSystem", "AsyncIOTLS", .product(name: "HTTPTypes", package: "swift-http-types")],
             // Async functions run on their caller's executor (the loop) instead of hopping to the
             // generic one and back at every call: 4 % of the server's CPU (BENCHMARKS.md).
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]

@@ -1,4 +1,6 @@
 import AsyncIO
+import AsyncIOSystem
+import AsyncIOTLS
 import HTTPTypes
 
 /// An HTTP/1.1 client with a keep-alive connection pool (aiohttp's `ClientSession`).
@@ -8,11 +10,12 @@ import HTTPTypes
 /// let body = try await response.body.collect()
 /// ```
 ///
-/// Connections are pooled per (host, port), at most ``Configuration/maxConnectionsPerHost`` each, and
-/// closed after sitting idle. Redirects are followed (301, 302, 303, 307, 308; up to
-/// ``Configuration/maxRedirects``). An idempotent request whose pooled connection turns out to have been
-/// closed by the server is retried once on a new connection. `https://` fails with
-/// ``HTTPClientError/Code-swift.struct/tlsUnsupported`` until TLS exists.
+/// Connections are pooled per (scheme, host, port), at most ``Configuration/maxConnectionsPerHost``
+/// each, and closed after sitting idle. Redirects are followed (301, 302, 303, 307, 308; up to
+/// ``Configuration/maxRedirects``), across `http` and `https`. An idempotent request whose pooled
+/// connection turns out to have been closed by the server is retried once on a new connection.
+/// `https://` is verified against the system's trusted roots with host-name checks, sends SNI and
+/// offers ALPN `http/1.1` (``Configuration/tls`` changes that).
 ///
 /// ### Thread safety
 /// A client belongs to the loop it was made on; use it from tasks on that loop. ``shared`` is one
@@ -47,6 +50,9 @@ public final class HTTPClient: @unchecked Sendable {
         public var maxRedirects = 10
         /// The `User-Agent` sent unless a request has its own.
         public var userAgent = "AsyncIO-HTTPClient/0.1"
+        /// The TLS client context for `https://` (trust roots, verification, client certificate). Nil:
+        /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
+        public var tls: TLSContext?
 
         /// The defaults.
         public init() {}
@@ -65,7 +71,7 @@ public final class HTTPClient: @unchecked Sendable {
         }
         self.configuration = configuration
         pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
-                                  idleTimeout: configuration.idleConnectionTimeout)
+                                  idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
     }
 
     /// The current loop's shared client, made on first use and closed with the loop.
@@ -105,7 +111,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// Sends `method url` with `headerFields` and `body`, follows redirects, and returns the response
     /// once its head has arrived.
     ///
-    /// - Throws: ``HTTPClientError`` naming the URL: `.badURL`, `.tlsUnsupported`, `.resolution`,
+    /// - Throws: ``HTTPClientError`` naming the URL: `.badURL`, `.tls` (with `tlsCode`), `.resolution`,
     ///   `.refused`, `.connectFailed`, `.timedOut`, `.connectionClosed`, `.protocolError`,
     ///   `.tooManyRedirects`.
     ///
@@ -132,9 +138,6 @@ public final class HTTPClient: @unchecked Sendable {
         var body = body
         var redirects = 0
         while true {
-            if target.scheme == "https" {
-                throw HTTPClientError(.tlsUnsupported, url: target.description, "https:// needs TLS, which AsyncIO does not support yet")
-            }
             let response = try await send(method, target, fields, body, timeouts, totalDeadline)
             let status = response.status.code
             let isRedirect = switch status {
@@ -161,7 +164,7 @@ public final class HTTPClient: @unchecked Sendable {
                 // A streamed body cannot be sent twice: hand the redirect back.
                 return HTTPClientResponse(head: response.head, url: target, redirects: redirects - 1, body: HTTPClientResponseBody(source: nil, declaredLength: 0))
             }
-            if next.host != target.host || next.port != target.port {
+            if next.host != target.host || next.port != target.port || next.scheme != target.scheme {
                 fields[.authorization] = nil
                 fields[.cookie] = nil
             }

@@ -1,17 +1,20 @@
+import AsyncIOTLS
+
 /// Why an HTTP client request failed, naming the URL.
 public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The class of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: Hashable, Sendable {
-            case badURL, tlsUnsupported, resolution, refused, connectFailed, timedOut
+            case badURL, tls, resolution, refused, connectFailed, timedOut
             case protocolError, connectionClosed, tooManyRedirects, bodyTooLarge
         }
         let value: Value
 
         /// The URL cannot be requested (syntax, scheme, port).
         public static let badURL = Code(value: .badURL)
-        /// `https://`: TLS is not supported yet.
-        public static let tlsUnsupported = Code(value: .tlsUnsupported)
+        /// The TLS handshake failed or the server's certificate was rejected (``HTTPClientError/tlsCode``
+        /// says why).
+        public static let tls = Code(value: .tls)
         /// The host name did not resolve.
         public static let resolution = Code(value: .resolution)
         /// Nobody listens at the address.
@@ -32,7 +35,7 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public var description: String {
             switch value {
             case .badURL: "bad URL"
-            case .tlsUnsupported: "TLS is not supported yet"
+            case .tls: "TLS failed"
             case .resolution: "name resolution failed"
             case .refused: "connection refused"
             case .connectFailed: "connect failed"
@@ -51,12 +54,15 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
     public let url: String
     /// The details.
     public let detail: String
+    /// For ``Code-swift.struct/tls``: the TLS failure (unknown issuer, expired, host name mismatch, ...).
+    public let tlsCode: TLSError.Code?
 
     /// An error of `code` for `url`.
-    public init(_ code: Code, url: String, _ detail: String) {
+    public init(_ code: Code, url: String, _ detail: String, tlsCode: TLSError.Code? = nil) {
         self.code = code
         self.url = url
         self.detail = detail
+        self.tlsCode = tlsCode
     }
 
     public var description: String {

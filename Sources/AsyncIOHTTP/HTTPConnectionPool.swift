@@ -1,12 +1,15 @@
 import AsyncIO
+import AsyncIOSystem
+import AsyncIOTLS
 
-/// Keep-alive connections per (host, port): reused most-recent first, at most a limit per host (more
+/// Keep-alive connections per (scheme, host, port): reused most-recent first, at most a limit per host (more
 /// requests wait their turn, first come first served), and closed after sitting idle too long.
 ///
 /// ### Thread safety
 /// Loop-confined, like its connections.
 final class HTTPConnectionPool: @unchecked Sendable {
     struct Key: Hashable, Sendable {
+        let isSecure: Bool
         let host: String
         let port: UInt16
     }
@@ -27,16 +30,20 @@ final class HTTPConnectionPool: @unchecked Sendable {
     /// Connections opened over the pool's life (for tests and statistics).
     private(set) var connectionsOpened = 0
 
-    init(loop: EventLoop, maxPerHost: Int, idleTimeout: Duration) {
+    /// The TLS context for `https`, nil for the shared default.
+    private let tls: TLSContext?
+
+    init(loop: EventLoop, maxPerHost: Int, idleTimeout: Duration, tls: TLSContext?) {
         precondition(maxPerHost > 0, "maxConnectionsPerHost must be positive")
         self.loop = loop
+        self.tls = tls
         self.maxPerHost = maxPerHost
         self.idleTimeout = idleTimeout
     }
 
     /// An idle connection to `url`'s host, a new one, or (at the limit) the next one to come free.
     func acquire(_ url: HTTPURL, connectTimeout: Duration, forceNew: Bool) async throws -> (HTTPClientConnection, reused: Bool) {
-        let key = Key(host: url.host, port: url.port)
+        let key = Key(isSecure: url.scheme == "https", host: url.host, port: url.port)
         let host = hosts[key] ?? { let made = Host(); hosts[key] = made; return made }()
         while true {
             if isShutDown { throw HTTPClientError(.connectionClosed, url: url.description, "the client is shut down") }
@@ -124,17 +131,36 @@ final class HTTPConnectionPool: @unchecked Sendable {
         }
     }
 
+    private static let sharedTLS = LockedState<TLSContext?>(nil)
+
+    /// The default HTTPS context: system roots, full verification, ALPN `http/1.1`; made once per process.
+    static func defaultTLS() throws -> TLSContext {
+        try sharedTLS.withLock { shared in
+            if let shared { return shared }
+            var configuration = TLSConfiguration.client()
+            configuration.applicationProtocols = ["http/1.1"]
+            let made = try TLSContext(configuration)
+            shared = made
+            return made
+        }
+    }
+
     /// Idle connections, for tests.
     var idleCount: Int { hosts.values.reduce(0) { $0 + $1.idle.count } }
 
     private func connect(_ url: HTTPURL, key: Key, timeout: Duration) async throws -> HTTPClientConnection {
         do {
-            let (reader, writer) = try await withTimeout(timeout) {
-                try await openConnection(host: url.host, port: url.port)
+            let tls = key.isSecure ? try self.tls ?? Self.defaultTLS() : nil
+            let stream: any ByteStream = try await withTimeout(timeout) {
+                let socket = try await self.loop.connect(host: url.host, port: url.port)
+                guard let tls else { return socket }
+                return try await TLSStream.connect(over: socket, context: tls, serverName: url.host, port: url.port)
             }
-            return HTTPClientConnection(key: key, reader: reader, writer: writer)
+            return HTTPClientConnection(key: key, reader: StreamReader(stream: stream), writer: StreamWriter(stream: stream))
         } catch is TimeoutError {
             throw HTTPClientError(.timedOut, url: url.description, "no connection within \(timeout)")
+        } catch let error as TLSError {
+            throw HTTPClientError(.tls, url: url.description, "\(error.code): \(error.message)", tlsCode: error.code)
         } catch let error as StreamError {
             switch error.code {
             case .refused: throw HTTPClientError(.refused, url: url.description, "nobody listens on \(url.authority)")

@@ -1,5 +1,6 @@
 import AsyncIO
 import AsyncIOSystem
+import AsyncIOTLS
 import HTTPTypes
 import Logging
 
@@ -47,6 +48,10 @@ public final class HTTPServer: @unchecked Sendable {
         public var backlog: Int32 = 511
         /// `SO_REUSEPORT`, to run one server per loop on the same port.
         public var reusePort = false
+        /// Serve HTTPS with this server context (offer ALPN `http/1.1` in it). Each connection's handshake
+        /// runs in its own task within the context's handshake timeout, which runs from the accept; the
+        /// header timeout starts when the handshake ends. Default nil: plain HTTP.
+        public var tls: TLSContext?
 
         /// The defaults.
         public init() {}
@@ -62,6 +67,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var task: Task<Void, any Error>?
     private(set) var isShuttingDown = false
     private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    /// Connections still in their TLS handshake: counted against the limit, closed at shutdown.
+    private var handshaking: [ObjectIdentifier: Socket] = [:]
     private var slotWaiter: UnsafeContinuation<Void, Never>?
     private var cachedDate: (second: Int64, line: [UInt8]) = (-1, [])
 
@@ -105,8 +112,11 @@ public final class HTTPServer: @unchecked Sendable {
         return server
     }
 
-    /// The number of open connections.
-    public var connectionCount: Int { connections.count }
+    /// The number of open connections (TLS handshakes in progress included).
+    public var connectionCount: Int { connections.count + handshaking.count }
+
+    /// Whether the server speaks TLS.
+    public var isSecure: Bool { configuration.tls != nil }
 
     /// Waits until the server has shut down and every connection has finished.
     ///
@@ -131,6 +141,7 @@ public final class HTTPServer: @unchecked Sendable {
                 waiter.resume()
             }
             for connection in connections.values { connection.shutdownRequested() }
+            for socket in handshaking.values { socket.close() }
         }
         guard let task else { return }
         // When the grace period is over, cancel the connections that are left.
@@ -152,24 +163,55 @@ public final class HTTPServer: @unchecked Sendable {
         task = loop.spawn(name: "http server \(localAddress)") { [self] in
             try await withThrowingDiscardingTaskGroup { group in
                 while !isShuttingDown {
-                    if connections.count >= configuration.maxConnections {
+                    if connectionCount >= configuration.maxConnections {
                         await withUnsafeContinuation { slotWaiter = $0 }
                         continue
                     }
                     guard let socket = try await loop.nextConnection(on: listener) else { return }
-                    let connection = HTTPServerConnection(socket: socket, server: self)
-                    let id = ObjectIdentifier(connection)
-                    connections[id] = connection
-                    group.addImmediateTask(executorPreference: loop) { [self] in
-                        await connection.run(handler: handler)
-                        connections[id] = nil
-                        if let waiter = slotWaiter {
-                            slotWaiter = nil
-                            waiter.resume()
+                    if let tls = configuration.tls {
+                        let socketID = ObjectIdentifier(socket)
+                        handshaking[socketID] = socket
+                        group.addImmediateTask(executorPreference: loop) { [self] in
+                            let stream: TLSStream
+                            do {
+                                stream = try await TLSStream.accept(over: socket, context: tls)
+                            } catch {
+                                handshaking[socketID] = nil
+                                logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
+                                slotFreed()
+                                return
+                            }
+                            handshaking[socketID] = nil
+                            if isShuttingDown {
+                                stream.close()
+                                slotFreed()
+                                return
+                            }
+                            await serve(HTTPServerConnection(stream: stream, server: self), handler: handler)
+                        }
+                    } else {
+                        let connection = HTTPServerConnection(stream: socket, server: self)
+                        group.addImmediateTask(executorPreference: loop) { [self] in
+                            await serve(connection, handler: handler)
                         }
                     }
                 }
             }
+        }
+    }
+
+    private func serve(_ connection: HTTPServerConnection, handler: Handler) async {
+        let id = ObjectIdentifier(connection)
+        connections[id] = connection
+        await connection.run(handler: handler)
+        connections[id] = nil
+        slotFreed()
+    }
+
+    private func slotFreed() {
+        if let waiter = slotWaiter {
+            slotWaiter = nil
+            waiter.resume()
         }
     }
 

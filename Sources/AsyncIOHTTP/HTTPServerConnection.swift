@@ -38,11 +38,11 @@ final class HTTPServerConnection: @unchecked Sendable {
     private var closeAfterResponse = false
     private var scratch: [UInt8] = []
 
-    init(socket: Socket, server: HTTPServer) {
-        reader = StreamReader(socket: socket, limit: 64 * 1024)
-        writer = StreamWriter(socket: socket)
+    init(stream: any ByteStream, server: HTTPServer) {
+        reader = StreamReader(stream: stream, limit: 64 * 1024)
+        writer = StreamWriter(stream: stream)
         self.server = server
-        loop = socket.loop
+        loop = stream.loop
         parser = HTTPParser(.request, limits: server.parserLimits)
         deadline = ConnectionDeadline(loop: loop) { [unowned self] in
             server.logger.debug("connection timed out", metadata: ["phase": "\(phase)"])

@@ -1,4 +1,5 @@
 import AsyncIO
+import AsyncIOTLS
 import AsyncIOSystem
 import HTTPTypes
 
@@ -65,6 +66,13 @@ public struct HTTPServerRequest: Sendable {
 
     /// The peer's address (nil for a request not read from a connection).
     public var remoteAddress: SocketAddress? { connection?.remoteAddress }
+
+    /// Whether the request came over TLS (the server's scheme is `https`).
+    public var isSecure: Bool { connection?.server.isSecure ?? false }
+
+    /// The TLS connection the request came over (negotiated version, ALPN, the client's certificate),
+    /// or nil for plain HTTP.
+    public var tls: TLSStream? { connection?.writer.stream as? TLSStream }
 }
 
 /// A response from a server handler: the head and the body.

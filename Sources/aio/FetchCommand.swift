@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncIO
 import AsyncIOHTTP
 import AsyncIOSystem
+import AsyncIOTLS
 import HTTPTypes
 
 /// `aio fetch`: the tutorials' "fetch pages concurrently and report their titles" (CONTRACT.md).
@@ -11,11 +12,12 @@ struct FetchCommand: ParsableCommand {
         abstract: "Fetch pages concurrently and report their status, size and <title>.",
         discussion: """
             Follows up to 10 redirects. With --json, prints one JSON object per URL as each finishes. \
-            Exits 0 when every URL got a response, 1 otherwise (a refused connection, a timeout, a bad URL).
+            Exits 0 when every URL got a response, 1 otherwise (a refused connection, a timeout, a bad URL, a TLS failure). https:// servers are \
+            verified against the system's trusted certificates (SSL_CERT_FILE replaces them) plus --cacert.
             """
     )
 
-    @Argument(help: "The http:// URLs to fetch.")
+    @Argument(help: "The http:// and https:// URLs to fetch.")
     var urls: [String]
 
     @Option(help: "The most requests in flight at once.")
@@ -26,6 +28,8 @@ struct FetchCommand: ParsableCommand {
 
     @Flag(help: "One JSON object per line per URL instead of a table.")
     var json = false
+
+    @OptionGroup var tls: TLSClientOptions
 
     func validate() throws {
         guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
@@ -38,10 +42,12 @@ struct FetchCommand: ParsableCommand {
     func run() throws {
         let urls = self.urls, concurrency = self.concurrency, json = self.json
         let timeout = Duration.milliseconds(Int64(timeout * 1000))
+        let tlsContext = try tls.makeContext(applicationProtocols: ["http/1.1"])
         let allSucceeded = try EventLoop.run {
             let loop = EventLoop.current!
             var configuration = HTTPClient.Configuration()
             configuration.maxConnectionsPerHost = concurrency
+            configuration.tls = tlsContext
             configuration.timeouts = .init(connect: timeout, read: timeout, total: timeout)
             let progress = !json && StandardStreams.isOutputTerminal
             return try await withHTTPClient(configuration: configuration) { client in

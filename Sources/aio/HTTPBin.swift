@@ -125,7 +125,7 @@ enum HTTPBin {
     }
 
     static func url(_ request: HTTPServerRequest) -> String {
-        "http://\(request.head.authority ?? "localhost")\(request.head.path ?? "/")"
+        "\(request.isSecure ? "https" : "http")://\(request.head.authority ?? "localhost")\(request.head.path ?? "/")"
     }
 
     /// `/anything` and the method endpoints: the request and its body.

@@ -7,7 +7,7 @@ import AsyncIOSystem
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "An HTTP/1.1 server that behaves like a local httpbin.",
+        abstract: "An HTTP/1.1 (or HTTPS) server that behaves like a local httpbin.",
         discussion: """
             Prints "listening on HOST:PORT" once it accepts connections; GET / lists the endpoints. \
             SIGINT or SIGTERM stops accepting, lets requests in flight finish (up to 10 s) and exits 0; \
@@ -33,6 +33,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: "The most open connections; more wait to be accepted.")
     var maxConnections = 10_000
 
+    @OptionGroup var tls: TLSServerOptions
+
     func validate() throws {
         for (flag, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout)] {
             guard value.isFinite, value > 0, value <= 86_400 else {
@@ -51,6 +53,7 @@ struct ServeCommand: ParsableCommand {
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         configuration.maxBodySize = maxBody
         configuration.maxConnections = maxConnections
+        configuration.tls = try tls.makeContext(applicationProtocols: ["http/1.1"])
         let host = self.host, port = self.port
         try EventLoop.run {
             let loop = EventLoop.current!
