@@ -113,6 +113,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "AsyncIOTLSTests",
+            dependencies: [
+                "AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOTLS", "AsyncIOHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "AsyncIOHTTPTests",
             dependencies: [
                 "AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOHTTP",

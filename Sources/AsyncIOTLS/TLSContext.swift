@@ -1,6 +1,7 @@
 import AsyncIO
 import AsyncIOSystem
 import COpenSSL
+import Synchronization
 
 /// A ``TLSConfiguration`` made ready for connections: an OpenSSL `SSL_CTX` with the certificates,
 /// trust roots and settings loaded (asyncio's `SSLContext`).
@@ -25,6 +26,12 @@ public final class TLSContext: @unchecked Sendable {
     /// Client sessions to resume, by "host:port". Each entry holds one `SSL_SESSION` reference.
     private let sessions = LockedState<[String: OpaquePointer]>([:])
     private static let maxCachedSessions = 1024
+    /// TLS streams of this context that are alive (each holds one OpenSSL `SSL` object).
+    let live = Atomic<Int>(0)
+
+    /// The TLS streams made with this context that are still alive: each holds one OpenSSL `SSL`
+    /// object until it is deinitialized. For leak checks.
+    public var liveStreamCount: Int { live.load(ordering: .relaxed) }
 
     /// Loads `configuration`.
     ///
@@ -187,7 +194,11 @@ public final class TLSContext: @unchecked Sendable {
             switch key {
             case .file(let path):
                 if SSL_CTX_use_PrivateKey_file(context, path, SSL_FILETYPE_PEM) != 1 {
-                    throw TLSError(.configuration, "cannot read a private key from \(path)", reason: OpenSSLErrors.take().reason)
+                    let reason = OpenSSLErrors.take().reason
+                    if reason == "key values mismatch" {
+                        throw TLSError(.configuration, "the certificate (\(describe(chain))) and the private key (\(path)) do not belong together", reason: reason)
+                    }
+                    throw TLSError(.configuration, "cannot read a private key from \(path)", reason: reason)
                 }
             case .bytes(let pem):
                 let pkey = try PEM.privateKey(pem)

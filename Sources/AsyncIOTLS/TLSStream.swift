@@ -46,10 +46,6 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
     private var sendableHandler: (() -> Void)?
     public private(set) var isClosed = false
 
-    private static let live = Atomic<Int>(0)
-    /// TLS streams alive in the process (each holds one OpenSSL `SSL` object): for leak checks.
-    public static var liveCount: Int { live.load(ordering: .relaxed) }
-
     private init(inner: any ByteStream, context: TLSContext, peerName: String, sessionKey: String?) throws {
         guard let ssl = SSL_new(context.context) else {
             throw TLSError(.handshakeFailed, "cannot create a TLS connection", reason: OpenSSLErrors.take().reason)
@@ -63,7 +59,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
         self.peerName = peerName
         self.ssl = ssl
         self.sessionKey = sessionKey
-        Self.live.add(1, ordering: .relaxed)
+        context.live.add(1, ordering: .relaxed)
         // SAFETY: the BIO and the SSL keep an unretained pointer to self; both are freed in deinit.
         let me = Unmanaged.passUnretained(self).toOpaque()
         BIO_set_data(bio, me)
@@ -73,7 +69,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
 
     deinit {
         SSL_free(ssl)
-        Self.live.subtract(1, ordering: .relaxed)
+        context.live.subtract(1, ordering: .relaxed)
     }
 
     /// The stream of an `SSL` (for OpenSSL callbacks).
