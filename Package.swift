@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem"], swiftSettings: strict),
         .testTarget(
             name: "AsyncIOTests",
-            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem"],
+            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOTLS"],
             swiftSettings: strict
         ),
         .testTarget(

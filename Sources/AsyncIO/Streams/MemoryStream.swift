@@ -24,6 +24,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
     private var sentEOF = false
     public private(set) var isClosed = false
     private var peerClosed = false
+    private var peerReset = false
     private var receiveWaiter: UnsafeContinuation<Void, any Error>?
     private var sendWaiter: UnsafeContinuation<Void, any Error>?
     /// Counts waits, so a late cancellation cannot cancel a newer wait.
@@ -51,9 +52,9 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
 
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
+        if peerReset { throw StreamError(.broken, operation: "read", detail: "the peer reset the stream") }
         if inbound.isEmpty {
             if inboundEnded { return .done(0) }
-            if peerClosed { throw StreamError(.broken, operation: "read", detail: "the peer closed") }
             return .wouldBlock
         }
         let count = inbound.read(into: buffer)
@@ -94,15 +95,19 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         peer?.dataArrived()
     }
 
+    /// Closes as a socket does: the peer reads what was sent and then end of stream; if this end still
+    /// had unread bytes, the peer is reset instead (its reads and writes fail with `.broken`).
     public func close() {
         guard !isClosed else { return }
         isClosed = true
         sendableHandler = nil
+        let discarded = !inbound.isEmpty
         inbound = ByteBuffer()
         let error = StreamError(.closed, operation: "close")
         receiveWaiter.take()?.resume(throwing: error)
         sendWaiter.take()?.resume(throwing: error)
         if let peer {
+            if discarded { peer.peerReset = true } else { peer.inboundEnded = true }
             peer.peerClosed = true
             peer.dataArrived()
             peer.spaceFreed()

@@ -1,28 +1,44 @@
 import AsyncIO
 import AsyncIOSystem
 import AsyncIOTesting
+import AsyncIOTLS
 import Testing
 
-/// The kinds of connected byte streams every stream test runs over.
+/// The kinds of connected byte streams every stream test runs over: sockets, the in-memory pair, and TLS
+/// (over a socket pair, handshaken in the process).
 enum PairKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case tcp, unix, socketPair
+    case tcp, unix, socketPair, memory, tls
     var testDescription: String { rawValue }
 }
 
-/// One end of a connected pair: a reader and a writer over the same socket.
+/// One end of a connected pair: a reader and a writer over the same stream.
 struct End {
     let reader: StreamReader
     let writer: StreamWriter
-    var socket: Socket { writer.stream as! Socket }
 }
 
 /// Makes a connected pair of streams of `kind` on `loop`.
 func makePair(_ kind: PairKind, on loop: EventLoop, highWatermark: Int = 64 * 1024, limit: Int = 64 * 1024) async throws -> (End, End) {
-    func end(_ socket: Socket) -> End {
-        End(reader: StreamReader(socket: socket, limit: limit),
-            writer: StreamWriter(socket: socket, highWatermark: highWatermark, lowWatermark: highWatermark / 4))
+    func end(_ stream: any ByteStream) -> End {
+        End(reader: StreamReader(stream: stream, limit: limit),
+            writer: StreamWriter(stream: stream, highWatermark: highWatermark, lowWatermark: highWatermark / 4))
     }
     switch kind {
+    case .memory:
+        let (x, y) = MemoryStream.pair(on: loop)
+        return (end(x), end(y))
+    case .tls:
+        let pki = try await TestPKI.shared()
+        let server = try TLSContext(.server(certificateChain: .file(pki.path("chain.pem")), privateKey: .file(pki.path("leaf.key"))))
+        var configuration = TLSConfiguration.client()
+        configuration.trustRoots = .none
+        configuration.additionalTrustRoots = [.file(pki.path("ca.pem"))]
+        let client = try TLSContext(configuration)
+        let (x, y) = try SocketOps.socketPair()
+        let serverSocket = try loop.adopt(x), clientSocket = try loop.adopt(y)
+        let accepting = loop.spawn { try await TLSStream.accept(over: serverSocket, context: server) }
+        let connected = try await TLSStream.connect(over: clientSocket, context: client, serverName: "localhost")
+        return (end(connected), end(try await accepting.value))
     case .socketPair:
         let (a, b) = try SocketOps.socketPair()
         return (end(try loop.adopt(a)), end(try loop.adopt(b)))
