@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "aio", "Hello"]
+            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOTLS", "aio", "Hello"]
                 + examples.map { .target(name: $0.name) },
             swiftSettings: strict
         ),

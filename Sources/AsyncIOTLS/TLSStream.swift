@@ -155,6 +155,9 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
     }
 
     private func handshake() async throws {
+        // SSL_get_error reads the thread's error queue: start from an empty one. Every failure path below
+        // takes what it pushed, so the queue stays empty between calls.
+        ERR_clear_error()
         while true {
             let result = SSL_do_handshake(ssl)
             if result == 1 {
