@@ -43,7 +43,11 @@ let package = Package(
         ),
         // OpenSSL 3 from the system (apt libssl-dev); only AsyncIOTLS sees it.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "AsyncIOTLS", dependencies: ["AsyncIO", "AsyncIOSystem", "COpenSSL"], swiftSettings: strict),
+        // Async functions run on their caller's executor (the loop), like AsyncIO's and AsyncIOHTTP's.
+        .target(
+            name: "AsyncIOTLS", dependencies: ["AsyncIO", "AsyncIOSystem", "COpenSSL"],
+            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+        ),
         .target(
             name: "AsyncIOHTTP",
             dependencies: ["AsyncIO", "AsyncIOSystem", "AsyncIOTLS", .product(name: "HTTPTypes", package: "swift-http-types")],

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the HTTP client benchmarks of AsyncIO and its peers in one interleaved run and prints a table.
 
-    Benchmarks/run-client-benchmarks.py [--rounds 3] [--requests 20000] [--skip-build]
+    Benchmarks/run-client-benchmarks.py [--rounds 3] [--requests 20000] [--skip-build] [--tls]
 
 Every client GETs one local server (../shared/bench's C epoll HTTP responder, which costs almost
 nothing, so the client's cost shows): REQUESTS sequential GETs over keep-alive, then REQUESTS GETs
@@ -10,6 +10,10 @@ swift-server/async-http-client 1.37 (Benchmarks/peers/ahc-client) and aiohttp's 
 without uvloop (Benchmarks/peers/aiohttp_client_bench.py). Each round runs every client once; the table
 shows medians over the rounds of req/s and client CPU µs per request, and the ratios peer ÷ AsyncIO
 computed within each round.
+
+With --tls every client GETs https://localhost/plaintext from `aio serve --tls-cert --tls-key` instead
+(TLS 1.3, a self-signed P-256 certificate made for the run and trusted through SSL_CERT_FILE, and
+BENCH_CA_FILE for async-http-client, whose BoringSSL does not read SSL_CERT_FILE).
 """
 import argparse
 import json
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import time
 import socket
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
@@ -28,8 +33,8 @@ PORT = 18710
 def build(skip):
     if skip:
         return
-    subprocess.run(["swift", "build", "-c", "release", "--product", "HTTPClientBenchmark"], check=True, cwd=ROOT,
-                   stdout=sys.stderr)
+    for product in ("HTTPClientBenchmark", "aio"):
+        subprocess.run(["swift", "build", "-c", "release", "--product", product], check=True, cwd=ROOT, stdout=sys.stderr)
     subprocess.run(["swift", "build", "-c", "release"], check=True, cwd=os.path.join(ROOT, "Benchmarks/peers/ahc-client"),
                    stdout=sys.stderr)
     subprocess.run(["make", "-C", os.path.join(SHARED, "peers/c")], check=True, stdout=sys.stderr)
@@ -50,9 +55,24 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--tls", action="store_true", help="HTTPS against aio serve --tls-cert/--tls-key")
     args = parser.parse_args()
     build(args.skip_build)
-    url = f"http://127.0.0.1:{PORT}/"
+    env = dict(os.environ)
+    if args.tls:
+        directory = tempfile.mkdtemp(prefix="aio-client-bench-")
+        cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        env["SSL_CERT_FILE"] = cert
+        env["BENCH_CA_FILE"] = cert
+        url = f"https://localhost:{PORT}/plaintext"
+        server_argv = [os.path.join(ROOT, ".build/release/aio"), "serve", "--port", str(PORT),
+                       "--tls-cert", cert, "--tls-key", key]
+    else:
+        url = f"http://127.0.0.1:{PORT}/"
+        server_argv = [os.path.join(SHARED, "peers/c/http_epoll"), str(PORT)]
     clients = {
         "AsyncIO": [os.path.join(ROOT, ".build/release/HTTPClientBenchmark")],
         "async-http-client": [os.path.join(ROOT, "Benchmarks/peers/ahc-client/.build/release/ahc-client")],
@@ -63,7 +83,7 @@ def main():
         if not os.path.exists(cmd[1] if name.startswith("aiohttp") else cmd[0]):
             print(f"{name}: not built, skipped", file=sys.stderr)
             del clients[name]
-    server = subprocess.Popen([os.path.join(SHARED, "peers/c/http_epoll"), str(PORT)], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(server_argv, stdout=subprocess.DEVNULL)
     try:
         wait_for_port(PORT)
         results = {}  # (scenario, client) -> list of (req/s, cpu µs/req)
@@ -74,12 +94,12 @@ def main():
                         argv = cmd[:2] + [url, str(args.requests), str(concurrency)] + cmd[2:]
                     else:
                         argv = cmd + [url, str(args.requests), str(concurrency)]
-                    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+                    out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
                     data = json.loads(out.strip().splitlines()[-1])
                     rate = data["requests"] / data["seconds"]
                     cpu = data["cpu_seconds"] / data["requests"] * 1e6
                     results.setdefault((concurrency, name), []).append((rate, cpu))
-        print(f"{args.requests} GETs per run, medians of {args.rounds} rounds; ratios are peer ÷ AsyncIO "
+        print(f"{url}: {args.requests} GETs per run, medians of {args.rounds} rounds; ratios are peer ÷ AsyncIO "
               "(CPU µs per request, then wall time), within each round.\n")
         print("| scenario | client | req/s | client CPU µs/req | CPU ratio | time ratio |")
         print("|---|---|---|---|---|---|")

@@ -159,6 +159,12 @@ public final class TLSContext: @unchecked Sendable {
         case (.server, .optional): SSL_VERIFY_PEER
         }
         SSL_CTX_set_verify(context, mode, nil)
+        if configuration.role == .server {
+            // Resumption with client certificates needs a session ID context (sessions of one context are
+            // not resumed by another); without it OpenSSL refuses the resumed handshake with an alert.
+            let id = Array("AsyncIO-\(configuration.verification)".utf8)
+            _ = id.withUnsafeBufferPointer { SSL_CTX_set_session_id_context(context, $0.baseAddress, UInt32($0.count)) }
+        }
     }
 
     private static func version(_ version: TLSConfiguration.Version) -> Int32 {

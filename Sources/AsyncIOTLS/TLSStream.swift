@@ -44,6 +44,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
     private var receiveWaitsToSend = false
     private var sendWaitsToReceive = false
     private var sendableHandler: (() -> Void)?
+    /// Whether ``close()`` has run.
     public private(set) var isClosed = false
 
     private init(inner: any ByteStream, context: TLSContext, peerName: String, sessionKey: String?) throws {
@@ -205,6 +206,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
 
     // MARK: - ByteStream
 
+    /// One non-blocking receive (see ``ByteStream/tryReceive(into:)``).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
         if receivedCloseNotify || buffer.isEmpty { return .done(0) }
@@ -226,6 +228,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
         }
     }
 
+    /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
         if isClosed || sentCloseNotify { throw StreamError(.closed, operation: "write") }
         if bytes.isEmpty { return .done(0) }
@@ -244,14 +247,23 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
         }
     }
 
+    /// Waits until a receive is worth retrying (see ``ByteStream/waitUntilReceivable()``).
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is consumed.
     public func waitUntilReceivable() async throws {
         if receiveWaitsToSend { try await inner.waitUntilSendable() } else { try await inner.waitUntilReceivable() }
     }
 
+    /// Waits until a send is worth retrying (see ``ByteStream/waitUntilSendable()``).
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is sent.
     public func waitUntilSendable() async throws {
         if sendWaitsToReceive { try await inner.waitUntilReceivable() } else { try await inner.waitUntilSendable() }
     }
 
+    /// Sets the closure called when a blocked send may succeed (see ``ByteStream/setSendableHandler(_:)``).
     public func setSendableHandler(_ handler: (() -> Void)?) {
         sendableHandler = handler
         updateInnerHandler()

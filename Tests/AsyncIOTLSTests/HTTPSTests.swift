@@ -50,6 +50,52 @@ struct HTTPSTests {
         }
     }
 
+    /// TLS inside TLS: an HTTPS request to our server through a CONNECT proxy that speaks TLS itself.
+    @Test func httpsRequestThroughATLSConnectTunnel() async throws {
+        let pki = try await TestPKI.shared()
+        try await withTestLoop(virtualTime: false) { loop in
+            let serverContext = try Contexts.server(pki, alpn: ["http/1.1"])
+            var configuration = HTTPServer.Configuration()
+            configuration.tls = serverContext
+            var router = HTTPRouter()
+            router.get("/through") { request in .text("tunnelled over \(request.tls?.protocolVersion ?? "plain text")") }
+            let target = try await HTTPServer.start(host: "127.0.0.1", port: 0, configuration: configuration, handler: router.handler)
+            let proxy = try await startServer(host: "127.0.0.1", port: 0, tls: serverContext) { reader, writer in
+                let head = String(decoding: try await reader.read(until: Array("\r\n\r\n".utf8)), as: UTF8.self)
+                guard head.hasPrefix("CONNECT "), let port = UInt16(head.split(separator: " ")[1].split(separator: ":")[1]) else { return }
+                let (upReader, upWriter) = try await openConnection(host: "127.0.0.1", port: port)
+                try await writer.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask(executorPreference: loop) {
+                        for try await chunk in reader.chunks { try await upWriter.write(chunk) }
+                        upWriter.writeEOF()
+                    }
+                    group.addTask(executorPreference: loop) {
+                        for try await chunk in upReader.chunks { try await writer.write(chunk) }
+                    }
+                    try await group.waitForAll()
+                }
+                await upWriter.close()
+            }
+            let client = try Contexts.client(pki, alpn: ["http/1.1"])
+            do {
+                let (reader, writer) = try await openConnection(host: "localhost", port: proxy.localAddress.port!, tls: client)
+                try await writer.write("CONNECT localhost:\(target.localAddress.port!) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                #expect(String(decoding: try await reader.read(until: Array("\r\n\r\n".utf8)), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+                let (innerReader, innerWriter) = try await startTLS(reader: reader, writer: writer, tls: client, serverName: "localhost")
+                try await innerWriter.write("GET /through HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                let response = String(decoding: try await innerReader.readToEnd(), as: UTF8.self)
+                #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"))
+                #expect(response.hasSuffix("\r\n\r\ntunnelled over TLSv1.3"))
+                await innerWriter.close()
+            }
+            proxy.close()
+            await proxy.waitClosed()
+            await target.shutdown()
+            #expect(client.liveStreamCount == 0)
+        }
+    }
+
     @Test func clientAndServerOverHTTPSWithRedirectsAcrossSchemes() async throws {
         let pki = try await TestPKI.shared()
         try await withTestLoop(virtualTime: false) { _ in

@@ -120,6 +120,53 @@ struct TLSLifecycleTests {
         }
     }
 
+    @Test func serverResumesSessionsAndClientPresentsItsCertificate() async throws {
+        let pki = try await TestPKI.shared()
+        try await withTestLoop(virtualTime: false) { _ in
+            let subjects = Box<[String]>([])
+            let serverContext = try Contexts.server(pki, clientCertificates: .full)
+            let server = try await startEchoServer(tls: serverContext) { subjects.value.append($0.peerCertificate?.subject ?? "none") }
+            let client = try Contexts.client(pki, certificate: "client")
+            var reused: [Bool] = []
+            for round in 0..<2 {
+                let (reader, writer) = try await openConnection(host: "localhost", port: server.localAddress.port!, tls: client)
+                try await writer.write("round \(round)\n")
+                #expect(try await reader.readLine() == Array("round \(round)\n".utf8))  // tickets arrive with it
+                reused.append((writer.stream as? TLSStream)?.isSessionReused ?? false)
+                await writer.close()
+            }
+            #expect(reused == [false, true])
+            #expect(subjects.value == ["CN=client", "CN=client"])  // a resumed session keeps the peer's certificate
+            server.close()
+            await server.waitClosed()
+        }
+    }
+
+    @Test func keyLogFileRecordsTheSessionSecrets() async throws {
+        let pki = try await TestPKI.shared()
+        try await withTestLoop(virtualTime: false) { loop in
+            let path = pki.path("keylog-\(UInt32.random(in: 0...UInt32.max)).txt")
+            var configuration = TLSConfiguration.client()
+            configuration.trustRoots = .none
+            configuration.additionalTrustRoots = [.file(pki.path("ca.pem"))]
+            configuration.keyLogFile = path
+            let client = try TLSContext(configuration)
+            let (x, y) = try SocketOps.socketPair()
+            let serverSocket = try loop.adopt(x), clientSocket = try loop.adopt(y)
+            let serverContext = try Contexts.server(pki)
+            let accepting = loop.spawn { try await TLSStream.accept(over: serverSocket, context: serverContext) }
+            let stream = try await TLSStream.connect(over: clientSocket, context: client, serverName: "localhost")
+            let server = try await accepting.value
+            let log = String(decoding: try pki.contents(path.split(separator: "/").last.map(String.init)!), as: UTF8.self)
+            for label in ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"] {
+                #expect(log.contains(label + " "), "\(label) missing from the key log")
+            }
+            #expect(log.split(separator: "\n").allSatisfy { $0.split(separator: " ").count == 3 })
+            stream.close()
+            server.close()
+        }
+    }
+
     @Test func startTLSUpgradesAPlainConnection() async throws {
         let pki = try await TestPKI.shared()
         try await withTestLoop(virtualTime: false) { _ in

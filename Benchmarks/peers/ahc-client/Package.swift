@@ -7,11 +7,16 @@ let package = Package(
     name: "ahc-client",
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        // For BENCH_CA_FILE (HTTPS runs): its TLSConfiguration.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .executableTarget(
             name: "ahc-client",
-            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         )
     ]

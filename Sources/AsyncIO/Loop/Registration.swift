@@ -72,7 +72,7 @@ public final class IORegistration: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is consumed.
-    public func waitReadable() async throws {
+    public nonisolated(nonsending) func waitReadable() async throws {
         if isReadable { return }
         try await wait(write: false)
     }
@@ -83,12 +83,12 @@ public final class IORegistration: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is written.
-    public func waitWritable() async throws {
+    public nonisolated(nonsending) func waitWritable() async throws {
         if isWritable { return }
         try await wait(write: true)
     }
 
-    private func wait(write: Bool) async throws {
+    private nonisolated(nonsending) func wait(write: Bool) async throws {
         precondition(loop.inEventLoop, "IORegistration used off its loop's thread")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }
         if (write ? writeWaiter : readWaiter) != nil {

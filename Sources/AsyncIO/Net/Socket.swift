@@ -307,13 +307,13 @@ extension EventLoop {
         }
     }
 
-    func waitReadable(_ socket: Socket, operation: String) async throws {
+    nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
             throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
         }
     }
 
-    func waitWritable(_ socket: Socket, operation: String) async throws {
+    nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
             throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
         }

@@ -37,12 +37,12 @@ public protocol ByteStream: AnyObject, Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is consumed.
-    func waitUntilReceivable() async throws
+    nonisolated(nonsending) func waitUntilReceivable() async throws
     /// Suspends until a send that returned `.wouldBlock` is worth retrying.
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is sent.
-    func waitUntilSendable() async throws
+    nonisolated(nonsending) func waitUntilSendable() async throws
 
     /// Sets (or with nil, clears) the closure the loop calls when a send that returned `.wouldBlock`
     /// may succeed now. If sending may already succeed, the closure is called in the loop's next turn.
@@ -58,6 +58,7 @@ public protocol ByteStream: AnyObject, Sendable {
 }
 
 extension Socket: ByteStream {
+    /// One non-blocking receive (see ``ByteStream/tryReceive(into:)``).
     @inline(__always)
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
@@ -67,6 +68,7 @@ extension Socket: ByteStream {
         return result
     }
 
+    /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     @inline(__always)
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "write") }
@@ -76,10 +78,19 @@ extension Socket: ByteStream {
         return result
     }
 
-    public func waitUntilReceivable() async throws { try await loop.waitReadable(self, operation: "read") }
+    /// Waits until a receive is worth retrying (see ``ByteStream/waitUntilReceivable()``).
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is consumed.
+    public nonisolated(nonsending) func waitUntilReceivable() async throws { try await loop.waitReadable(self, operation: "read") }
 
-    public func waitUntilSendable() async throws { try await loop.waitWritable(self, operation: "write") }
+    /// Waits until a send is worth retrying (see ``ByteStream/waitUntilSendable()``).
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is sent.
+    public nonisolated(nonsending) func waitUntilSendable() async throws { try await loop.waitWritable(self, operation: "write") }
 
+    /// Sets the closure called when a blocked send may succeed (see ``ByteStream/setSendableHandler(_:)``).
     public func setSendableHandler(_ handler: (() -> Void)?) {
         registration.writableHandler = handler
         // Already writable (readiness seen, not cleared): call it in the next turn rather than wait for an

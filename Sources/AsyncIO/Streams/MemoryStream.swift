@@ -22,6 +22,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
     private var inbound = ByteBuffer()
     private var inboundEnded = false
     private var sentEOF = false
+    /// Whether ``close()`` has run.
     public private(set) var isClosed = false
     private var peerClosed = false
     private var peerReset = false
@@ -50,6 +51,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
     /// An in-memory stream has no address.
     public var peerAddress: SocketAddress? { nil }
 
+    /// One non-blocking receive (see ``ByteStream/tryReceive(into:)``).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
         if peerReset { throw StreamError(.broken, operation: "read", detail: "the peer reset the stream") }
@@ -63,6 +65,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         return .done(count)
     }
 
+    /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
         if isClosed || sentEOF { throw StreamError(.closed, operation: "write") }
         guard let peer, !peer.isClosed else { throw StreamError(.broken, operation: "write", detail: "the peer closed") }
@@ -74,19 +77,29 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         return .done(count)
     }
 
-    public func waitUntilReceivable() async throws {
+    /// Waits until a receive is worth retrying (see ``ByteStream/waitUntilReceivable()``).
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is consumed.
+    public nonisolated(nonsending) func waitUntilReceivable() async throws {
         try await wait(send: false)
     }
 
-    public func waitUntilSendable() async throws {
+    /// Waits until a send is worth retrying (see ``ByteStream/waitUntilSendable()``).
+    ///
+    /// ### Cancellation
+    /// Safe: the wait is abandoned and nothing is sent.
+    public nonisolated(nonsending) func waitUntilSendable() async throws {
         try await wait(send: true)
     }
 
+    /// Sets the closure called when a blocked send may succeed (see ``ByteStream/setSendableHandler(_:)``).
     public func setSendableHandler(_ handler: (() -> Void)?) {
         sendableHandler = handler
         if let handler, let peer, peer.inbound.count < capacity { loop.execute(handler) }
     }
 
+    /// Half-closes: the peer reads end of stream after what was sent.
     public func shutdownWrite() throws {
         if isClosed { throw StreamError(.closed, operation: "shutdown") }
         guard !sentEOF else { return }
@@ -125,7 +138,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         if let handler = sendableHandler { loop.execute(handler) }
     }
 
-    private func wait(send: Bool) async throws {
+    private nonisolated(nonsending) func wait(send: Bool) async throws {
         if isClosed { throw StreamError(.closed, operation: send ? "write" : "read") }
         if (send ? sendWaiter : receiveWaiter) != nil { throw StreamError(.busy, operation: send ? "write" : "read") }
         try Task.checkCancellation()

@@ -79,7 +79,7 @@ public final class StreamReader: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
-    public func read(upTo maxCount: Int) async throws -> [UInt8] {
+    public nonisolated(nonsending) func read(upTo maxCount: Int) async throws -> [UInt8] {
         precondition(maxCount > 0, "read(upTo:) needs a positive count")
         try beginRead()
         defer { isReading = false }
@@ -92,7 +92,7 @@ public final class StreamReader: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
-    public func read(into destination: UnsafeMutableRawBufferPointer) async throws -> Int {
+    public nonisolated(nonsending) func read(into destination: UnsafeMutableRawBufferPointer) async throws -> Int {
         precondition(destination.count > 0, "read(into:) needs a non-empty buffer")
         try beginRead()
         defer { isReading = false }
@@ -120,7 +120,7 @@ public final class StreamReader: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
-    public func read(exactly count: Int) async throws -> [UInt8] {
+    public nonisolated(nonsending) func read(exactly count: Int) async throws -> [UInt8] {
         precondition(count >= 0, "read(exactly:) needs a non-negative count")
         try beginRead()
         defer { isReading = false }
@@ -139,7 +139,7 @@ public final class StreamReader: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
-    public func read(until separator: [UInt8]) async throws -> [UInt8] {
+    public nonisolated(nonsending) func read(until separator: [UInt8]) async throws -> [UInt8] {
         precondition(!separator.isEmpty, "the separator must not be empty")
         try beginRead()
         defer { isReading = false }
@@ -166,7 +166,7 @@ public final class StreamReader: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
-    public func readLine() async throws -> [UInt8] {
+    public nonisolated(nonsending) func readLine() async throws -> [UInt8] {
         do {
             return try await read(until: [UInt8(ascii: "\n")])
         } catch let error as StreamError where error.code == .incompleteRead {
@@ -239,7 +239,7 @@ public final class StreamReader: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: bytes already received stay buffered.
-    public func receiveMore() async throws -> Bool {
+    public nonisolated(nonsending) func receiveMore() async throws -> Bool {
         try beginRead()
         defer { isReading = false }
         if eof { return false }
@@ -273,7 +273,7 @@ public final class StreamReader: @unchecked Sendable {
     }
 
     /// Receives more bytes into the buffer (at least one, unless the stream ends).
-    private func fill(minimum: Int) async throws {
+    private nonisolated(nonsending) func fill(minimum: Int) async throws {
         guard let stream else {
             let loop = requireCurrentLoop("StreamReader.read")
             try await withTaskCancellationHandler {

@@ -71,7 +71,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// The bytes are buffered before the call can suspend; cancelling a suspended write only stops the
     /// wait for the buffer to drain.
-    public func write(_ bytes: UnsafeRawBufferPointer) async throws {
+    public nonisolated(nonsending) func write(_ bytes: UnsafeRawBufferPointer) async throws {
         try checkWritable()
         if bytes.isEmpty { return }
         var sent = 0
@@ -91,7 +91,7 @@ public final class StreamWriter: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// As ``write(_:)-(UnsafeRawBufferPointer)``.
-    public func write(_ bytes: [UInt8]) async throws {
+    public nonisolated(nonsending) func write(_ bytes: [UInt8]) async throws {
         try checkWritable()
         let overflow: Bool = try bytes.withUnsafeBytes { raw in
             var sent = 0
@@ -119,7 +119,7 @@ public final class StreamWriter: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: only the wait stops; buffered bytes are still sent.
-    public func drain() async throws {
+    public nonisolated(nonsending) func drain() async throws {
         if let failure { throw failure }
         if pending.count <= lowWatermark { return }
         try await wait(until: lowWatermark, operation: "drain")
@@ -242,7 +242,7 @@ public final class StreamWriter: @unchecked Sendable {
         do { try stream.shutdownWrite() } catch { fail(Self.writeError(error)) }
     }
 
-    private func wait(until threshold: Int, operation: String) async throws {
+    private nonisolated(nonsending) func wait(until threshold: Int, operation: String) async throws {
         nextWaiterID &+= 1
         let id = nextWaiterID
         let loop = stream.loop

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOSSL
 
 // ahc-client URL REQUESTS CONCURRENCY: REQUESTS GETs over keep-alive, CONCURRENCY in flight, each
 // body collected. Prints {"requests", "seconds", "cpu_seconds"} as JSON.
@@ -10,6 +11,12 @@ let concurrency = Int(arguments[3])!
 
 var configuration = HTTPClient.Configuration()
 configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+// HTTPS runs: trust the run's certificate (BoringSSL does not read SSL_CERT_FILE).
+if let caFile = ProcessInfo.processInfo.environment["BENCH_CA_FILE"] {
+    var tls = TLSConfiguration.makeClientConfiguration()
+    tls.trustRoots = .file(caFile)
+    configuration.tlsConfiguration = tls
+}
 let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 
 func cpuSeconds() -> Double {
