@@ -20,7 +20,7 @@ final class ConnectionDeadline: @unchecked Sendable {
 
     /// Sets the deadline `timeout` from now.
     func set(after timeout: Duration) {
-        set(at: loop.now.nanoseconds &+ timeout.nanoseconds)
+        set(at: loop.now.nanoseconds.addingSaturated(timeout.nanoseconds))
     }
 
     /// Sets the deadline, in loop-clock nanoseconds.
@@ -62,6 +62,6 @@ extension Duration {
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : product &+ attoseconds / 1_000_000_000
+        return overflow ? (seconds < 0 ? .min : .max) : product.addingSaturated(attoseconds / 1_000_000_000)
     }
 }

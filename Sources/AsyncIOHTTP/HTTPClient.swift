@@ -125,7 +125,7 @@ public final class HTTPClient: @unchecked Sendable {
         timeouts: Timeouts? = nil
     ) async throws -> HTTPClientResponse {
         let timeouts = timeouts ?? configuration.timeouts
-        let totalDeadline = timeouts.total.map { pool.loop.now.nanoseconds &+ $0.nanoseconds }
+        let totalDeadline = timeouts.total.map { pool.loop.now.nanoseconds.addingSaturated($0.nanoseconds) }
         var target: HTTPURL
         if let (text, parsed) = lastURL, text == url {
             target = parsed  // the same URL as last time (polling, benchmarks): no parse

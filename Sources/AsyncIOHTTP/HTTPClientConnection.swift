@@ -178,7 +178,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                 throw HTTPClientError(.protocolError, url: url.description, error.description)
             }
             if let event { return event }
-            var wait = loop.now.nanoseconds &+ readTimeout.nanoseconds
+            var wait = loop.now.nanoseconds.addingSaturated(readTimeout.nanoseconds)
             if let totalDeadline { wait = min(wait, totalDeadline) }
             deadline.set(at: wait)
             let more: Bool

@@ -79,7 +79,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
     func release(_ connection: HTTPClientConnection) {
         guard let host = hosts[connection.key] else { return connection.close() }
         if connection.isReusable && !isShutDown {
-            connection.idleDeadline = loop.now.nanoseconds &+ idleTimeout.nanoseconds
+            connection.idleDeadline = loop.now.nanoseconds.addingSaturated(idleTimeout.nanoseconds)
             host.idle.append(connection)
             if sweepTimer == nil { armSweep(at: connection.idleDeadline) }
         } else {

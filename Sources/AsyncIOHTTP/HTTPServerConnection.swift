@@ -113,10 +113,10 @@ final class HTTPServerConnection: @unchecked Sendable {
         if reader.bufferedCount == 0 && parser.isIdle {
             phase = .idle
             let timeout = first ? server.configuration.headerTimeout : server.configuration.idleTimeout
-            deadline.set(at: now &+ timeout.nanoseconds)
+            deadline.set(at: now.addingSaturated(timeout.nanoseconds))
         } else {
             phase = .head
-            deadline.set(at: now &+ server.configuration.headerTimeout.nanoseconds)
+            deadline.set(at: now.addingSaturated(server.configuration.headerTimeout.nanoseconds))
         }
         while true {
             let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in

@@ -8,10 +8,7 @@ extension EventLoop {
     /// Safe from any thread; off the loop the timer is armed in the loop's next turn.
     @discardableResult
     public func call(after delay: Duration, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
-        let base = nowNanoseconds
-        let delayNanos = max(0, delay.nanosecondsClamped)
-        return schedule(deadline: base > Int64.max - delayNanos ? .max : base + delayNanos,
-                        action: .callback(callback))
+        schedule(deadline: nowNanoseconds.addingSaturated(max(0, delay.nanosecondsClamped)), action: .callback(callback))
     }
 
     /// Schedules `callback` to run on the loop at `deadline` on its clock (asyncio's `call_at`).
@@ -97,9 +94,7 @@ extension EventLoop {
     /// ### Cancellation
     /// The timer is removed and the call throws `CancellationError` at once.
     public func sleep(for duration: Duration) async throws {
-        let base = nowNanoseconds
-        let delay = max(0, duration.nanosecondsClamped)
-        try await sleep(untilNanoseconds: base > Int64.max - delay ? .max : base + delay)
+        try await sleep(untilNanoseconds: nowNanoseconds.addingSaturated(max(0, duration.nanosecondsClamped)))
     }
 
     /// Suspends the calling task until `deadline` on the loop's clock.

@@ -17,10 +17,14 @@ public struct LoopClock: Clock {
         /// Creates an instant from nanoseconds on the clock.
         public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
-        /// This instant moved by `duration`.
+        /// This instant moved by `duration`, saturating: a deadline past the end of time is the end of
+        /// time (`Int64.max` nanoseconds), which never fires.
         public func advanced(by duration: Duration) -> Instant {
-            Instant(nanoseconds: nanoseconds &+ duration.nanosecondsClamped)
+            Instant(nanoseconds: nanoseconds.addingSaturated(duration.nanosecondsClamped))
         }
+
+        /// The end of time: a timer at this instant never fires.
+        public static let distantFuture = Instant(nanoseconds: .max)
 
         /// The time from this instant to `other` (negative if `other` is earlier).
         public func duration(to other: Instant) -> Duration {
@@ -46,6 +50,15 @@ public struct LoopClock: Clock {
     /// The timer is removed and the call throws `CancellationError` at once.
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
         try await loop.sleep(untilNanoseconds: deadline.nanoseconds)
+    }
+}
+
+extension Int64 {
+    /// `self + other`, saturating at `.max` and `.min` instead of wrapping: the one place where deadlines
+    /// are added up (a timeout of `.seconds(Int64.max)` is "never", not "at once").
+    package func addingSaturated(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
     }
 }
 

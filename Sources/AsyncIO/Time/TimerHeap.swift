@@ -26,11 +26,13 @@ struct TimerHeap {
     var count: Int { entries.count - cancelledCount }
     var isEmpty: Bool { count == 0 }
 
-    /// The deadline of the next timer that will fire.
+    /// The deadline of the next timer that will fire; nil when none will (a timer at the end of time,
+    /// `Int64.max`, never fires, so the loop neither wakes for it nor jumps virtual time to it).
     var nextDeadline: Int64? {
         mutating get {
             dropCancelledTop()
-            return entries.first?.deadline
+            guard let deadline = entries.first?.deadline, deadline != .max else { return nil }
+            return deadline
         }
     }
 

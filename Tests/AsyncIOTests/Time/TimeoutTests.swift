@@ -143,4 +143,48 @@ struct TimeoutTests {
             #expect(loop.pendingTimerCount == 0)
         }
     }
+
+    /// Issue 12, bug 2: deadline arithmetic wrapped, so a timeout of `.seconds(Int64.max)` fired at once
+    /// and such a sleep returned at once. Deadlines saturate at the end of time, which never comes.
+    @Test func deadlinesPastTheEndOfTimeNeverFire() async throws {
+        try await withTestLoop { loop in
+            let start = loop.now
+            let value = try await withTimeout(.seconds(Int64.max)) {
+                try await loop.sleep(for: .seconds(10))
+                return 7
+            }
+            #expect(value == 7)
+            #expect(start.duration(to: loop.now) == .seconds(10))
+            #expect(loop.now.advanced(by: .seconds(Int64.max)) == .distantFuture)
+            #expect(LoopClock.Instant(nanoseconds: -10).advanced(by: .seconds(Int64.min)).nanoseconds == .min)
+
+            let fired = FiredFlags()
+            let sleeper = loop.spawn {
+                try await Task.sleep(for: .seconds(Int64.max), clock: loop.clock)
+                fired.sleeper = true
+            }
+            let callback = loop.call(after: .seconds(Int64.max)) { loop.callSoon { fired.callback = true } }
+            let scope = loop.spawn {
+                try await withTimeout(.seconds(Int64.max)) { try await loop.sleep(for: .seconds(7200)) }
+                fired.scope = true
+            }
+            // Virtual time runs an hour ahead, and then to the scope's two hours: nothing else fires.
+            try await loop.sleep(for: .seconds(3600))
+            #expect(!fired.sleeper && !fired.callback && !fired.scope)
+            try await scope.value
+            #expect(fired.scope)
+            #expect(!fired.sleeper && !fired.callback)
+            sleeper.cancel()
+            await #expect(throws: CancellationError.self) { try await sleeper.value }
+            callback.cancel()
+            #expect(loop.pendingTimerCount == 0)
+        }
+    }
+}
+
+/// Flags set by a test's tasks and callbacks on its loop, read by the test on the same loop.
+private final class FiredFlags: @unchecked Sendable {
+    var sleeper = false
+    var callback = false
+    var scope = false
 }
