@@ -460,6 +460,9 @@ public struct HTTPParser: Sendable {
             case .host:
                 message.hostCount += 1
                 if message.hostCount > 1 { throw fail(.malformed, "more than one Host field", at: offset) }
+                guard HTTPHostSyntax.isValid(value) else {
+                    throw fail(.malformed, "invalid Host value (not uri-host [\":\" port])", at: offset + valueStart)
+                }
                 message.host = String(decoding: value, as: UTF8.self)
                 return  // Host travels as the request's authority
             case .contentLength:

@@ -73,15 +73,66 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(scheme)://\(authority)\(target)" }
 
-    /// Resolves a `Location` value (absolute, scheme-relative, absolute-path or relative) against this URL.
+    /// Resolves a `Location` value against this URL (RFC 3986 §5.2): an absolute URL, a network-path
+    /// reference (`//host/path`), an absolute path, a query, or a relative path, with dot segments
+    /// (`.`, `..`) removed; a fragment is dropped. A `://` inside a query (`/login?next=https://...`) is
+    /// not a scheme.
     public func resolving(_ reference: String) throws -> HTTPURL {
-        if reference.contains("://") { return try HTTPURL(reference) }
-        if reference.hasPrefix("//") { return try HTTPURL("\(scheme):\(reference)") }
-        if reference.hasPrefix("/") { return try HTTPURL("\(scheme)://\(authority)\(reference)") }
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        if reference.hasPrefix("?") { return try HTTPURL("\(scheme)://\(authority)\(path)\(reference)") }
-        let directory = path[...(path.lastIndex(of: "/") ?? path.startIndex)]
-        return try HTTPURL("\(scheme)://\(authority)\(directory)\(reference)")
+        var text = reference.trimmingASCIIWhitespace()
+        if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
+        if Self.hasScheme(text) { return try HTTPURL(String(text)) }
+        if text.hasPrefix("//") { return try HTTPURL("\(scheme):\(text)") }
+        let (basePath, baseQuery) = Self.splitQuery(target[...])
+        let (referencePath, referenceQuery) = Self.splitQuery(text)
+        let path: String
+        var query = referenceQuery
+        if referencePath.isEmpty {
+            path = String(basePath)
+            if query == nil { query = baseQuery }
+        } else if referencePath.hasPrefix("/") {
+            path = Self.removingDotSegments(String(referencePath))
+        } else {
+            let directory = basePath[...(basePath.lastIndex(of: "/") ?? basePath.startIndex)]
+            path = Self.removingDotSegments(String(directory) + referencePath)
+        }
+        return try HTTPURL("\(scheme)://\(authority)\(path)\(query.map { "?\($0)" } ?? "")")
+    }
+
+    /// Whether `text` starts with `scheme ":"` (RFC 3986 §3.1: a letter, then letters, digits, `+`, `-`,
+    /// `.`), before any `/`, `?` or `#`.
+    private static func hasScheme(_ text: Substring) -> Bool {
+        guard let first = text.first, first.isASCII, first.isLetter else { return false }
+        for character in text.dropFirst() {
+            if character == ":" { return true }
+            guard character.isASCII, character.isLetter || character.isNumber || "+-.".contains(character) else { return false }
+        }
+        return false
+    }
+
+    /// The path and the query (without its `?`), if any.
+    private static func splitQuery(_ text: Substring) -> (path: Substring, query: Substring?) {
+        guard let mark = text.firstIndex(of: "?") else { return (text, nil) }
+        return (text[..<mark], text[text.index(after: mark)...])
+    }
+
+    /// RFC 3986 §5.2.4 for an absolute path: `.` segments go, `..` removes the segment before it (never
+    /// above the root).
+    static func removingDotSegments(_ path: String) -> String {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        var output: [Substring] = []
+        for (index, segment) in segments.enumerated().dropFirst() {
+            let isLast = index == segments.count - 1
+            switch segment {
+            case ".":
+                if isLast { output.append("") }
+            case "..":
+                if !output.isEmpty { output.removeLast() }
+                if isLast { output.append("") }
+            default:
+                output.append(segment)
+            }
+        }
+        return "/" + output.joined(separator: "/")
     }
 }
 

@@ -329,6 +329,24 @@ struct HTTPParserResponseTests {
         #expect(outcome.messages.first?.head.contains("host=h") == true)
     }
 
+    /// Issue 12, bug 11: a Host that is not `uri-host [":" port]` (RFC 9112 §3.2) is a 400.
+    @Test func hostValuesAreValidated() {
+        let valid = ["example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]",
+                     "[v1.fe:x]", "", "ex%41mple.com", "a-b_c~d!$&'()*+,;=e", "host:", "h:65535"]
+        for host in valid {
+            let outcome = parseEverySplit(.request, "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            #expect(outcome.error == nil, "Host: \(host) -> \(String(describing: outcome.error))")
+            #expect(outcome.messages.count == 1, "Host: \(host)")
+        }
+        let invalid = ["exa mple.com", "a/b", "a:b:c", "[::1", "::1", "host:80x", "host:65536", "host:123456", "ex%4Gmple",
+                       "ex%4", "user@host", "[::1]x", "[]", "[1.2.3.4]", "host?", "h#", "[vx.y]", "\"quoted\""]
+        for host in invalid {
+            let outcome = parseEverySplit(.request, "GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            #expect(outcome.error?.kind == .malformed, "Host: \(host) was accepted")
+            #expect(outcome.error?.reason.contains("Host") == true, "Host: \(host): \(String(describing: outcome.error))")
+        }
+    }
+
     @Test func malformedStatusLines() {
         #expect(parseEverySplit(.response, "HTTP/1.1 20 OK\r\n\r\n").error?.kind == .malformed)
         #expect(parseEverySplit(.response, "HTTP/1.1 099 X\r\n\r\n").error?.kind == .malformed)
