@@ -36,6 +36,10 @@ public final class HTTPServer: @unchecked Sendable {
         /// Time a keep-alive connection may wait for its next request, or a body for its next bytes.
         /// Default 60 s.
         public var idleTimeout: Duration = .seconds(60)
+        /// How long a response may go without the client taking any of its bytes (it reads nothing and
+        /// its window and the kernel's buffers are full) before the connection is closed; a client that
+        /// keeps reading, however slowly, is not cut. Nil for none. Default 30 s.
+        public var writeTimeout: Duration? = .seconds(30)
         /// The largest request body (413 beyond). Default 10 MiB.
         public var maxBodySize = 10 * 1024 * 1024
         /// The most open connections; the server stops accepting while at the limit. Default 10,000.

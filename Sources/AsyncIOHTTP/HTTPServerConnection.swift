@@ -41,6 +41,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     init(stream: any ByteStream, server: HTTPServer) {
         reader = StreamReader(stream: stream, limit: 64 * 1024)
         writer = StreamWriter(stream: stream)
+        writer.stallTimeout = server.configuration.writeTimeout
         self.server = server
         loop = stream.loop
         parser = HTTPParser(.request, limits: server.parserLimits)

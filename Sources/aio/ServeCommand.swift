@@ -27,6 +27,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout: Double = 60
 
+    @Option(name: .customLong("write-timeout"), help: "Seconds a response may go without the client reading any of it.")
+    var writeTimeout: Double = 30
+
     @Option(name: .customLong("max-body"), help: "The largest request body in bytes (413 beyond).")
     var maxBody = 10 * 1024 * 1024
 
@@ -36,7 +39,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var tls: TLSServerOptions
 
     func validate() throws {
-        for (flag, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout)] {
+        for (flag, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout), ("--write-timeout", writeTimeout)] {
             guard value.isFinite, value > 0, value <= 86_400 else {
                 throw ValidationError("\(flag) must be a number of seconds greater than 0 (at most 86400)")
             }
@@ -51,6 +54,7 @@ struct ServeCommand: ParsableCommand {
         var configuration = HTTPServer.Configuration()
         configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.writeTimeout = .milliseconds(Int64(writeTimeout * 1000))
         configuration.maxBodySize = maxBody
         configuration.maxConnections = maxConnections
         configuration.tls = try tls.makeContext(applicationProtocols: ["http/1.1"])

@@ -382,6 +382,53 @@ struct HTTPServerTests {
 
     /// A client that reads a huge response slowly: the handler's writes wait, so the server holds at
     /// most its watermark plus the socket buffers, never the body.
+    /// Issue 12, bug 9: a client that reads nothing kept its connection (and the response's memory)
+    /// forever. The write timeout cuts it; a client that keeps reading slowly is not cut.
+    @Test func writeTimeoutCutsAClientThatReadsNothingButNotASlowReader() async throws {
+        let total = 64 << 20
+        var router = HTTPRouter()
+        router.get("/huge") { _ in
+            HTTPServerResponse(body: .stream(length: total) { writer in
+                let chunk = [UInt8](repeating: 0x62, count: 64 * 1024)
+                for _ in 0..<(total / chunk.count) { try await writer.write(chunk) }
+            })
+        }
+        try await withServer(router, configure: { $0.writeTimeout = .seconds(5) }) { server, loop in
+            let stalled = try await TestClient(port: server.localAddress.port!)
+            try await stalled.send(get("/huge"))
+            let slow = try await TestClient(port: server.localAddress.port!)
+            try await slow.send(get("/huge"))
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
+            defer { buffer.deallocate() }
+            // The slow client reads 2 MiB a second (virtual; more than a socket buffer's worth per write
+            // timeout, as CONTRACT.md puts it) for 12 s; the stalled one reads nothing.
+            var slowReceived = 0
+            let start = loop.now
+            for second in 1...12 {
+                try await loop.sleep(for: .seconds(1))
+                while slowReceived < second * (2 << 20) {
+                    let count = try await slow.reader.read(into: buffer)
+                    #expect(count > 0)
+                    if count == 0 { break }
+                    slowReceived += count
+                }
+            }
+            #expect(start.duration(to: loop.now) >= .seconds(12))
+            #expect(slowReceived >= 24 << 20)
+            #expect(server.connectionCount == 1, "the slow reader was cut, or the stalled one was not")
+            // The stalled client finds its connection closed after the bytes already in flight.
+            var stalledReceived = 0
+            while server.connectionCount == 1 {
+                let count = (try? await stalled.reader.read(into: buffer)) ?? 0
+                if count == 0 { break }
+                stalledReceived += count
+            }
+            #expect(stalledReceived < total)
+            stalled.close()
+            slow.close()
+        }
+    }
+
     @Test func aSlowReaderOfAHugeResponseKeepsMemoryBounded() async throws {
         let total = isThreadSanitized ? 8 << 20 : 100 << 20
         let written = ManagedCounter()

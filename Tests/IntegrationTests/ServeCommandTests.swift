@@ -242,13 +242,36 @@ struct ServeCommandTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
+    /// CONTRACT.md: a client that reads nothing of its response for --write-timeout is disconnected.
+    @Test func writeTimeoutDisconnectsAClientThatReadsNothing() async throws {
+        let server = AioProcess(["serve", "--port", "0", "--write-timeout", "0.5"])
+        _ = try await server.startServer()
+        let output = try await python("""
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(b"GET /bytes/200000000 HTTP/1.1\\r\\nHost: h\\r\\n\\r\\n")
+            time.sleep(2)  # the client under test reads nothing for four write timeouts
+            received = 0
+            s.settimeout(10)
+            while True:
+                data = s.recv(1 << 20)
+                if not data: break
+                received += len(data)
+            print("closed", received < 200000000)
+            """, ["\(server.port)"])
+        #expect(output == "closed True\n")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
     @Test func portInUseExits1AndBadFlagsExit2() async throws {
         let server = AioProcess(["serve", "--port", "0"])
         _ = try await server.startServer()
         let (inUse, _, inUseError) = try await AioProcess(["serve", "--port", "\(server.port)"]).runToEnd()
         #expect(inUse == 1)
         #expect(inUseError.contains("127.0.0.1:\(server.port)"))
-        for flags in [["--port", "http"], ["--header-timeout", "-1"], ["--max-connections", "0"], ["--bogus"]] {
+        for flags in [["--port", "http"], ["--header-timeout", "-1"], ["--write-timeout", "0"], ["--max-connections", "0"], ["--bogus"]] {
             let (status, _, error) = try await AioProcess(["serve"] + flags).runToEnd()
             #expect(status == 2, "\(flags)")
             #expect(!error.isEmpty)

@@ -11,7 +11,7 @@ public struct StreamError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case closed, broken, busy, incompleteRead, limitOverrun, refused, resolution, addressInUse, system
+            case closed, broken, busy, incompleteRead, limitOverrun, refused, resolution, addressInUse, system, timedOut
         }
         private let value: Value
         /// The stream or socket was closed by this side.
@@ -32,6 +32,9 @@ public struct StreamError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let addressInUse = Code(value: .addressInUse)
         /// Another system error; see ``StreamError/underlying``.
         public static let system = Code(value: .system)
+        /// Buffered bytes made no progress for the writer's ``StreamWriter/stallTimeout``: the peer reads
+        /// nothing. The stream was aborted.
+        public static let timedOut = Code(value: .timedOut)
 
         public var description: String {
             switch value {
@@ -44,6 +47,7 @@ public struct StreamError: Error, Hashable, Sendable, CustomStringConvertible {
             case .resolution: "name resolution failed"
             case .addressInUse: "address in use"
             case .system: "system error"
+            case .timedOut: "timed out"
             }
         }
     }

@@ -24,6 +24,17 @@ public final class StreamWriter: @unchecked Sendable {
     private var nextWaiterID: UInt64 = 0
     private var failure: (any Error)?
     private var isFlushArmed = false
+    /// Fires while bytes are buffered, to check that they still move (``stallTimeout``).
+    private var stallTimer: TimerHandle?
+    /// When buffered bytes last went out (loop clock, nanoseconds).
+    private var lastProgress: Int64 = 0
+
+    /// How long buffered bytes may go without any of them being taken by the stream before the writer
+    /// gives up: it fails with ``StreamError/Code-swift.struct/timedOut`` (waiting writers too) and aborts
+    /// the stream. Nil (the default) waits forever. A peer that keeps reading, however slowly, keeps the
+    /// writer alive; one that reads nothing at all (its window and the kernel's buffers are full) does
+    /// not. It costs nothing while writes complete at once: the timer runs only while bytes are buffered.
+    public var stallTimeout: Duration?
     private var isEOFRequested = false
     private var isEOFSent = false
     private var isClosing = false
@@ -199,12 +210,32 @@ public final class StreamWriter: @unchecked Sendable {
         guard !isFlushArmed else { return }
         isFlushArmed = true
         stream.setSendableHandler { [weak self] in self?.flushPending() }
+        if let stallTimeout {
+            lastProgress = loop.nowNanoseconds
+            stallTimer = loop.call(after: stallTimeout) { [weak self] in self?.checkStall() }
+        }
     }
 
     private func disarmFlush() {
         guard isFlushArmed else { return }
         isFlushArmed = false
         stream.setSendableHandler(nil)
+        stallTimer?.cancel()
+        stallTimer = nil
+    }
+
+    /// The stall timer fired: give up if nothing went out for ``stallTimeout``, else look again then.
+    private func checkStall() {
+        guard let stallTimeout, isFlushArmed, failure == nil, !stream.isClosed else { return }
+        let deadline = LoopClock.Instant(nanoseconds: lastProgress).advanced(by: stallTimeout)
+        if loop.now < deadline {
+            stallTimer = loop.call(at: deadline) { [weak self] in self?.checkStall() }
+            return
+        }
+        stallTimer = nil
+        fail(StreamError(.timedOut, operation: "write", detail: "no buffered byte went out for \(stallTimeout)"))
+        stream.setSendableHandler(nil)
+        stream.close()
     }
 
     /// A stream's own error (such as a TLS error) passes through as a failure of every later write.
@@ -225,6 +256,7 @@ public final class StreamWriter: @unchecked Sendable {
             switch result {
             case .done(let count):
                 pending.consume(count)
+                if stallTimer != nil && count > 0 { lastProgress = loop.nowNanoseconds }
             case .wouldBlock:
                 resumeWaiters()
                 return
