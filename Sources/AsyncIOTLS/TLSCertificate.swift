@@ -35,6 +35,8 @@ public struct TLSCertificate: Sendable, Equatable {
         let length = i2d_X509(x509, nil)
         var der = [UInt8](repeating: 0, count: max(0, Int(length)))
         if length > 0 {
+            // SAFETY: `der` has exactly the `length` bytes i2d_X509 said it writes; the pointer does not
+            // outlive the closure.
             der.withUnsafeMutableBufferPointer { buffer in
                 var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
                 _ = i2d_X509(x509, &cursor)

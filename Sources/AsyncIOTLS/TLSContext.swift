@@ -57,6 +57,7 @@ public final class TLSContext: @unchecked Sendable {
                 aio_SSL_CTX_set_alpn_select(context, memory)
                 serverALPN = memory
             } else if configuration.role == .client && !alpnWire.isEmpty {
+                // SAFETY: OpenSSL copies the list during the call.
                 let failed = alpnWire.withUnsafeBufferPointer { SSL_CTX_set_alpn_protos(context, $0.baseAddress, UInt32($0.count)) }
                 if failed != 0 { throw TLSError(.configuration, "bad ALPN protocol list \(configuration.applicationProtocols)") }
             }
@@ -163,6 +164,7 @@ public final class TLSContext: @unchecked Sendable {
             // Resumption with client certificates needs a session ID context (sessions of one context are
             // not resumed by another); without it OpenSSL refuses the resumed handshake with an alert.
             let id = Array("AsyncIO-\(configuration.verification)".utf8)
+            // SAFETY: OpenSSL copies the ID during the call.
             _ = id.withUnsafeBufferPointer { SSL_CTX_set_session_id_context(context, $0.baseAddress, UInt32($0.count)) }
         }
     }

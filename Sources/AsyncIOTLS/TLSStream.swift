@@ -211,6 +211,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
         if isClosed { throw StreamError(.closed, operation: "read") }
         if receivedCloseNotify || buffer.isEmpty { return .done(0) }
         var count = 0
+        // SAFETY: OpenSSL writes at most `buffer.count` bytes into the caller's buffer during the call.
         let result = SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count)
         if result == 1 { return .done(count) }
         switch SSL_get_error(ssl, result) {
@@ -233,6 +234,9 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
         if isClosed || sentCloseNotify { throw StreamError(.closed, operation: "write") }
         if bytes.isEmpty { return .done(0) }
         var count = 0
+        // SAFETY: OpenSSL reads at most `bytes.count` bytes during the call; after WANT_WRITE it may
+        // resume from a moved buffer (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), and StreamWriter offers the
+        // same bytes again from the front of its buffer.
         let result = SSL_write_ex(ssl, bytes.baseAddress, bytes.count, &count)
         if result == 1 { return .done(count) }
         switch SSL_get_error(ssl, result) {
