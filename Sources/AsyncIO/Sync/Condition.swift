@@ -31,20 +31,28 @@ public final class Condition: Sendable {
     /// it was cancelled returns normally, so no notification is lost.
     public func wait() async throws {
         guard lock.isLocked else { throw SyncError("Condition.wait() without holding its lock") }
-        try lock.release()
         let waiters = self.waiters
+        let lock = self.lock
         var failure: (any Error)?
+        var released = false
         do {
+            // The lock is let go only once this task is in the waiters' queue: a notify from another
+            // thread or loop between the two would otherwise find nobody and be lost.
             try await suspendAsWaiter(
                 waiters,
                 tryNow: { _ in false },
                 makeID: { $0.makeID() },
                 enqueue: { queue, id, continuation in queue.append(.init(id: id, payload: (), continuation: continuation)) },
-                dequeue: { queue, id in queue.remove(id: id)?.continuation }
+                dequeue: { queue, id in queue.remove(id: id)?.continuation },
+                afterEnqueue: {
+                    try? lock.release()
+                    released = true
+                }
             )
         } catch {
             failure = error
         }
+        if !released { try? lock.release() }  // cancelled before it waited: let go now, as asyncio does
         await lock.acquireIgnoringCancellation()
         if let failure { throw failure }
     }

@@ -59,12 +59,14 @@ func suspendAsWaiter<State>(
     tryNow: (inout State) throws -> Bool,
     makeID: @escaping (inout State) -> UInt64,
     enqueue: @escaping (inout State, UInt64, UnsafeContinuation<Void, any Error>) -> Void,
-    dequeue: @escaping @Sendable (inout State, UInt64) -> UnsafeContinuation<Void, any Error>?
+    dequeue: @escaping @Sendable (inout State, UInt64) -> UnsafeContinuation<Void, any Error>?,
+    afterEnqueue: () -> Void = {}
 ) async throws {
     if try lock.withLock({ try tryNow(&$0) }) { return }
     try Task.checkCancellation()
     let id = lock.withLock { makeID(&$0) }
     nonisolated(unsafe) let tryNow = tryNow  // used synchronously, before this function returns
+    nonisolated(unsafe) let afterEnqueue = afterEnqueue  // likewise
     try await withTaskCancellationHandler {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let outcome = lock.withLock { state -> WaitOutcome in
@@ -83,7 +85,7 @@ func suspendAsWaiter<State>(
             case .ready: continuation.resume()
             case .cancelled: continuation.resume(throwing: CancellationError())
             case .failed(let error): continuation.resume(throwing: error)
-            case .waiting: break
+            case .waiting: afterEnqueue()  // the waiter is in the queue: a wake-up from now on finds it
             }
         }
     } onCancel: {

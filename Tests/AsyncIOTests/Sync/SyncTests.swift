@@ -114,8 +114,46 @@ struct EventTests {
     }
 }
 
+/// A round of `noWakeUpIsLostBetweenLoops` whose notification never arrived.
+struct LostWakeUp: Error { let round: Int }
+
 @Suite(.timeLimit(.minutes(1)))
 struct ConditionTests {
+    /// Issue 12, bug 1: `wait()` released the lock before enqueueing itself, so a notify from another
+    /// loop in that gap was lost and the waiter slept forever with its predicate true (3 in about 55,000
+    /// rounds). Two loops hand a turn back and forth 100,000 times; a lost wake-up stalls one side and the
+    /// round's timeout fails the test.
+    @Test func noWakeUpIsLostBetweenLoops() async throws {
+        let rounds = isThreadSanitized ? 2_000 : 100_000
+        let group = try EventLoopGroup(loops: 2, name: "condition")
+        let condition = Condition()
+        let turn = Locked(0)
+        let lost = Locked(0)
+        let players = (0..<2).map { player in
+            group.loops[player].spawn {
+                for round in 0..<rounds {
+                    try await condition.lock.withLock {
+                        do {
+                            _ = try await withTimeout(.seconds(5)) {
+                                try await condition.wait(for: { turn.value % 2 == player })
+                            }
+                        } catch is TimeoutError {
+                            lost.mutate { $0 += 1 }
+                            return
+                        }
+                        turn.mutate { $0 += 1 }
+                        try condition.notify()
+                    }
+                    if lost.value > 0 { throw LostWakeUp(round: round) }
+                }
+            }
+        }
+        for player in players { try await player.value }
+        try await runBlocking { group.shutdown() }
+        #expect(lost.value == 0)
+        #expect(turn.value == 2 * rounds)
+    }
+
     @Test func notifyWakesWaitersOneAtATimeInOrder() async throws {
         try await withTestLoop { loop in
             let condition = Condition()
