@@ -25,11 +25,14 @@ extension EventLoop {
     ///     variable `AIO_DEBUG` is `1`).
     ///   - main: The main task.
     /// - Returns: What `main` returned.
-    /// - Throws: What `main` threw, or ``EventLoopError`` if the loop cannot be created.
+    /// - Throws: What `main` threw, or ``EventLoopError``: `.system` if the loop cannot be created,
+    ///   `.wouldDeadlock` if this thread is already running a loop (a task cannot run a loop inside its
+    ///   own: spawn the work on the current loop instead).
     public static func run<Result>(
         debug: Bool = false,
         _ main: sending @escaping () async throws -> Result
     ) throws -> Result {
+        try refuseNestedRun("EventLoop.run")
         let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"))
         // As asyncio.run shuts down the default executor: no offload thread outlives the run.
         defer { SharedOffloadPool.shutDownIfStarted() }
@@ -39,7 +42,8 @@ extension EventLoop {
     /// Runs `main` on this loop on the calling thread, then shuts the loop down (see ``run(debug:_:)``).
     @discardableResult
     package func runMain<Result>(_ main: sending @escaping () async throws -> Result) throws -> Result {
-        precondition(phase == .idle, "an EventLoop runs its main task once")
+        try Self.refuseNestedRun("runMain")
+        guard phase == .idle else { throw EventLoopError(.closed, operation: "runMain: an EventLoop runs its main task once") }
         let box = ResultBox<Result>()
         let mainTask = Task(name: "main", executorPreference: self) {
             do {
@@ -56,6 +60,12 @@ extension EventLoop {
         }
         shutdown()
         return try box.result!.get()
+    }
+
+    /// Throws if the calling thread is already running a loop: running another one inside it would block
+    /// the outer loop until the inner one ends, and the same one would run inside itself.
+    static func refuseNestedRun(_ operation: String) throws {
+        if CurrentLoopSlot.get() != nil { throw EventLoopError(.wouldDeadlock, operation: operation) }
     }
 
     /// Cancels and awaits what is still alive, fails what still waits, and closes the loop.

@@ -217,7 +217,11 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs the loop on the calling thread until ``stop()`` is called.
     ///
     /// `EventLoopGroup` uses this for its threads. Most programs call ``run(debug:_:)`` instead.
-    public func runForever() {
+    ///
+    /// - Throws: ``EventLoopError`` `.wouldDeadlock` if the calling thread is already running a loop
+    ///   (this one from one of its own tasks, or another one).
+    public func runForever() throws {
+        try Self.refuseNestedRun("runForever")
         run(until: { false })
     }
 

@@ -26,7 +26,7 @@ public final class EventLoopGroup: Sendable {
             for index in 0..<count {
                 let loop = try EventLoop(name: "\(name)-\(index)")
                 let thread = try SystemThread.spawn(name: "\(name)-\(index)") {
-                    loop.runForever()
+                    try? loop.runForever()  // a new thread runs no loop yet: this never throws
                     loop.shutdown()
                 }
                 loops.append(loop)

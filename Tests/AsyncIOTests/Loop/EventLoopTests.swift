@@ -182,6 +182,22 @@ struct EventLoopTests {
             exit(1)
         }
     }
+
+    /// Issue 12, bug 7: `EventLoop.run` inside a loop stopped the process (a precondition failure), and
+    /// `runForever()` from one of the loop's own tasks ran the loop inside itself. Both now throw.
+    @Test func runningALoopInsideALoopIsRefusedWithAnError() async throws {
+        try await withTestLoop { loop in
+            do {
+                _ = try EventLoop.run { 1 }
+                Issue.record("a nested EventLoop.run was not refused")
+            } catch let error as EventLoopError {
+                #expect(error.code == .wouldDeadlock)
+                #expect(error.description.contains("EventLoop.run"))
+            }
+            #expect(throws: EventLoopError.self) { try loop.runForever() }
+            try await loop.sleep(for: .seconds(1))  // the loop carries on
+        }
+    }
 }
 
 struct CapturingLogHandler: LogHandler {
