@@ -110,6 +110,9 @@ public struct HTTPParser: Sendable {
         var contentLength: Int?
         var transferEncodingSeen = false
         var chunked = false
+        /// A response's codings end with chunked (RFC 9112 §6.3: then the body is chunked; otherwise
+        /// it runs until the connection closes).
+        var chunkedIsLast = false
         var unsupportedCoding = false
         var host: String?
         var hostCount = 0
@@ -514,16 +517,21 @@ public struct HTTPParser: Sendable {
     private mutating func parseTransferEncoding(_ value: UnsafeRawBufferPointer, at offset: Int) throws(HTTPParseError) {
         message.transferEncodingSeen = true
         var failure: String?
+        let isRequest = kind == .request
         forEachListMember(value) { member in
             guard failure == nil, !member.isEmpty else { return }
-            if message.chunked {
-                // chunked must be the last coding, applied once (RFC 9112 §6.1).
-                failure = "a transfer coding after chunked"
+            let isChunked = equalsLowercase(member, "chunked")
+            if message.chunked && (isRequest || isChunked) {
+                // chunked is applied once, and in a request it must be the last coding (RFC 9112 §6.1);
+                // a response may go on with other codings, and is then read until close (§6.3).
+                failure = isChunked ? "chunked applied twice" : "a transfer coding after chunked"
                 return
             }
-            if equalsLowercase(member, "chunked") {
+            if isChunked {
                 message.chunked = true
+                message.chunkedIsLast = true
             } else {
+                message.chunkedIsLast = false
                 message.unsupportedCoding = true
             }
         }
@@ -540,18 +548,62 @@ public struct HTTPParser: Sendable {
             index += 1
         }
         guard index > 0 else { throw fail(.malformed, "invalid chunk size", at: offset) }
-        // Extensions: BWS ";" ... ; ignored, but their bytes must be valid.
+        // Extensions (RFC 9112 §7.1.1), ignored but checked:
+        //   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+        //   chunk-ext-name = token, chunk-ext-val = token / quoted-string
         var rest = index
-        while rest < line.count && (line[rest] == SP || line[rest] == HTAB) { rest += 1 }
-        if rest < line.count {
-            guard line[rest] == SEMICOLON else { throw fail(.malformed, "invalid chunk size", at: offset + rest) }
-            for position in rest..<line.count where !isFieldValueByte(line[position]) {
-                throw fail(.malformed, "invalid byte in chunk extension", at: offset + position)
+        func skipWhitespace() { while rest < line.count && (line[rest] == SP || line[rest] == HTAB) { rest += 1 } }
+        func token() -> Bool {
+            let start = rest
+            while rest < line.count && isTokenByte(line[rest]) { rest += 1 }
+            return rest > start
+        }
+        skipWhitespace()
+        if rest == line.count && rest > index { throw fail(.malformed, "invalid chunk size", at: offset + index) }
+        while rest < line.count {
+            guard line[rest] == SEMICOLON else {
+                throw fail(.malformed, rest == index ? "invalid chunk size" : "invalid chunk extension", at: offset + rest)
             }
-        } else if rest > index {
-            throw fail(.malformed, "invalid chunk size", at: offset + index)
+            rest += 1
+            skipWhitespace()
+            guard token() else { throw fail(.malformed, "chunk extension without a name", at: offset + rest) }
+            skipWhitespace()
+            if rest < line.count && line[rest] == UInt8(ascii: "=") {
+                rest += 1
+                skipWhitespace()
+                if rest < line.count && line[rest] == UInt8(ascii: "\"") {
+                    guard skipQuotedString(line, from: &rest) else {
+                        throw fail(.malformed, "unterminated quoted chunk extension value", at: offset + rest)
+                    }
+                } else if !token() {
+                    throw fail(.malformed, "chunk extension without a value after =", at: offset + rest)
+                }
+                skipWhitespace()
+            }
         }
         return size
+    }
+
+    /// Moves `index` past a quoted-string (RFC 9110 §5.6.4) that starts there; false if it is not one.
+    private func skipQuotedString(_ line: UnsafeRawBufferPointer, from index: inout Int) -> Bool {
+        var position = index + 1
+        while position < line.count {
+            let byte = line[position]
+            if byte == UInt8(ascii: "\"") {
+                index = position + 1
+                return true
+            }
+            if byte == UInt8(ascii: "\\") {
+                guard position + 1 < line.count, line[position + 1] == HTAB || (line[position + 1] >= 0x20 && line[position + 1] != 0x7F) else {
+                    return false
+                }
+                position += 2
+                continue
+            }
+            guard byte == HTAB || (byte >= 0x20 && byte != 0x7F) else { return false }
+            position += 1
+        }
+        return false
     }
 
     // MARK: - Head complete
@@ -568,7 +620,7 @@ public struct HTTPParser: Sendable {
         if version == .http1_1 && message.hostCount == 0 {
             throw fail(.malformed, "HTTP/1.1 request without a Host field", at: offset)
         }
-        let framing: HTTPBodyFraming
+        var framing: HTTPBodyFraming
         if message.transferEncodingSeen {
             if message.contentLength != nil {
                 throw fail(.malformed, "both Content-Length and Transfer-Encoding", at: offset)
@@ -589,6 +641,8 @@ public struct HTTPParser: Sendable {
         } else {
             framing = .none
         }
+        // A CONNECT request has no content (RFC 9110 §9.3.6): what follows its head is the tunnel.
+        if message.method == .connect { framing = .none }
 
         // The target's form decides scheme, authority and path (RFC 9112 §3.2).
         let target = message.target
@@ -646,7 +700,7 @@ public struct HTTPParser: Sendable {
             if message.contentLength != nil {
                 throw fail(.malformed, "both Content-Length and Transfer-Encoding", at: offset)
             }
-            framing = message.chunked && !message.unsupportedCoding ? .chunked : .untilClose
+            framing = message.chunkedIsLast ? .chunked : .untilClose
         } else if let length = message.contentLength {
             if length > limits.maxBodySize {
                 throw fail(.bodyTooLarge, "Content-Length \(length) is over the limit of \(limits.maxBodySize) bytes", at: offset)

@@ -329,6 +329,48 @@ struct HTTPParserResponseTests {
         #expect(outcome.messages.first?.head.contains("host=h") == true)
     }
 
+    /// Issue 12, bug 13: chunk extensions follow RFC 9112 §7.1.1 (they were accepted with any bytes).
+    @Test func chunkExtensionsFollowTheirGrammar() {
+        func request(_ sizeLine: String) -> ParseOutcome {
+            parseEverySplit(.request, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\(sizeLine)\r\nhi\r\n0\r\n\r\n")
+        }
+        for line in ["2;a", "2;a=b", "2 ; a = b", "2;a=\"x y\"", "2;a=\"q\\\"d\"", "2;a;b=c", "2\t;\ta"] {
+            let outcome = request(line)
+            #expect(outcome.error == nil, "\(line): \(String(describing: outcome.error))")
+            #expect(outcome.messages.first?.body == Array("hi".utf8), "\(line)")
+        }
+        for line in ["2;", "2;=x", "2;a b c", "2;a=\"unbalanced", "2;a=", "2 x", "2;a=b c", "2;a=\"x\"y"] {
+            #expect(request(line).error?.kind == .malformed, "\(line) was accepted")
+        }
+    }
+
+    /// Issue 12, bug 13: a response whose transfer codings end with chunked is chunked (it was read until
+    /// close with the chunk framing as its body); one whose codings go on after chunked is read until
+    /// close (it was rejected) (RFC 9112 §6.3). Requests stay strict.
+    @Test func responseTransferCodingsFollowRFC9112() {
+        let gzipChunked = parseEverySplit(.response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+        #expect(gzipChunked.error == nil)
+        #expect(gzipChunked.messages.first?.head.contains(" chunked ka=true") == true, "\(gzipChunked.messages)")
+        #expect(gzipChunked.messages.first?.body == Array("hi".utf8))
+        let chunkedDeflate = parseEverySplit(.response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, deflate\r\n\r\nabc")
+        #expect(chunkedDeflate.error == nil)
+        #expect(chunkedDeflate.messages.first?.head.contains("untilClose ka=false") == true, "\(chunkedDeflate.messages)")
+        #expect(chunkedDeflate.messages.first?.body == Array("abc".utf8))
+        let twice = parseEverySplit(.response, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n")
+        #expect(twice.error?.kind == .malformed)
+        #expect(parseEverySplit(.request, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").error?.kind == .malformed)
+        #expect(parseEverySplit(.request, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error?.kind == .unsupportedTransferCoding)
+    }
+
+    /// Issue 12, bug 13: a CONNECT request has no content (RFC 9110 §9.3.6), whatever its Content-Length.
+    @Test func connectRequestsHaveNoBody() {
+        let outcome = parseEverySplit(.request, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: 5\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.messages.count == 1)
+        #expect(outcome.messages.first?.head.contains(" none ") == true, "\(outcome.messages)")
+        #expect(outcome.messages.first?.body == [])
+    }
+
     /// Issue 12, bug 11: a Host that is not `uri-host [":" port]` (RFC 9112 §3.2) is a 400.
     @Test func hostValuesAreValidated() {
         let valid = ["example.com", "example.com:8080", "127.0.0.1:80", "[::1]:8080", "[2001:db8::7]", "[::ffff:192.0.2.1]",
