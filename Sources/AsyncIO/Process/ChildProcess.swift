@@ -223,8 +223,14 @@ public final class ChildProcess: @unchecked Sendable {
         }
         let registration = try loop.register(pidfd)
         let pid = self.pid
+        // A running child is work outside the loop: virtual time must not jump over it (a test's
+        // timeout would fire before the child could finish).
+        loop.beginExternalWork()
         loop.spawn(name: "reap \(pid)") { [self] in
-            defer { registration.close() }
+            defer {
+                registration.close()
+                loop.endExternalWork()
+            }
             while true {
                 if let (code, signal) = (try? ProcessOps.reap(pid)) ?? nil {
                     record(code: code, signal: signal)

@@ -104,6 +104,18 @@ struct ChildProcessTests {
             #expect(String(decoding: out, as: UTF8.self) == "hi\n/tmp\n")
         }
     }
+
+    /// Issue 12, bug 10: on a virtual-time test loop the clock jumped over a running child, so a 5 s
+    /// timeout around a child that takes a moment fired after a few milliseconds of real time. A running
+    /// child is external work: the clock waits for it.
+    @Test func virtualTimeDoesNotJumpOverARunningChild() async throws {
+        try await withTestLoop { loop in
+            let child = try ChildProcess.spawn("/bin/sleep", arguments: ["0.3"])
+            let status = try await withTimeout(.seconds(5)) { try await child.wait() }
+            #expect(status == .exited(0))
+        }
+    }
+
 }
 
 /// The fallback for kernels without pidfds: a thread waits in `waitpid`.
@@ -135,4 +147,5 @@ struct ThreadExitWatcherTests {
             #expect(child.exitStatus == .signaled(9))
         }
     }
+
 }
