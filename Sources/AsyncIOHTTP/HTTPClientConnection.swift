@@ -89,6 +89,10 @@ final class HTTPClientConnection: @unchecked Sendable {
             scratch.append(contentsOf: [CR, LF])
         }
         scratch.append(contentsOf: [CR, LF])
+        // The total timeout covers sending too: when it passes, the connection is aborted and the write
+        // waiting on it (or the body producer's next write) fails.
+        if let totalDeadline { deadline.set(at: totalDeadline) }
+        defer { if totalDeadline != nil && !deadline.hasExpired { deadline.clear() } }
         do {
             switch body.storage {
             case .bytes(let bytes):
@@ -106,6 +110,9 @@ final class HTTPClientConnection: @unchecked Sendable {
                 try await bodyWriter.finish()
             }
         } catch let error as StreamError {
+            if deadline.hasExpired {
+                throw HTTPClientError(.timedOut, url: url.description, "the total timeout passed while sending the request")
+            }
             throw HTTPClientError(.connectionClosed, url: url.description, "while sending the request: \(error)")
         }
     }

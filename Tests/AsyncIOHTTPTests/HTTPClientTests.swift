@@ -168,6 +168,30 @@ struct HTTPClientTests {
         }
     }
 
+    /// Issue 12, bug 9: the total timeout was not enforced while a request body was being sent (an
+    /// upload went on for 6 s with `total: 1 s`, and only the read afterwards timed out).
+    @Test func totalTimeoutCoversTheUpload() async throws {
+        try await withClientAndServer { client, base, _, loop in
+            let slowUpload = HTTPBody.stream { writer in
+                for _ in 0..<60 {
+                    try await writer.write([UInt8](repeating: 0x75, count: 1000))
+                    try await loop.sleep(for: .milliseconds(100))
+                }
+            }
+            let start = loop.now
+            do {
+                _ = try await client.post("\(base)/echo", body: slowUpload, timeouts: .init(total: .seconds(1)))
+                Issue.record("no timeout")
+            } catch let error as HTTPClientError {
+                #expect(error.code == .timedOut)
+                #expect(error.detail.contains("sending"), "\(error)")
+            }
+            let waited = start.duration(to: loop.now)
+            #expect(waited >= .seconds(1) && waited < .seconds(2), "the upload went on for \(waited)")
+            #expect(try await client.get("\(base)/hello").body.collect() == Array("hello".utf8))
+        }
+    }
+
     @Test func idleConnectionsAreEvictedOnVirtualTime() async throws {
         var configuration = HTTPClient.Configuration()
         configuration.idleConnectionTimeout = .seconds(5)
