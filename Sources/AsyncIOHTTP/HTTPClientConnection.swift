@@ -24,6 +24,8 @@ final class HTTPClientConnection: @unchecked Sendable {
     var idleDeadline: Int64 = 0
     private var readTimeout: Duration = .seconds(30)
     private var totalDeadline: Int64?
+    /// The final response head has arrived: a timeout now is a stalled body, not a missing response.
+    private var headReceived = false
     private var scratch: [UInt8] = []
 
     init(key: HTTPConnectionPool.Key, reader: StreamReader, writer: StreamWriter) {
@@ -63,6 +65,7 @@ final class HTTPClientConnection: @unchecked Sendable {
         self.readTimeout = readTimeout
         self.totalDeadline = totalDeadline
         receivedAny = false
+        headReceived = false
         isReusable = false
         bodyComplete = false
         parser.requestMethod = request.method
@@ -127,6 +130,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                     continue
                 }
                 keepAlive = head.keepAlive
+                headReceived = true
                 if head.framing == .none {
                     _ = try await nextEvent(url: url)  // the end of a bodiless response
                     finishBody()
@@ -192,7 +196,11 @@ final class HTTPClientConnection: @unchecked Sendable {
             do {
                 more = try await reader.receiveMore()
             } catch {
-                if deadline.hasExpired { throw HTTPClientError(.timedOut, url: url.description, "no response within the timeout") }
+                if deadline.hasExpired {
+                    throw HTTPClientError(.timedOut, url: url.description, headReceived
+                        ? "the response body stalled: nothing more arrived within the timeout"
+                        : "no response within the timeout")
+                }
                 close()
                 if error is CancellationError { throw error }
                 throw HTTPClientError(.connectionClosed, url: url.description, "\(error)")

@@ -12,6 +12,13 @@ func clientTestRouter(ports: PortLog) -> HTTPRouter {
         ports.record(request)
         return .text("hello")
     }
+    router.get("/stall") { _ in
+        // The head and 10 bytes of a 100-byte body, then nothing for a minute.
+        HTTPServerResponse(body: .stream(length: 100) { writer in
+            try await writer.write([UInt8](repeating: 0x73, count: 10))
+            try await EventLoop.current!.sleep(for: .seconds(60))
+        })
+    }
     router.get("/sleep/:seconds") { request in
         ports.record(request)
         try await EventLoop.current!.sleep(for: .seconds(Int(request.parameter("seconds")!)!))
@@ -165,6 +172,29 @@ struct HTTPClientTests {
             #expect(total >= .seconds(2) && total < .seconds(3))
             // The client still works afterwards (the timed-out connections were closed, not pooled).
             #expect(try await client.get("\(base)/hello").body.collect() == Array("hello".utf8))
+        }
+    }
+
+    /// Issue 12, bug 13: a body that stalls after the head was reported as "no response within the
+    /// timeout"; the response had come, its body had not.
+    @Test func aStalledBodyIsReportedAsSuch() async throws {
+        try await withClientAndServer { client, base, _, _ in
+            let response = try await client.get("\(base)/stall", timeouts: .init(read: .seconds(5)))
+            #expect(response.status == .ok)
+            do {
+                _ = try await response.body.collect()
+                Issue.record("no timeout")
+            } catch let error as HTTPClientError {
+                #expect(error.code == .timedOut)
+                #expect(error.detail.contains("body stalled"), "\(error)")
+            }
+            // Before the head, it is still "no response".
+            do {
+                _ = try await client.get("\(base)/sleep/60", timeouts: .init(read: .seconds(5)))
+                Issue.record("no timeout")
+            } catch let error as HTTPClientError {
+                #expect(error.detail == "no response within the timeout")
+            }
         }
     }
 
