@@ -1,5 +1,4 @@
 import AsyncIO
-import AsyncIOSystem
 import AsyncIOTLS
 
 /// Keep-alive connections per (scheme, host, port): reused most-recent first, at most a limit per host (more
@@ -131,26 +130,12 @@ final class HTTPConnectionPool: @unchecked Sendable {
         }
     }
 
-    private static let sharedTLS = LockedState<TLSContext?>(nil)
-
-    /// The default HTTPS context: system roots, full verification, ALPN `http/1.1`; made once per process.
-    static func defaultTLS() throws -> TLSContext {
-        try sharedTLS.withLock { shared in
-            if let shared { return shared }
-            var configuration = TLSConfiguration.client()
-            configuration.applicationProtocols = ["http/1.1"]
-            let made = try TLSContext(configuration)
-            shared = made
-            return made
-        }
-    }
-
     /// Idle connections, for tests.
     var idleCount: Int { hosts.values.reduce(0) { $0 + $1.idle.count } }
 
     private func connect(_ url: HTTPURL, key: Key, timeout: Duration) async throws -> HTTPClientConnection {
         do {
-            let tls = key.isSecure ? try self.tls ?? Self.defaultTLS() : nil
+            let tls = key.isSecure ? try self.tls ?? TLSContext.defaultClient(applicationProtocols: ["http/1.1"]) : nil
             let stream: any ByteStream = try await withTimeout(timeout) {
                 let socket = try await self.loop.connect(host: url.host, port: url.port)
                 guard let tls else { return socket }

@@ -178,14 +178,13 @@ public final class HTTPServer: @unchecked Sendable {
                         group.addImmediateTask(executorPreference: loop) { [self] in
                             let stream: TLSStream
                             do {
+                                defer { handshaking[socketID] = nil }
                                 stream = try await TLSStream.accept(over: socket, context: tls)
                             } catch {
-                                handshaking[socketID] = nil
                                 logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
                                 slotFreed()
                                 return
                             }
-                            handshaking[socketID] = nil
                             if isShuttingDown {
                                 stream.close()
                                 slotFreed()

@@ -2,17 +2,20 @@ import AsyncIO
 import AsyncIOSystem
 
 extension TLSContext {
-    private static let sharedClient = LockedState<TLSContext?>(nil)
+    private static let sharedClients = LockedState<[[String]: TLSContext]>([:])
 
-    /// The process's default client context: the system's trusted roots, full verification, TLS 1.2
-    /// and 1.3, session resumption. Made on first use and shared.
+    /// The process's default client context for `applicationProtocols` (ALPN, none by default): the
+    /// system's trusted roots, full verification, TLS 1.2 and 1.3, session resumption. Made on first use
+    /// and shared (loading the trust store is the expensive part).
     ///
     /// - Throws: ``TLSError`` `.configuration` if the system's trust store cannot be loaded.
-    public static func defaultClient() throws -> TLSContext {
-        try sharedClient.withLock { shared in
-            if let shared { return shared }
-            let made = try TLSContext(.client())
-            shared = made
+    public static func defaultClient(applicationProtocols: [String] = []) throws -> TLSContext {
+        try sharedClients.withLock { shared in
+            if let context = shared[applicationProtocols] { return context }
+            var configuration = TLSConfiguration.client()
+            configuration.applicationProtocols = applicationProtocols
+            let made = try TLSContext(configuration)
+            shared[applicationProtocols] = made
             return made
         }
     }

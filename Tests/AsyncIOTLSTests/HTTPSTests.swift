@@ -60,23 +60,7 @@ struct HTTPSTests {
             var router = HTTPRouter()
             router.get("/through") { request in .text("tunnelled over \(request.tls?.protocolVersion ?? "plain text")") }
             let target = try await HTTPServer.start(host: "127.0.0.1", port: 0, configuration: configuration, handler: router.handler)
-            let proxy = try await startServer(host: "127.0.0.1", port: 0, tls: serverContext) { reader, writer in
-                let head = String(decoding: try await reader.read(until: Array("\r\n\r\n".utf8)), as: UTF8.self)
-                guard head.hasPrefix("CONNECT "), let port = UInt16(head.split(separator: " ")[1].split(separator: ":")[1]) else { return }
-                let (upReader, upWriter) = try await openConnection(host: "127.0.0.1", port: port)
-                try await writer.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask(executorPreference: loop) {
-                        for try await chunk in reader.chunks { try await upWriter.write(chunk) }
-                        upWriter.writeEOF()
-                    }
-                    group.addTask(executorPreference: loop) {
-                        for try await chunk in upReader.chunks { try await writer.write(chunk) }
-                    }
-                    try await group.waitForAll()
-                }
-                await upWriter.close()
-            }
+            let proxy = try await startConnectProxy(tls: serverContext, on: loop)
             let client = try Contexts.client(pki, alpn: ["http/1.1"])
             do {
                 let (reader, writer) = try await openConnection(host: "localhost", port: proxy.localAddress.port!, tls: client)

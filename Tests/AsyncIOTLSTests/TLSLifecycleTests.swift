@@ -197,26 +197,7 @@ struct TLSLifecycleTests {
         try await withTestLoop(virtualTime: false) { loop in
             let serverContext = try Contexts.server(pki), clientContext = try Contexts.client(pki)
             let target = try await startEchoServer(tls: serverContext)
-            // An HTTPS CONNECT proxy: TLS to the client, plain TCP to the target, bytes piped both ways.
-            let proxy = try await startServer(host: "127.0.0.1", port: 0, tls: serverContext) { reader, writer in
-                let request = try await reader.read(until: Array("\r\n\r\n".utf8))
-                let line = String(decoding: request, as: UTF8.self).split(separator: "\r\n")[0]
-                let authority = line.split(separator: " ")[1]
-                let port = UInt16(authority.split(separator: ":")[1])!
-                let (upReader, upWriter) = try await openConnection(host: "127.0.0.1", port: port)
-                try await writer.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask(executorPreference: loop) {
-                        for try await chunk in reader.chunks { try await upWriter.write(chunk) }
-                        upWriter.writeEOF()
-                    }
-                    group.addTask(executorPreference: loop) {
-                        for try await chunk in upReader.chunks { try await writer.write(chunk) }
-                    }
-                    try await group.waitForAll()
-                }
-                await upWriter.close()
-            }
+            let proxy = try await startConnectProxy(tls: serverContext, on: loop)
             do {
             let (reader, writer) = try await openConnection(host: "localhost", port: proxy.localAddress.port!, tls: clientContext)
             try await writer.write("CONNECT localhost:\(target.localAddress.port!) HTTP/1.1\r\nHost: localhost\r\n\r\n")

@@ -83,8 +83,9 @@ struct Peer {
         return (peer, port(in: line))
     }
 
+    /// The number after the last colon of `line` ("ACCEPT 127.0.0.1:4433", "port: 4433").
     private static func port(in line: String) -> UInt16 {
-        UInt16(line.split(separator: ":").last.map { $0.trimmingCharacters(in: " \n") } ?? "") ?? 0
+        UInt16(line.split(whereSeparator: { $0 == ":" || $0 == " " }).last ?? "") ?? 0
     }
 
     /// The next stdout line without its newline ("" at the end).
@@ -103,17 +104,28 @@ struct Peer {
     }
 }
 
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, set.contains(first) { text.removeFirst() }
-        while let last = text.last, set.contains(last) { text.removeLast() }
-        return String(text)
+/// An HTTPS CONNECT proxy on the current loop: TLS to its clients (with `tls`), plain TCP to the
+/// `127.0.0.1` port named in the request, bytes piped both ways until each side ends.
+func startConnectProxy(tls: TLSContext, on loop: EventLoop) async throws -> StreamServer {
+    try await startServer(host: "127.0.0.1", port: 0, tls: tls) { reader, writer in
+        let head = String(decoding: try await reader.read(until: Array("\r\n\r\n".utf8)), as: UTF8.self)
+        let requestLine = head.split(separator: " ")
+        guard requestLine.count > 1, requestLine[0] == "CONNECT",
+              let port = requestLine[1].split(separator: ":").last.flatMap({ UInt16($0) }) else { return }
+        let (upReader, upWriter) = try await openConnection(host: "127.0.0.1", port: port)
+        try await writer.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask(executorPreference: loop) {
+                for try await chunk in reader.chunks { try await upWriter.write(chunk) }
+                upWriter.writeEOF()
+            }
+            group.addTask(executorPreference: loop) {
+                for try await chunk in upReader.chunks { try await writer.write(chunk) }
+            }
+            try await group.waitForAll()
+        }
+        await upWriter.close()
     }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String { String(self).trimmingCharacters(in: set) }
 }
 
 /// A TLS server on the current loop that echoes every byte; `onAccept` sees each handshake's stream.

@@ -234,8 +234,7 @@ public final class StreamWriter: @unchecked Sendable {
         }
         stallTimer = nil
         fail(StreamError(.timedOut, operation: "write", detail: "no buffered byte went out for \(stallTimeout)"))
-        stream.setSendableHandler(nil)
-        stream.close()
+        abort()  // the first failure (timed out) is the one every write reports
     }
 
     /// A stream's own error (such as a TLS error) passes through as a failure of every later write.
