@@ -246,8 +246,8 @@ public struct FileError: Error, Hashable, Sendable, CustomStringConvertible {
         self.underlying = underlying
         switch underlying {
         case .noSuchFileOrDirectory: reason = "no such file or directory"
-        case Errno(rawValue: 13): reason = "permission denied"
-        case Errno(rawValue: 21): reason = "is a directory"
+        case .permissionDenied: reason = "permission denied"
+        case .isDirectory: reason = "is a directory"
         default: reason = underlying.description
         }
     }

@@ -53,9 +53,18 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var locals: [ObjectIdentifier: AnyObject] = [:]
     /// Turns run since the last epoll poll while work kept the loop busy.
     @exclusivity(unchecked) var turnsWithoutPoll = 0
-    /// While work is ready, epoll is still polled at least every this many turns, so I/O is never
-    /// starved by tasks that keep each other runnable.
+    /// When epoll was last polled (`CLOCK_MONOTONIC`, also on virtual-time loops).
+    @exclusivity(unchecked) var lastPollNanoseconds: Int64 = 0
+    /// While work is ready, epoll is still polled at least every this many turns, and whenever a
+    /// millisecond has passed since the last poll, so I/O is never starved by tasks that keep each other
+    /// runnable, whether their jobs are short or long.
     static let maxTurnsWithoutPoll = 32
+    static let maxNanosecondsWithoutPoll: Int64 = 1_000_000
+    /// I/O operations the running job may still complete without waiting before it must yield
+    /// (``cooperate()``); reset at the start of every job.
+    @exclusivity(unchecked) var ioBudget = EventLoop.ioBudgetPerJob
+    /// Tokio's coop budget, libuv's 32 reads per callback: enough to batch, not enough to starve.
+    static let ioBudgetPerJob = 64
 
     /// Virtual time: the clock only moves when the loop jumps to the next timer (test loops).
     let usesVirtualTime: Bool
@@ -257,8 +266,9 @@ public final class EventLoop: @unchecked Sendable {
             // Check before polling: the work just run may have finished what we wait for, and a poll
             // with nothing else pending would block forever.
             if isDone() { break }
-            if !ready.isEmpty && turnsWithoutPoll < Self.maxTurnsWithoutPoll {
-                // Busy: skip the epoll_wait(0) system call for a few turns.
+            if !ready.isEmpty && turnsWithoutPoll < Self.maxTurnsWithoutPoll
+                && MonotonicClock.nanoseconds() - lastPollNanoseconds < Self.maxNanosecondsWithoutPoll {
+                // Busy with short jobs: skip the epoll_wait(0) system call for a few turns.
                 turnsWithoutPoll += 1
                 continue
             }
@@ -291,10 +301,12 @@ public final class EventLoop: @unchecked Sendable {
         switch work {
         case .task(let job):
             currentJob = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+            ioBudget = Self.ioBudgetPerJob
             job.runSynchronously(on: asUnownedTaskExecutor())
             currentJob = nil
         case .actor(let job):
             currentJob = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+            ioBudget = Self.ioBudgetPerJob
             job.runSynchronously(isolatedTo: serialFacade.asUnownedSerialExecutor(),
                                  taskExecutor: asUnownedTaskExecutor())
             currentJob = nil
@@ -328,6 +340,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func poll(mayBlock: Bool) {
+        defer { lastPollNanoseconds = MonotonicClock.nanoseconds() }
         var timeout: Int32
         if !ready.isEmpty || !mayBlock {
             timeout = 0

@@ -88,6 +88,46 @@ public final class IORegistration: @unchecked Sendable {
         try await wait(write: true)
     }
 
+    /// Which readiness an operation needs.
+    public enum Interest: Sendable {
+        /// Readable or hung up.
+        case read
+        /// Writable or hung up.
+        case write
+    }
+
+    /// The readiness-I/O primitive every descriptor operation of the library goes through: try
+    /// `attempt` (one non-blocking system call); on ``IOResult/wouldBlock`` forget the readiness, wait
+    /// for the loop to see it again, and retry; once it completes, count it against the job's I/O budget
+    /// (``EventLoop/cooperate()``).
+    ///
+    /// - Throws: whatever `attempt` throws; ``EventLoopError`` `.closed` if the registration is or gets
+    ///   closed, `.busy` if another task already waits for the same interest; `CancellationError`.
+    ///
+    /// ### Cancellation
+    /// Safe between attempts: cancellation ends the wait, and an attempt is never interrupted.
+    public nonisolated(nonsending) func perform<Value>(
+        _ interest: Interest,
+        _ attempt: () throws -> IOResult<Value>
+    ) async throws -> Value {
+        while true {
+            if isClosed { throw EventLoopError(.closed, operation: interest == .read ? "read" : "write") }
+            switch try attempt() {
+            case .done(let value):
+                await loop.cooperate()
+                return value
+            case .wouldBlock:
+                if interest == .read {
+                    clearReadable()
+                    try await waitReadable()
+                } else {
+                    clearWritable()
+                    try await waitWritable()
+                }
+            }
+        }
+    }
+
     private nonisolated(nonsending) func wait(write: Bool) async throws {
         precondition(loop.inEventLoop, "IORegistration used off its loop's thread")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }

@@ -57,18 +57,8 @@ public final class DatagramSocket: @unchecked Sendable {
     /// ### Cancellation
     /// Safe: the datagram is sent whole or not at all.
     public func send(_ bytes: [UInt8], to address: SocketAddress) async throws {
-        while true {
-            if socket.isClosed { throw StreamError(.closed, operation: "send udp") }
-            let result: IOResult<Int>
-            do { result = try bytes.withUnsafeBytes { raw throws(Errno) in try SocketOps.send(socket.fd, raw, to: address) } } catch let error as Errno {
-                throw StreamError.from(error, operation: "send udp to \(address)")
-            }
-            switch result {
-            case .done: return
-            case .wouldBlock:
-                socket.registration.clearWritable()
-                try await socket.loop.waitWritable(socket, operation: "send udp")
-            }
+        _ = try await socket.perform(.write, operation: "send udp to \(address)") {
+            try bytes.withUnsafeBytes { raw in try SocketOps.send(socket.fd, raw, to: address) }
         }
     }
 
@@ -78,21 +68,11 @@ public final class DatagramSocket: @unchecked Sendable {
     /// Safe: no datagram is consumed unless returned.
     public func receive() async throws -> Datagram {
         var bytes = [UInt8](repeating: 0, count: maxDatagramSize)
-        while true {
-            if socket.isClosed { throw StreamError(.closed, operation: "receive udp") }
-            let result: IOResult<(count: Int, sender: SocketAddress?)>
-            do { result = try bytes.withUnsafeMutableBytes { raw throws(Errno) in try SocketOps.receiveFrom(socket.fd, into: raw) } } catch let error as Errno {
-                throw StreamError.from(error, operation: "receive udp")
-            }
-            switch result {
-            case .done(let received):
-                bytes.removeLast(bytes.count - received.count)
-                return Datagram(bytes: bytes, sender: received.sender ?? .unix(path: ""))
-            case .wouldBlock:
-                socket.registration.clearReadable()
-                try await socket.loop.waitReadable(socket, operation: "receive udp")
-            }
+        let received = try await socket.perform(.read, operation: "receive udp") {
+            try bytes.withUnsafeMutableBytes { raw in try SocketOps.receiveFrom(socket.fd, into: raw) }
         }
+        bytes.removeLast(bytes.count - received.count)
+        return Datagram(bytes: bytes, sender: received.sender ?? .unix(path: ""))
     }
 
     /// The datagrams as they arrive, until the socket is closed.

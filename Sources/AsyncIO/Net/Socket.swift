@@ -144,29 +144,26 @@ extension EventLoop {
     /// ### Cancellation
     /// Safe: no connection is taken from the queue unless the call returns it.
     public func accept(_ listener: Socket) async throws -> Socket {
-        while true {
-            let result: IOResult<(fd: Int32, peer: SocketAddress?)>
-            do { result = try SocketOps.accept(listener.fd) } catch {
-                // A connection that failed between the handshake and accept (accept(2): "treat them
-                // like EAGAIN by retrying"): the next one in the queue is fine.
-                if Self.acceptRetryErrors.contains(error.rawValue) { continue }
-                throw StreamError.from(error, operation: "accept")
-            }
-            switch result {
-            case .done(let accepted):
-                let socket = try adopt(accepted.fd)
-                if case .unix = accepted.peer {} else { try? SocketOps.set(.noDelay, true, on: socket.fd) }
-                return socket
-            case .wouldBlock:
-                listener.registration.clearReadable()
-                try await waitReadable(listener, operation: "accept")
+        let accepted = try await listener.perform(.read, operation: "accept") {
+            while true {
+                do { return try SocketOps.accept(listener.fd) } catch let error as Errno {
+                    // A connection that failed between the handshake and accept (accept(2): "treat them
+                    // like EAGAIN by retrying"): the next one in the queue is fine.
+                    if !Self.acceptRetryErrors.contains(error) { throw error }
+                }
             }
         }
+        let socket = try adopt(accepted.fd)
+        if case .unix = accepted.peer {} else { try? SocketOps.set(.noDelay, true, on: socket.fd) }
+        return socket
     }
 
     /// ECONNABORTED, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETDOWN,
     /// ENETUNREACH: errors of one pending connection, not of the listener.
-    static let acceptRetryErrors: Set<Int32> = [103, 71, 92, 112, 64, 113, 95, 100, 101]
+    static let acceptRetryErrors: Set<Errno> = [
+        .connectionAborted, .protocolError, .protocolNotAvailable, .hostDown, .machineNotOnNetwork,
+        .hostUnreachable, .notSupported, .networkDown, .networkUnreachable,
+    ]
 
     /// The next connection for a server's accept loop, or nil once the listener is closed. Running out
     /// of descriptors (`EMFILE`, `ENFILE`) neither spins nor ends the server: it logs, waits 100 ms and
@@ -208,7 +205,7 @@ extension EventLoop {
             try await waitWritable(socket, operation: operation)
             if let error = SocketOps.pendingError(socket.fd) { throw StreamError.from(error, operation: operation) }
         }
-        if address.family != 1 /* AF_UNIX */ { try? SocketOps.set(.noDelay, true, on: socket.fd) }
+        if case .unix = address {} else { try? SocketOps.set(.noDelay, true, on: socket.fd) }
     }
 
     /// Creates a stream socket and connects it to `address`.
@@ -236,20 +233,7 @@ extension EventLoop {
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
     public func receive(_ socket: Socket, into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
-        while true {
-            if socket.isClosed { throw StreamError(.closed, operation: "receive") }
-            let result: IOResult<Int>
-            do { result = try socket.receiveNow(into: buffer) } catch {
-                throw StreamError.from(error, operation: "receive")
-            }
-            switch result {
-            case .done(let count):
-                return count
-            case .wouldBlock:
-                socket.registration.clearReadable()
-                try await waitReadable(socket, operation: "receive")
-            }
-        }
+        try await socket.perform(.read, operation: "receive") { try socket.receiveNow(into: buffer) }
     }
 
     /// Receives up to `maxCount` bytes (asyncio's `sock_recv`); an empty array at end of stream.
@@ -290,29 +274,45 @@ extension EventLoop {
         }
     }
 
-    /// The send loop: `send(offset)` tries the system call from `offset`; waits for writability on EAGAIN.
+    /// The send loop: `send(offset)` tries the system call from `offset`.
     private func sendAll(_ socket: Socket, count: Int, send: (Int) throws(Errno) -> IOResult<Int>) async throws {
         var offset = 0
         while offset < count {
-            if socket.isClosed { throw StreamError(.closed, operation: "send") }
-            let result: IOResult<Int>
-            do { result = try send(offset) } catch { throw StreamError.from(error, operation: "send") }
-            switch result {
-            case .done(let sent):
-                offset += sent
-            case .wouldBlock:
-                socket.registration.clearWritable()
-                try await waitWritable(socket, operation: "send")
-            }
+            offset += try await socket.perform(.write, operation: "send") { try send(offset) }
         }
     }
+}
 
+extension Socket {
+    /// The readiness-I/O primitive for sockets and pipes: ``IORegistration/perform(_:_:)``, with every
+    /// error mapped to ``StreamError`` here, in one place.
+    ///
+    /// ### Cancellation
+    /// Safe between attempts: cancellation ends the wait, and an attempt is never interrupted.
+    nonisolated(nonsending) func perform<Value>(
+        _ interest: IORegistration.Interest,
+        operation: @autoclosure () -> String,
+        _ attempt: () throws -> IOResult<Value>
+    ) async throws -> Value {
+        do {
+            return try await registration.perform(interest, attempt)
+        } catch let error as Errno {
+            throw StreamError.from(error, operation: operation())
+        } catch let error as EventLoopError {
+            throw StreamError(error.code == .busy ? .busy : .closed, operation: operation())
+        }
+    }
+}
+
+extension EventLoop {
+    /// Waits until `socket` is readable, with the wait's errors as ``StreamError``.
     nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
             throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
         }
     }
 
+    /// Waits until `socket` is writable, with the wait's errors as ``StreamError``.
     nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
             throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)

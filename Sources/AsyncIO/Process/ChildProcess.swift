@@ -147,8 +147,8 @@ public final class ChildProcess: @unchecked Sendable {
             let reason: String
             switch error {
             case .noSuchFileOrDirectory: reason = "not found"
-            case Errno(rawValue: 13): reason = "not executable (permission denied)"
-            case Errno(rawValue: 8): reason = "not executable (not a program the kernel can run)"
+            case .permissionDenied: reason = "not executable (permission denied)"
+            case .execFormatError: reason = "not executable (not a program the kernel can run)"
             default: reason = "cannot start: \(error)"
             }
             throw ChildProcessError(executable: executable, reason: reason, underlying: error)
@@ -215,7 +215,7 @@ public final class ChildProcess: @unchecked Sendable {
             pidfd = try ProcessOps.pidfdOpen(pid)
         } catch {
             // ENOSYS: a kernel before 5.3; EPERM: a seccomp filter that forbids it.
-            if error == .noFunction || error == Errno(rawValue: 1) {
+            if error == .noFunction || error == .notPermitted {
                 try watchExitWithThread(on: loop)
                 return
             }
@@ -231,18 +231,15 @@ public final class ChildProcess: @unchecked Sendable {
                 registration.close()
                 loop.endExternalWork()
             }
-            while true {
-                if let (code, signal) = (try? ProcessOps.reap(pid)) ?? nil {
-                    record(code: code, signal: signal)
-                    return
+            do {
+                // The pidfd turns readable when the child exits; until then there is nothing to reap.
+                let (code, signal) = try await registration.perform(.read) { () -> IOResult<(Int32?, Int32?)> in
+                    if let status = (try? ProcessOps.reap(pid)) ?? nil { return .done(status) }
+                    return .wouldBlock
                 }
-                do {
-                    try await registration.waitReadable()
-                } catch {
-                    killAndReap()
-                    return
-                }
-                registration.clearReadable()
+                record(code: code, signal: signal)
+            } catch {
+                killAndReap()
             }
         }
     }

@@ -95,18 +95,15 @@ public final class SignalStream: AsyncSequence, @unchecked Sendable {
     /// ### Cancellation
     /// Safe: a signal is consumed only when returned.
     public func next() async throws -> Signal {
-        while true {
-            if registration.isClosed { throw EventLoopError(.closed, operation: "SignalStream.next") }
-            let result: IOResult<Int32>
-            do { result = try SignalFD.read(registration.fd) } catch {
-                throw EventLoopError(.system, operation: "read(signalfd)", underlying: error)
+        do {
+            let number = try await registration.perform(.read) { () throws -> IOResult<Int32> in
+                try SignalFD.read(registration.fd)
             }
-            switch result {
-            case .done(let number): return Signal(rawValue: number)
-            case .wouldBlock:
-                registration.clearReadable()
-                try await registration.waitReadable()
-            }
+            return Signal(rawValue: number)
+        } catch let error as Errno {
+            throw EventLoopError(.system, operation: "read(signalfd)", underlying: error)
+        } catch let error as EventLoopError {
+            throw EventLoopError(error.code, operation: "SignalStream.next")
         }
     }
 

@@ -98,3 +98,24 @@ extension Socket: ByteStream {
         if let handler, registration.isWritable { loop.execute(handler) }
     }
 }
+
+extension ByteStream {
+    /// Receives up to `buffer.count` bytes, waiting until some arrive: the receive loop every reader of
+    /// a stream uses, counted against the loop's I/O budget (``EventLoop/cooperate()``).
+    ///
+    /// - Returns: The number of bytes received; 0 at the end of the stream.
+    ///
+    /// ### Cancellation
+    /// Safe: no bytes are consumed unless the call returns them.
+    public nonisolated(nonsending) func receive(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        while true {
+            switch try tryReceive(into: buffer) {
+            case .done(let count):
+                await loop.cooperate()
+                return count
+            case .wouldBlock:
+                try await waitUntilReceivable()
+            }
+        }
+    }
+}

@@ -91,7 +91,7 @@ public struct StreamError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Classifies a system error from `operation`.
     static func from(_ errno: Errno, operation: String) -> StreamError {
         switch errno {
-        case .connectionReset, .brokenPipe, Errno(rawValue: 103) /* ECONNABORTED */, Errno(rawValue: 110) /* ETIMEDOUT */:
+        case .connectionReset, .brokenPipe, .connectionAborted, .timedOut:
             StreamError(.broken, operation: operation, underlying: errno)
         case .connectionRefused:
             StreamError(.refused, operation: operation, underlying: errno)

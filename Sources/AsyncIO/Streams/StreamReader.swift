@@ -102,15 +102,9 @@ public final class StreamReader: @unchecked Sendable {
             try await fill(minimum: 1)
             return buffer.read(into: destination)
         }
-        while true {
-            switch try stream.tryReceive(into: destination) {
-            case .done(let count):
-                if count == 0 { eof = true }
-                return count
-            case .wouldBlock:
-                try await stream.waitUntilReceivable()
-            }
-        }
+        let count = try await stream.receive(into: destination)
+        if count == 0 { eof = true }
+        return count
     }
 
     /// Reads exactly `count` bytes (asyncio's `readexactly`).
@@ -290,15 +284,8 @@ public final class StreamReader: @unchecked Sendable {
             return
         }
         let want = max(minimum, Self.receiveSize)
-        while true {
-            let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
-            switch try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want))) {
-            case .done(let count):
-                if count == 0 { eof = true } else { buffer.commitWrite(count) }
-                return
-            case .wouldBlock:
-                try await stream.waitUntilReceivable()
-            }
-        }
+        let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
+        let count = try await stream.receive(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
+        if count == 0 { eof = true } else { buffer.commitWrite(count) }
     }
 }

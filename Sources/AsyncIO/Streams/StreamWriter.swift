@@ -95,6 +95,8 @@ public final class StreamWriter: @unchecked Sendable {
         }
         if pending.count > highWatermark {
             try await wait(until: lowWatermark, operation: "write")
+        } else {
+            await loop.cooperate()
         }
     }
 
@@ -113,7 +115,7 @@ public final class StreamWriter: @unchecked Sendable {
             }
             return pending.count > highWatermark
         }
-        if overflow { try await wait(until: lowWatermark, operation: "write") }
+        if overflow { try await wait(until: lowWatermark, operation: "write") } else { await loop.cooperate() }
     }
 
     /// Writes the UTF-8 bytes of `text`.
