@@ -45,7 +45,8 @@ extension EventLoop {
         foreignSequence.add(1, ordering: .relaxed).newValue | TimerHeap.foreignSequenceBit
     }
 
-    /// Removes a pending timer (loop thread). A sleeping task is woken with `CancellationError`.
+    /// Removes a timer whose cancel claim was taken (loop thread). A sleeping task is woken with
+    /// `CancellationError`.
     func cancelTimer(_ timer: TimerHandle) {
         guard timer.state == .pending else { return }
         timer.state = .cancelled
@@ -71,6 +72,11 @@ extension EventLoop {
 
     private func fire(_ timer: TimerHandle) {
         guard timer.state == .pending else { return }
+        guard timer.claimFire() else {
+            // Cancelled on another thread a moment ago; its clean-up is queued. Do it now instead.
+            cancelTimer(timer)
+            return
+        }
         timer.state = .fired
         let action = timer.action
         timer.action = .none
@@ -126,7 +132,7 @@ extension EventLoop {
                 }
             }
         } onCancel: {
-            execute { [self] in cancelTimer(timer) }
+            if timer.claimCancel() { execute { [self] in cancelTimer(timer) } }
         }
     }
 

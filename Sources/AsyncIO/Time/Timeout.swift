@@ -89,7 +89,7 @@ func runTimeoutScope(loop: EventLoop, deadline: Int64, _ body: @escaping @Sendab
             }
             await body()
             // The timer must not outlive the child it would cancel.
-            loop.cancelTimer(timerBox.timer!)
+            timerBox.timer!.cancel()
         }
         await group.waitForAll()
     }

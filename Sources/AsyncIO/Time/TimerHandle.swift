@@ -1,11 +1,14 @@
+import Synchronization
+
 /// A scheduled callback or wake-up on an ``EventLoop``: cancel it to keep it from firing.
 ///
 /// Returned by ``EventLoop/call(after:_:)`` and ``EventLoop/call(at:_:)`` (asyncio's `TimerHandle`).
 /// Timers with equal deadlines fire in the order they were created.
 ///
 /// ### Thread safety
-/// ``cancel()`` is safe from any thread (off the loop it takes effect in the loop's next turn, and a
-/// timer already firing still fires). The other members are meant for the loop's thread.
+/// ``cancel()`` is safe from any thread and decisive: firing and cancelling race for one atomic claim,
+/// so once `cancel()` returns `true` the timer never fires, whichever thread called it. The other
+/// members are meant for the loop's thread.
 public final class TimerHandle: @unchecked Sendable {
     /// The loop that owns the timer.
     public let loop: EventLoop
@@ -13,8 +16,17 @@ public final class TimerHandle: @unchecked Sendable {
     let sequence: UInt64
     /// Whether the heap holds an entry for this timer (cancelled entries stay until dropped).
     var isInHeap = false
+    /// The loop's view, for the heap's bookkeeping (loop thread only).
     var state: State = .pending
     var action: Action
+    /// Who won the timer: ``Claim/open`` until the loop fires it or someone cancels it, on any thread.
+    private let claim = Atomic<UInt8>(Claim.open)
+
+    enum Claim {
+        static let open: UInt8 = 0
+        static let cancelled: UInt8 = 1
+        static let fired: UInt8 = 2
+    }
 
     enum State { case pending, fired, cancelled }
 
@@ -35,18 +47,35 @@ public final class TimerHandle: @unchecked Sendable {
     /// When the timer fires, on the loop's clock (asyncio's `when()`).
     public var when: LoopClock.Instant { LoopClock.Instant(nanoseconds: deadline) }
 
-    /// Whether ``cancel()`` took effect before the timer fired.
-    public var isCancelled: Bool { state == .cancelled }
+    /// Whether ``cancel()`` took effect before the timer fired. Safe from any thread.
+    public var isCancelled: Bool { claim.load(ordering: .acquiring) == Claim.cancelled }
 
-    /// Whether the timer has fired.
-    public var hasFired: Bool { state == .fired }
+    /// Whether the timer has fired (or is firing now). Safe from any thread.
+    public var hasFired: Bool { claim.load(ordering: .acquiring) == Claim.fired }
 
     /// Keeps the timer from firing. Cancelling twice, or after it fired, does nothing.
-    public func cancel() {
+    ///
+    /// - Returns: `true` if this call stopped the timer: it will never fire. `false` if it had fired,
+    ///   was firing, or was cancelled before.
+    @discardableResult
+    public func cancel() -> Bool {
+        guard claimCancel() else { return false }
         if loop.inEventLoop {
             loop.cancelTimer(self)
         } else {
+            // The claim already keeps it from firing; the loop drops it from its heap.
             loop.execute { [self] in loop.cancelTimer(self) }
         }
+        return true
+    }
+
+    /// Takes the timer for cancelling; false if it fired or was cancelled already.
+    func claimCancel() -> Bool {
+        claim.compareExchange(expected: Claim.open, desired: Claim.cancelled, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    /// Takes the timer for firing (loop thread); false if a cancel won.
+    func claimFire() -> Bool {
+        claim.compareExchange(expected: Claim.open, desired: Claim.fired, ordering: .acquiringAndReleasing).exchanged
     }
 }
