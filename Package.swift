@@ -14,7 +14,7 @@ let examples: [(name: String, http: Bool)] = [
     ("EchoSockets", false), ("Coroutines", false), ("ChatReplyServer", false), ("StructuredConcurrency", false),
     ("RawHTTPGet", false), ("CallbacksToAsync", false), ("AsyncFiles", false), ("ParallelSubprocesses", false),
     ("WorkQueue", false), ("SyncPrimitives", false), ("FetchTitles", true), ("OffloadCPU", false),
-    ("ThreadSubmit", false),
+    ("ThreadSubmit", false), ("GracefulInterrupt", false),
 ]
 
 let package = Package(

@@ -34,6 +34,28 @@ struct ExamplesTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
+    /// Issue 12, bug 6: Ctrl-C killed the process without cleanup and orphaned its children.
+    @Test func ctrlCCancelsTheMainTaskAndTheChildIsKilledAndReaped() async throws {
+        // Started as a shell starts a foreground program: SIGINT unblocked and at its default action (the
+        // test's threads block every signal, and a child inherits the mask of the thread that spawns it).
+        let example = AioProcess.executable.deletingLastPathComponent().appendingPathComponent("GracefulInterrupt").path
+        let program = AioProcess(tool: "/usr/bin/python3", [
+            "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); "
+                + "signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+            example,
+        ])
+        try program.start()
+        let first = try await program.nextLine()
+        let pid = try #require(Int32(first.split(separator: " ").dropFirst().first ?? ""), "\(first)")
+        #expect(kill(pid, 0) == 0, "the child runs")
+        program.signal(SIGINT)
+        #expect(await program.waitForExit(timeout: .seconds(5)) == 130)
+        #expect(try await program.nextLine() == "main task cancelled: cleaning up")
+        #expect(try await program.nextLine() == "interrupted")
+        // Killed and reaped by the loop's shutdown: neither running on as an orphan nor a zombie.
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the child \(pid) is still there")
+    }
+
     @Test func generatorCoroutineAndItsSuccessor() async throws {
         let expected = ["Start coroutine", "Received: 0", "Received: 1", "Received: 2"]
         #expect(try await run("Coroutines") == expected + ["Coroutine closed"] + expected)

@@ -28,6 +28,9 @@ final class EpollSelector {
     /// Wakes a loop blocked in ``poll(loop:timeoutMilliseconds:)``. Safe from any thread.
     func wake() { doorbell.signal() }
 
+    /// The doorbell's descriptor, for a signal handler to ring (``InterruptSignal``).
+    var doorbellFD: Int32 { doorbell.fd }
+
     /// Waits for readiness and delivers it to the registrations; returns how many events arrived.
     @discardableResult
     func poll(loop: EventLoop, timeoutMilliseconds: Int32) -> Int {

@@ -20,28 +20,46 @@ extension EventLoop {
     /// }
     /// ```
     ///
+    /// ### Ctrl-C
+    /// As in `asyncio.run`, the first `SIGINT` cancels the main task: its `defer` blocks and `catch`
+    /// clauses run, then the loop shuts down as usual (cancelling the other tasks and killing child
+    /// processes), and `run` throws ``EventLoopError`` `.interrupted` if the main task ended with
+    /// `CancellationError` (a main task that handles the cancellation and returns still returns its
+    /// value). A second `SIGINT` ends the process at once. `run` does this only where `SIGINT` has its
+    /// default action: a program that blocks it for a ``SignalStream`` (`Signal.blockForStreams`) gets
+    /// Ctrl-C through its stream instead, and `handlesInterrupt: false` leaves `SIGINT` alone.
+    ///
     /// - Parameters:
     ///   - debug: Report jobs that hold the loop longer than 100 ms (also on when the environment
     ///     variable `AIO_DEBUG` is `1`).
+    ///   - handlesInterrupt: Whether Ctrl-C cancels the main task (the default) rather than ending the
+    ///     process.
     ///   - main: The main task.
     /// - Returns: What `main` returned.
-    /// - Throws: What `main` threw, or ``EventLoopError``: `.system` if the loop cannot be created,
-    ///   `.wouldDeadlock` if this thread is already running a loop (a task cannot run a loop inside its
-    ///   own: spawn the work on the current loop instead).
+    /// - Throws: What `main` threw, or ``EventLoopError``: `.interrupted` after Ctrl-C, `.system` if the
+    ///   loop cannot be created, `.wouldDeadlock` if this thread is already running a loop (a task cannot
+    ///   run a loop inside its own: spawn the work on the current loop instead).
     public static func run<Result>(
         debug: Bool = false,
+        handlesInterrupt: Bool = true,
         _ main: sending @escaping () async throws -> Result
     ) throws -> Result {
         try refuseNestedRun("EventLoop.run")
         let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"))
         // As asyncio.run shuts down the default executor: no offload thread outlives the run.
         defer { SharedOffloadPool.shutDownIfStarted() }
-        return try loop.runMain(main)
+        let interruptible = handlesInterrupt && InterruptSignal.install(wakeFD: loop.poller.doorbellFD)
+        defer { if interruptible { InterruptSignal.uninstall() } }
+        return try loop.runMain(main, interruptible: interruptible)
     }
 
-    /// Runs `main` on this loop on the calling thread, then shuts the loop down (see ``run(debug:_:)``).
+    /// Runs `main` on this loop on the calling thread, then shuts the loop down (see ``run(debug:handlesInterrupt:_:)``).
+    /// With `interruptible`, the first `SIGINT` counted by ``InterruptSignal`` cancels `main`.
     @discardableResult
-    package func runMain<Result>(_ main: sending @escaping () async throws -> Result) throws -> Result {
+    package func runMain<Result>(
+        _ main: sending @escaping () async throws -> Result,
+        interruptible: Bool = false
+    ) throws -> Result {
         try Self.refuseNestedRun("runMain")
         guard phase == .idle else { throw EventLoopError(.closed, operation: "runMain: an EventLoop runs its main task once") }
         let box = ResultBox<Result>()
@@ -52,13 +70,17 @@ extension EventLoop {
                 box.result = .failure(error)
             }
         }
-        run(until: { box.isDone })
+        run(until: { box.isDone || (interruptible && InterruptSignal.count > 0) })
+        let interrupted = interruptible && InterruptSignal.count > 0
         if !box.isDone {
-            // stop() was called: the main task is cancelled like the others.
+            // Ctrl-C, or stop() was called: the main task is cancelled like the others.
             mainTask.cancel()
             run(until: { box.isDone })
         }
         shutdown()
+        if interrupted, case .failure(let error) = box.result!, error is CancellationError {
+            throw EventLoopError(.interrupted, operation: "EventLoop.run")
+        }
         return try box.result!.get()
     }
 

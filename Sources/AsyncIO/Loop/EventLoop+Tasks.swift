@@ -56,7 +56,7 @@ extension EventLoop {
     /// Starts `operation` as a new task on the loop (asyncio's `create_task`).
     ///
     /// The task and every child task it creates run on the loop's thread. The loop tracks it until it
-    /// finishes: it is listed in ``tasks``, and ``run(debug:_:)`` cancels and awaits it on the way out.
+    /// finishes: it is listed in ``tasks``, and ``run(debug:handlesInterrupt:_:)`` cancels and awaits it on the way out.
     ///
     /// - Parameters:
     ///   - name: The task's name in ``tasks`` and slow-job reports; `Task-N` by default.

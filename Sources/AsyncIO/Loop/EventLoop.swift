@@ -15,7 +15,7 @@ import Synchronization
 /// 3. poll epoll, with a timeout of zero if work is ready, else until the next timer;
 ///    readiness resumes the waiting tasks (which only enqueues their jobs).
 ///
-/// Start a loop with ``run(debug:_:)`` (asyncio.run) on the current thread, or with
+/// Start a loop with ``run(debug:handlesInterrupt:_:)`` (asyncio.run) on the current thread, or with
 /// ``EventLoopGroup`` on threads of its own.
 ///
 /// ### Thread safety
@@ -225,7 +225,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until ``stop()`` is called.
     ///
-    /// `EventLoopGroup` uses this for its threads. Most programs call ``run(debug:_:)`` instead.
+    /// `EventLoopGroup` uses this for its threads. Most programs call ``run(debug:handlesInterrupt:_:)`` instead.
     ///
     /// - Throws: ``EventLoopError`` `.wouldDeadlock` if the calling thread is already running a loop
     ///   (this one from one of its own tasks, or another one).

@@ -4,7 +4,7 @@ import AsyncIOSystem
 public struct EventLoopError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: Hashable, Sendable { case closed, busy, wouldDeadlock, system }
+        private enum Value: Hashable, Sendable { case closed, busy, wouldDeadlock, system, interrupted }
         private let value: Value
         /// The loop (or the registration) is closed.
         public static let closed = Code(value: .closed)
@@ -14,12 +14,16 @@ public struct EventLoopError: Error, Hashable, Sendable, CustomStringConvertible
         public static let wouldDeadlock = Code(value: .wouldDeadlock)
         /// A system call failed; see ``EventLoopError/underlying``.
         public static let system = Code(value: .system)
+        /// Ctrl-C (`SIGINT`) cancelled the main task of ``EventLoop/run(debug:handlesInterrupt:_:)``
+        /// (asyncio's `KeyboardInterrupt`).
+        public static let interrupted = Code(value: .interrupted)
         public var description: String {
             switch value {
             case .closed: "closed"
             case .busy: "busy"
             case .wouldDeadlock: "would deadlock"
             case .system: "system error"
+            case .interrupted: "interrupted"
             }
         }
     }
@@ -43,6 +47,7 @@ public struct EventLoopError: Error, Hashable, Sendable, CustomStringConvertible
         case .closed: "\(operation): the event loop or descriptor is closed"
         case .busy: "\(operation): another task is already waiting on this descriptor"
         case .wouldDeadlock: "\(operation): called on the loop's own thread, which would wait for itself forever"
+        case .interrupted: "\(operation): interrupted (SIGINT); the main task was cancelled"
         default: "\(operation) failed: \(underlying.map(String.init(describing:)) ?? "unknown error")"
         }
     }

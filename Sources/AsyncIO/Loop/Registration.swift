@@ -128,15 +128,33 @@ public final class IORegistration: @unchecked Sendable {
         }
     }
 
-    private nonisolated(nonsending) func wait(write: Bool) async throws {
+    /// Waits until the descriptor is readable, even if the task is cancelled: for clean-up that must
+    /// finish, such as reaping a child that was just killed.
+    ///
+    /// - Throws: ``EventLoopError`` `.closed` or `.busy`, as ``waitReadable()``.
+    ///
+    /// ### Cancellation
+    /// Ignored: the wait ends only when the descriptor is readable or closed.
+    nonisolated(nonsending) func waitReadableIgnoringCancellation() async throws {
+        if isReadable { return }
+        try await wait(write: false, cancellable: false)
+    }
+
+    private nonisolated(nonsending) func wait(write: Bool, cancellable: Bool = true) async throws {
         precondition(loop.inEventLoop, "IORegistration used off its loop's thread")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }
         if (write ? writeWaiter : readWaiter) != nil {
             throw EventLoopError(.busy, operation: write ? "waitWritable" : "waitReadable")
         }
-        try Task.checkCancellation()
         nextWaiterID &+= 1
         let id = nextWaiterID
+        guard cancellable else {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                readWaiter = Waiter(id: id, continuation: continuation)
+            }
+            return
+        }
+        try Task.checkCancellation()
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let waiter = Waiter(id: id, continuation: continuation)

@@ -239,7 +239,7 @@ public final class ChildProcess: @unchecked Sendable {
                 }
                 record(code: code, signal: signal)
             } catch {
-                killAndReap()
+                await killAndReap(registration)
             }
         }
     }
@@ -284,12 +284,24 @@ public final class ChildProcess: @unchecked Sendable {
         exited.set()
     }
 
-    /// The loop is shutting down with the child still running: kill it (and its group) and reap it, so
-    /// neither an orphan nor a zombie is left.
-    private func killAndReap() {
+    /// The watcher was cancelled (the loop is shutting down): kill the child, and its group if it has
+    /// one, and reap it, waiting for its pidfd without blocking the loop; cancellation cannot cut this
+    /// short, so no child outlives its loop as an orphan or a zombie.
+    private nonisolated(nonsending) func killAndReap(_ registration: IORegistration) async {
         try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: hasOwnProcessGroup)
-        let (code, signal) = ProcessOps.reapBlocking(pid)
-        record(code: code, signal: signal)
+        while true {
+            if let (code, signal) = (try? ProcessOps.reap(pid)) ?? nil {
+                record(code: code, signal: signal)
+                return
+            }
+            registration.clearReadable()
+            do { try await registration.waitReadableIgnoringCancellation() } catch {
+                // The registration was closed under us: wait in place, the child is dying already.
+                let (code, signal) = ProcessOps.reapBlocking(pid)
+                record(code: code, signal: signal)
+                return
+            }
+        }
     }
 
     /// Waits for the child to exit (asyncio's `wait`).

@@ -2,7 +2,7 @@ import AsyncIOSystem
 
 /// Runs `operation` so that cancelling the caller does not cancel it (asyncio.shield).
 ///
-/// `operation` runs as a task of its own on the current loop (tracked by it, so ``EventLoop/run(debug:_:)``
+/// `operation` runs as a task of its own on the current loop (tracked by it, so ``EventLoop/run(debug:handlesInterrupt:_:)``
 /// still awaits it on the way out). If the caller is cancelled, it stops waiting at once with
 /// `CancellationError` while `operation` runs to completion; its result is then discarded.
 ///

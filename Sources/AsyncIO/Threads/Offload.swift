@@ -4,7 +4,7 @@ import AsyncIOSystem
 /// (asyncio.to_thread).
 ///
 /// The shared pool has `min(32, cores + 4)` threads (Python's default), started on first use and
-/// shut down, after finishing its queued work, when ``EventLoop/run(debug:_:)`` returns. For a pool of
+/// shut down, after finishing its queued work, when ``EventLoop/run(debug:handlesInterrupt:_:)`` returns. For a pool of
 /// your own, use ``ThreadPool``.
 ///
 /// - Throws: What `work` throws; `CancellationError` if cancelled before the work starts.
