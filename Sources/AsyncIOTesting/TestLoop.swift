@@ -11,6 +11,13 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
     public let timers: Int
     /// Descriptors still registered with the loop.
     public let registrations: Int
+    /// Errors reported to the loop's exception handler: from tasks nobody awaits, from server handlers.
+    public let unhandledErrors: [LoopException]
+
+    /// Whether anything at all was left behind.
+    var isEmpty: Bool {
+        tasks.isEmpty && unstartedTasks == 0 && timers == 0 && registrations == 0 && unhandledErrors.isEmpty
+    }
 
     public var description: String {
         var parts: [String] = []
@@ -18,6 +25,9 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
         if unstartedTasks > 0 { parts.append("\(unstartedTasks) spawned task(s) not yet started") }
         if timers > 0 { parts.append("\(timers) timer(s) still pending") }
         if registrations > 0 { parts.append("\(registrations) descriptor(s) still registered") }
+        if !unhandledErrors.isEmpty {
+            parts.append("\(unhandledErrors.count) unhandled error(s): \(unhandledErrors.map(\.description).joined(separator: "; "))")
+        }
         return "test loop leaked: " + parts.joined(separator: ", ")
     }
 }
@@ -32,8 +42,10 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
 /// `virtualTime: false`.
 ///
 /// After `body` returns, and before the loop shuts down, the loop must have no spawned task alive, no
-/// timer pending and no descriptor registered; otherwise this throws ``TestLoopLeak`` (the loop then
-/// cleans up as `EventLoop.run` does, so one failing test does not disturb the next).
+/// timer pending and no descriptor registered, and no error may have reached the loop's exception
+/// handler (a task nobody awaits threw, a server handler threw); otherwise this throws ``TestLoopLeak``
+/// (the loop then cleans up as `EventLoop.run` does, so one failing test does not disturb the next).
+/// A test that expects such errors sets its own handler with `loop.setExceptionHandler`.
 ///
 /// ```swift
 /// @Test func sleepAdvancesVirtualTime() async throws {
@@ -65,17 +77,21 @@ public func withTestLoop<Value: Sendable>(
                 let result: Result<Value, any Error>
                 do {
                     result = .success(try loop.runMain {
+                        let unhandled = UnhandledErrors()
+                        loop.setExceptionHandler { exception in
+                            unhandled.append(exception)
+                            loop.defaultExceptionHandler(exception)
+                        }
                         let value = try await body(loop)
                         let tasks = loop.tasks
                         let leak = TestLoopLeak(
                             tasks: tasks,
                             unstartedTasks: loop.taskCount - tasks.count,
                             timers: loop.pendingTimerCount,
-                            registrations: loop.registrationCount
+                            registrations: loop.registrationCount,
+                            unhandledErrors: unhandled.taken()
                         )
-                        if !leak.tasks.isEmpty || leak.unstartedTasks > 0 || leak.timers > 0 || leak.registrations > 0 {
-                            throw leak
-                        }
+                        if !leak.isEmpty { throw leak }
                         return value
                     })
                 } catch {
@@ -92,6 +108,13 @@ public func withTestLoop<Value: Sendable>(
     // The loop thread resumed us as its very last act: this join waits microseconds at most.
     handoff.thread?.join()
     return try outcome.get()
+}
+
+/// The errors a test loop's exception handler received.
+private final class UnhandledErrors: Sendable {
+    private let errors = LockedState<[LoopException]>([])
+    func append(_ exception: LoopException) { errors.withLock { $0.append(exception) } }
+    func taken() -> [LoopException] { errors.withLock { $0 } }
 }
 
 /// Hands the loop thread's handle to the caller once it has been stored.

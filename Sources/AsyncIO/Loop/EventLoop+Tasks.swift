@@ -74,6 +74,7 @@ extension EventLoop {
         eager: Bool = false,
         _ operation: sending @escaping () async throws -> Success
     ) -> Task<Success, any Error> {
+        CurrentTaskHandles.calibrate(on: self)
         let id = registry.withLock { registry -> UInt64 in
             registry.pending += 1
             registry.nextID += 1
@@ -81,8 +82,16 @@ extension EventLoop {
         }
         let body: () async throws -> Success = { [self] in
             let address = withUnsafeCurrentTask { current in startTracking(current!, id: id, name: name) }
-            defer { registry.withLock { _ = $0.records.removeValue(forKey: address) } }
-            return try await operation()
+            do {
+                let value = try await operation()
+                registry.withLock { _ = $0.records.removeValue(forKey: address) }
+                return value
+            } catch {
+                // The record goes first: its copy of the task is a reference like a handle's.
+                registry.withLock { _ = $0.records.removeValue(forKey: address) }
+                reportIfUnretrievable(error, taskName: name ?? "Task-\(id)")
+                throw error
+            }
         }
         if eager && inEventLoop {
             return Task.immediate(name: name, executorPreference: self, operation: body)

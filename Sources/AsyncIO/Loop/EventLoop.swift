@@ -40,6 +40,7 @@ public final class EventLoop: @unchecked Sendable {
     // Cross-thread state.
     let inbox = LockedState(Inbox())
     let registry = LockedState(TaskRegistry())
+    let exceptionHandler = LockedState(ExceptionHandlerSlot())
     let lifecycle = Atomic<Int>(Phase.idle.rawValue)
     let foreignSequence = Atomic<UInt64>(0)
     /// Work that tasks of this loop wait for on other threads (thread pools, DNS); virtual time does not

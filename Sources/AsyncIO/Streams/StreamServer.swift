@@ -59,6 +59,10 @@ public final class StreamServer: @unchecked Sendable {
                             await writer.close()
                         } catch {
                             writer.abort()
+                            if !(error is CancellationError) {
+                                loop.callExceptionHandler(LoopException(
+                                    message: "connection handler failed", error: error, taskName: name))
+                            }
                         }
                     }
                 }
