@@ -53,7 +53,14 @@ final class EpollSelector {
             let registration = Unmanaged<IORegistration>
                 .fromOpaque(UnsafeRawPointer(bitPattern: UInt(data))!)
                 .takeUnretainedValue()
-            registration.deliver(events)
+            if loop.isDebug {
+                // Readiness resumes tasks (cheap), but a writable handler runs here and now.
+                let started = MonotonicClock.nanoseconds()
+                registration.deliver(events)
+                loop.reportIfSlow("an I/O callback held the event loop too long", task: "I/O callback for fd \(registration.fd)", since: started)
+            } else {
+                registration.deliver(events)
+            }
         }
         return count
     }

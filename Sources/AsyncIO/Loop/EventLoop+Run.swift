@@ -63,11 +63,13 @@ extension EventLoop {
         try Self.refuseNestedRun("runMain")
         guard phase == .idle else { throw EventLoopError(.closed, operation: "runMain: an EventLoop runs its main task once") }
         let box = ResultBox<Result>()
-        let mainTask = Task(name: "main", executorPreference: self) {
-            do {
-                box.result = .success(try await main())
-            } catch {
-                box.result = .failure(error)
+        let mainTask = Task(name: "main", executorPreference: self) { [self] in
+            await withDebugName("main") {
+                do {
+                    box.result = .success(try await main())
+                } catch {
+                    box.result = .failure(error)
+                }
             }
         }
         run(until: { box.isDone || (interruptible && InterruptSignal.count > 0) })

@@ -36,7 +36,11 @@ struct TaskRegistry {
     /// Set once the loop shuts down: tasks that start afterwards cancel themselves at once.
     var isCancellingAll = false
 
-    func name(of job: UInt) -> String? { records[job]?.name }
+    /// Debug mode: names of tasks the loop runs but did not spawn (the main task, connection and
+    /// timeout-scope child tasks), for slow-job reports. Not listed in ``EventLoop/tasks``.
+    var debugNames: [UInt: String] = [:]
+
+    func name(of job: UInt) -> String? { records[job]?.name ?? debugNames[job] }
 }
 
 /// One started task. A struct in the registry's table: spawning allocates no record object.
@@ -133,6 +137,28 @@ extension EventLoop {
                 )
             }
         }
+    }
+
+    /// Debug mode: names the running task `name` in slow-job reports while `body` runs (for tasks the
+    /// loop did not spawn itself). Outside debug mode it just runs `body`.
+    nonisolated(nonsending) func withDebugName<T>(
+        _ name: @autoclosure () -> String,
+        _ body: () async throws -> T
+    ) async rethrows -> T {
+        guard isDebug, let address = withUnsafeCurrentTask(body: { $0.map { unsafeBitCast($0, to: UInt.self) } }) else {
+            return try await body()
+        }
+        let name = name()
+        registry.withLock { $0.debugNames[address] = name }
+        if inEventLoop { startingTaskName = name }
+        defer { registry.withLock { _ = $0.debugNames.removeValue(forKey: address) } }
+        return try await body()
+    }
+
+    /// The name of the task whose job runs now, if the loop knows it.
+    var currentTaskName: String? {
+        guard inEventLoop, let job = currentJob else { return nil }
+        return registry.withLock { $0.name(of: UInt(bitPattern: job)) }
     }
 
     /// How many spawned tasks are alive.

@@ -323,7 +323,7 @@ public final class EventLoop: @unchecked Sendable {
         switch work {
         case .task(let job), .actor(let job):
             let address = unsafeBitCast(job, to: UInt.self)
-            taskName = registry.withLock { $0.name(of: address) } ?? "unnamed task"
+            taskName = registry.withLock { $0.name(of: address) } ?? "unnamed task (\(address))"
         case .callback:
             break
         }
@@ -331,12 +331,14 @@ public final class EventLoop: @unchecked Sendable {
         let started = MonotonicClock.nanoseconds()
         run(work)
         if let starting = startingTaskName { taskName = starting }
+        reportIfSlow("a job held the event loop too long", task: taskName, since: started)
+    }
+
+    /// Debug mode: logs `message` if more than ``slowJobThreshold`` passed since `started`.
+    func reportIfSlow(_ message: Logger.Message, task: @autoclosure () -> String, since started: Int64) {
         let elapsed = Duration.nanoseconds(MonotonicClock.nanoseconds() - started)
         if elapsed > slowJobThreshold {
-            logger.warning(
-                "a job held the event loop too long",
-                metadata: ["task": "\(taskName)", "held_us": "\(elapsed.nanosecondsClamped / 1000)"]
-            )
+            logger.warning(message, metadata: ["task": "\(task())", "held_us": "\(elapsed.nanosecondsClamped / 1000)"])
         }
     }
 

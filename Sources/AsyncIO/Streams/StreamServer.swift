@@ -40,32 +40,42 @@ public final class StreamServer: @unchecked Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 while let socket = try await loop.nextConnection(on: listener) {
                     group.addImmediateTask(executorPreference: loop) {
-                        let stream: any ByteStream
-                        if let wrap {
-                            do { stream = try await wrap(socket) } catch {
-                                // A connection that fails its set-up (a TLS handshake) is closed; the
-                                // server carries on.
-                                socket.close()
-                                serverLogger.debug("connection set-up failed", metadata: ["error": "\(error)"])
-                                return
-                            }
-                        } else {
-                            stream = socket
-                        }
-                        let reader = StreamReader(stream: stream)
-                        let writer = StreamWriter(stream: stream)
-                        do {
-                            try await handler(reader, writer)
-                            await writer.close()
-                        } catch {
-                            writer.abort()
-                            if !(error is CancellationError) {
-                                loop.callExceptionHandler(LoopException(
-                                    message: "connection handler failed", error: error, taskName: name))
-                            }
+                        await loop.withDebugName("\(name) connection \(socket.peerAddress.map(String.init(describing:)) ?? "?")") {
+                            await Self.serve(socket, server: name, wrapping: wrap, handler: handler)
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// One connection: set it up (`wrap`, such as a TLS handshake), run `handler`, close or abort.
+    private static func serve(
+        _ socket: Socket,
+        server name: String,
+        wrapping wrap: (@Sendable (Socket) async throws -> any ByteStream)?,
+        handler: @Sendable (StreamReader, StreamWriter) async throws -> Void
+    ) async {
+        let stream: any ByteStream
+        if let wrap {
+            do { stream = try await wrap(socket) } catch {
+                // A connection that fails its set-up (a TLS handshake) is closed; the server carries on.
+                socket.close()
+                serverLogger.debug("connection set-up failed", metadata: ["error": "\(error)"])
+                return
+            }
+        } else {
+            stream = socket
+        }
+        let reader = StreamReader(stream: stream)
+        let writer = StreamWriter(stream: stream)
+        do {
+            try await handler(reader, writer)
+            await writer.close()
+        } catch {
+            writer.abort()
+            if !(error is CancellationError) {
+                socket.loop.callExceptionHandler(LoopException(message: "connection handler failed", error: error, taskName: name))
             }
         }
     }

@@ -1,4 +1,6 @@
+import Logging
 import Synchronization
+import AsyncIOSystem
 extension EventLoop {
     /// Schedules `callback` to run on the loop after `delay` (asyncio's `call_later`).
     ///
@@ -82,7 +84,14 @@ extension EventLoop {
         timer.action = .none
         switch action {
         case .none: break
-        case .callback(let body): body()
+        case .callback(let body):
+            if isDebug {
+                let started = MonotonicClock.nanoseconds()
+                body()
+                reportIfSlow("a timer callback held the event loop too long", task: "timer callback", since: started)
+            } else {
+                body()
+            }
         case .resume(let continuation): continuation.resume()
         case .cancelTask(let task): task.cancel()
         }

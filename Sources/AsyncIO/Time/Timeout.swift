@@ -82,12 +82,13 @@ public func withDeadline<Result>(
 @usableFromInline
 func runTimeoutScope(loop: EventLoop, deadline: Int64, _ body: @escaping @Sendable () async -> Void) async -> Bool {
     let timerBox = TimerBox()
+    let parentName = loop.isDebug ? loop.currentTaskName : nil
     await withTaskGroup(of: Void.self) { group in
         group.addImmediateTask(executorPreference: loop) {
             withUnsafeCurrentTask { task in
                 timerBox.timer = loop.schedule(deadline: deadline, action: .cancelTask(task!))
             }
-            await body()
+            await loop.withDebugName("\(parentName ?? "a task") (timeout scope)") { await body() }
             // The timer must not outlive the child it would cancel.
             timerBox.timer!.cancel()
         }

@@ -145,14 +145,52 @@ struct EventLoopTests {
         #expect(ids.count == 3)
     }
 
-    @Test func slowJobsAreReportedWithTheirTaskName() async throws {
+    /// Busy-waits `milliseconds` of real time on the calling thread.
+    private static func hold(milliseconds: Int64) {
+        let end = MonotonicClock.nanoseconds() + milliseconds * 1_000_000
+        while MonotonicClock.nanoseconds() < end {}
+    }
+
+    /// Debug mode reports every kind of work that holds the loop past the threshold, by name, and only
+    /// that (issue 12, bug 4: timer callbacks and writable handlers went unreported, and the main task
+    /// and child tasks were "unnamed task").
+    @Test func slowWorkIsReportedWithItsNameAndQuickWorkIsNot() async throws {
         let records = Locked<[String]>([])
         let logger = Logger(label: "test") { _ in CapturingLogHandler(records: records) }
-        let loop = try EventLoop(name: "slow", debug: true, slowJobThreshold: .zero, logger: logger)
+        let loop = try EventLoop(name: "slow", debug: true, slowJobThreshold: .milliseconds(30), logger: logger)
         try loop.runMain {
-            try await loop.spawn(name: "slowpoke") { (0..<1000).reduce(0, +) }.value
+            try await loop.spawn(name: "slowpoke") { Self.hold(milliseconds: 60) }.value
+            _ = try await loop.spawn(name: "quick") { (0..<1000).reduce(0, +) }.value
+            Self.hold(milliseconds: 60)  // the main task's own job
+            await Task.yield()
+            try await withTimeout(.seconds(10)) { Self.hold(milliseconds: 60) }
+            let fired = Event()
+            loop.call(after: .milliseconds(1)) {
+                Self.hold(milliseconds: 60)
+                fired.set()
+            }
+            try await fired.wait()
+            // A writable handler runs inside the poll, on the socket's first writable edge.
+            let (x, y) = try SocketOps.socketPair()
+            let a = try loop.adopt(x), b = try loop.adopt(y)
+            let handled = Event()
+            a.setSendableHandler {
+                Self.hold(milliseconds: 60)
+                a.setSendableHandler(nil)
+                handled.set()
+            }
+            try await handled.wait()
+            a.close()
+            b.close()
         }
-        #expect(records.value.contains { $0.contains("slowpoke") }, "\(records.value)")
+        let reports = records.value
+        #expect(reports.contains { $0.contains("a job held") && $0.contains("slowpoke") }, "\(reports)")
+        #expect(reports.contains { $0.contains("a job held") && ($0.contains("\"task\": main]") || $0.contains("\"task\": main,")) }, "\(reports)")
+        #expect(reports.contains { $0.contains("main (timeout scope)") }, "\(reports)")
+        #expect(reports.contains { $0.contains("a timer callback held") }, "\(reports)")
+        #expect(reports.contains { $0.contains("an I/O callback held") }, "\(reports)")
+        #expect(!reports.contains { $0.contains("quick") }, "\(reports)")
+        #expect(!reports.contains { $0.contains("unnamed task") }, "\(reports)")
     }
 
     @Test func runLeavesNoThreadDescriptorOrTaskBehind() async {
