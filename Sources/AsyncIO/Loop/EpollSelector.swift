@@ -7,12 +7,28 @@ import AsyncIOSystem
 final class EpollSelector {
     private let epoll: Epoll
     private let doorbell: EventFD
-    /// Registered descriptors by fd; the table owns the registrations until they close.
-    private(set) var registrations: [Int32: IORegistration] = [:]
+    /// Registered descriptors, indexed by fd (descriptors are small and dense); the table owns the
+    /// registrations until they close.
+    private var slots: [IORegistration?] = []
+    /// How many descriptors are registered.
+    private(set) var registrationCount = 0
+    /// Generations tell a registration from an earlier one of the same (reused) fd.
+    private var nextGeneration: UInt32 = 0
     private let logger = Logger(label: "AsyncIO.EpollSelector")
 
-    /// Epoll data 0 marks the doorbell; registrations use their object address, never 0.
-    private static let doorbellToken: UInt64 = 0
+    /// Epoll data carries a registration's fd and generation, never a pointer (SwiftNIO's
+    /// `EPollUserData`, libuv's `uv__platform_invalidate_fd`): an event for a registration that was
+    /// closed meanwhile, even one whose fd was reused at once, finds another generation and is dropped.
+    /// The doorbell's data is all ones, which no registration can have (generations skip `UInt32.max`).
+    private static let doorbellToken: UInt64 = .max
+
+    @inline(__always)
+    private static func token(fd: Int32, generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
+
+    /// Every registration, for shutting down.
+    var allRegistrations: [IORegistration] { slots.compactMap { $0 } }
 
     init() throws(Errno) {
         epoll = try Epoll(capacity: 256)
@@ -47,12 +63,11 @@ final class EpollSelector {
                 doorbell.drain()
                 continue
             }
-            // SAFETY: `data` is the address of a registration that `registrations` keeps alive; a closed
-            // registration is removed from epoll before it leaves the table, and no user code runs
-            // between `epoll_wait` and the end of this loop.
-            let registration = Unmanaged<IORegistration>
-                .fromOpaque(UnsafeRawPointer(bitPattern: UInt(data))!)
-                .takeUnretainedValue()
+            // A handler run for an earlier event of this batch may have closed this registration, and
+            // a new one may hold its fd: only the generation that was registered gets the event.
+            let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: data)))
+            guard fd < slots.count, let registration = slots[fd],
+                  registration.generation == UInt32(truncatingIfNeeded: data >> 32) else { continue }
             if loop.isDebug {
                 // Readiness resumes tasks (cheap), but a writable handler runs here and now.
                 let started = MonotonicClock.nanoseconds()
@@ -66,19 +81,26 @@ final class EpollSelector {
     }
 
     func add(_ registration: IORegistration) throws(Errno) {
-        let data = UInt64(UInt(bitPattern: Unmanaged.passUnretained(registration).toOpaque()))
+        let fd = Int(registration.fd)
+        precondition(fd >= 0, "a negative descriptor cannot be registered")
+        nextGeneration = nextGeneration &+ 1 == .max ? 0 : nextGeneration &+ 1
+        registration.generation = nextGeneration
         try epoll.add(
             registration.fd,
             events: [.readable, .writable, .readHangUp, .edgeTriggered],
-            data: data
+            data: Self.token(fd: registration.fd, generation: nextGeneration)
         )
-        registrations[registration.fd] = registration
+        if fd >= slots.count { slots.append(contentsOf: repeatElement(nil, count: max(fd + 1 - slots.count, slots.count))) }
+        if slots[fd] == nil { registrationCount += 1 }
+        slots[fd] = registration
     }
 
     func remove(_ registration: IORegistration) {
-        guard registrations[registration.fd] === registration else { return }
+        let fd = Int(registration.fd)
+        guard fd < slots.count, slots[fd] === registration else { return }
         try? epoll.remove(registration.fd)
-        registrations[registration.fd] = nil
+        slots[fd] = nil
+        registrationCount -= 1
     }
 
     func close() {

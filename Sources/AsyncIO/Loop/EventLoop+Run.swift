@@ -113,7 +113,7 @@ extension EventLoop {
                 timer.action = .none
                 if case .resume(let continuation) = action { continuation.resume(throwing: CancellationError()) }
             }
-            for registration in Array(poller.registrations.values) { registration.close() }
+            for registration in poller.allRegistrations { registration.close() }
             runOnce(mayBlock: false)
             rounds += 1
         } while (!ready.isEmpty || !timers.isEmpty || inbox.withLock({ !$0.work.isEmpty })) && rounds < 1000

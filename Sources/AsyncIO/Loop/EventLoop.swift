@@ -366,7 +366,7 @@ public final class EventLoop: @unchecked Sendable {
                 // With sockets registered, give the kernel 25 real milliseconds first: loopback data
                 // or a FIN sent a moment ago may still be on its way (softirq work deferred on a busy
                 // machine), and jumping past a timeout before it lands would fail a test that is right.
-                let grace: Int32 = poller.registrations.isEmpty ? 0 : 25
+                let grace: Int32 = poller.registrationCount == 0 ? 0 : 25
                 if poller.poll(loop: self, timeoutMilliseconds: grace) > 0 || inboxPending.load(ordering: .acquiring) {
                     drainInbox()
                     return

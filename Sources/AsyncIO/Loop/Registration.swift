@@ -16,6 +16,8 @@ public final class IORegistration: @unchecked Sendable {
     public let loop: EventLoop
 
     var readiness: Epoll.Events = []
+    /// Set by the selector when it registers the descriptor; part of every epoll event's data.
+    var generation: UInt32 = 0
     private var readWaiter: Waiter?
     private var writeWaiter: Waiter?
     private var nextWaiterID: UInt64 = 0
@@ -215,5 +217,5 @@ extension EventLoop {
     }
 
     /// How many descriptors are registered with the loop now.
-    public var registrationCount: Int { poller.registrations.count }
+    public var registrationCount: Int { poller.registrationCount }
 }

@@ -88,4 +88,45 @@ struct RegistrationTests {
             try await withTestLoop { loop in loop.spawn(name: "stray") { try await loop.sleep(for: .seconds(9)) } }
         }
     }
+
+    /// Epoll data carries an fd and a generation, not a pointer: a registration closed by a handler
+    /// while its event waits later in the same batch, its fd reused at once by a new registration,
+    /// neither receives that stale event nor hands it to the newcomer.
+    @Test func anEventForARegistrationClosedInTheSameBatchIsDropped() async throws {
+        try await withTestLoop { loop in
+            let (a1, a2) = try SocketOps.socketPair()
+            let (b1, b2) = try SocketOps.socketPair()
+            let first = try loop.adopt(a1)
+            // `second` lives in a box the handler empties: its registration is freed mid-batch.
+            final class Box: @unchecked Sendable { var socket: Socket?; var newcomer: Socket?; var peer: Int32 = -1 }
+            let box = Box()
+            box.socket = try loop.adopt(b1)
+            // Both are writable at once, and b1 readable: one poll returns [first, second] together.
+            _ = try [UInt8]("x".utf8).withUnsafeBytes { try SocketOps.send(b2, $0) }
+            let handled = Event()
+            first.setSendableHandler {
+                first.setSendableHandler(nil)
+                let staleFD = box.socket!.fd
+                box.socket!.close()
+                box.socket = nil
+                // The lowest free descriptor is the one just closed: the newcomer reuses it.
+                let (c1, c2) = try! SocketOps.socketPair()
+                box.peer = c2
+                box.newcomer = try! loop.adopt(c1)
+                #expect(c1 == staleFD)
+                handled.set()
+            }
+            try await handled.wait()
+            let newcomer = try #require(box.newcomer)
+            // The newcomer has nothing to read; the stale event said "readable".
+            var byte: [UInt8] = [0]
+            #expect(try byte.withUnsafeMutableBytes { try SocketOps.receive(newcomer.fd, into: $0) } == .wouldBlock)
+            #expect(!newcomer.registration.isReadable)
+            newcomer.close()
+            try FileDescriptorOps.close(box.peer)
+            first.close()
+            try FileDescriptorOps.close(a2)
+            try FileDescriptorOps.close(b2)
+        }
+    }
 }
