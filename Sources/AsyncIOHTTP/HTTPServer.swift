@@ -71,6 +71,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var task: Task<Void, any Error>?
     private(set) var isShuttingDown = false
     private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    /// Returns the memory of a wave of connections to the system once most of them are gone.
+    private var reclaimer = MemoryReclaimer()
     /// Connections still in their TLS handshake: counted against the limit, closed at shutdown.
     private var handshaking: [ObjectIdentifier: Socket] = [:]
     private var slotWaiter: UnsafeContinuation<Void, Never>?
@@ -206,8 +208,10 @@ public final class HTTPServer: @unchecked Sendable {
     private func serve(_ connection: HTTPServerConnection, handler: Handler) async {
         let id = ObjectIdentifier(connection)
         connections[id] = connection
+        reclaimer.opened(count: connections.count)
         await connection.run(handler: handler)
         connections[id] = nil
+        reclaimer.closed(count: connections.count)
         slotFreed()
     }
 

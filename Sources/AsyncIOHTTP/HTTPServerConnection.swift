@@ -319,7 +319,10 @@ final class HTTPServerConnection: @unchecked Sendable {
                     try await bodyWriter.finish()
                 } catch {
                     // The head is out: the only way to tell the client the body is cut short.
-                    if !(error is CancellationError) {
+                    if let stream = error as? StreamError, stream.code == .broken || stream.code == .closed {
+                        // The client went away mid-body: routine, not a server error.
+                        server.logger.debug("client left during the response body", metadata: ["error": "\(error)"])
+                    } else if !(error is CancellationError) {
                         server.logger.error("response body failed", metadata: ["error": "\(error)"])
                     }
                     writer.abort()

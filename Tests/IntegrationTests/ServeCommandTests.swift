@@ -197,12 +197,14 @@ struct ServeCommandTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
-    /// 200 MB to a client that reads slower than the server writes: the server's peak memory stays far
-    /// below the body (it waits on backpressure instead of buffering).
+    /// 200 MB to a client that reads slower than the server writes: the server's memory grows by its
+    /// writer's watermark and one chunk of the body, not by the body (it waits on backpressure instead
+    /// of buffering). Measured as growth over the server's resident size before the request.
     @Test func aSlowReaderOfAHugeBodyKeepsTheServersMemoryBounded() async throws {
-        let size = isThreadSanitized ? 20_000_000 : 200_000_000
+        let size = isThreadSanitized ? 40_000_000 : 200_000_000
         let server = AioProcess(["serve", "--port", "0"])
         _ = try await server.startServer()
+        let before = server.residentKiB
         let output = try await python("""
             import http.client, sys
             c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
@@ -216,8 +218,59 @@ struct ServeCommandTests {
             print(r.status, total)
             """, ["\(server.port)", "\(size)"])
         #expect(output == "200 \(size)\n")
-        let peakMiB = server.peakResidentKiB / 1024
-        #expect(peakMiB > 0 && peakMiB < 64, "the server peaked at \(peakMiB) MiB for a \(size / 1_000_000) MB body")
+        // 64 KiB of watermark and a 64 KiB chunk; the bound leaves room for the allocator and, under
+        // the thread sanitizer, its shadow memory, and is still a tenth of the smaller body.
+        let growthKiB = server.peakResidentKiB - before
+        #expect(before > 0 && growthKiB < 4096, "the server grew by \(growthKiB) KiB for a \(size / 1_000_000) MB body")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    /// Issue 12, bug 12: 2,000 slow readers of a 10 MB body took the server from 42 MB to 394 MB, and
+    /// it stayed at 221 MB after they left. Now each costs at most the writer's watermark (64 KiB) and
+    /// one chunk (64 KiB) plus its connection, and the memory goes back once they are gone. (Not under
+    /// the thread sanitizer, whose shadow memory scales every figure.)
+    @Test(.disabled(if: isThreadSanitized, "the sanitizer's shadow memory scales every figure"))
+    func manySlowReadersCostAWatermarkEachAndGiveTheMemoryBack() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let output = try await python("""
+            import asyncio, re, socket, sys
+            port, pid, n = int(sys.argv[1]), sys.argv[2], 300
+            def rss():
+                return int(re.search(r"VmRSS:\\s+(\\d+)", open(f"/proc/{pid}/status").read()).group(1))
+            async def main():
+                before = rss()
+                conns = []
+                for _ in range(n):
+                    r, w = await asyncio.open_connection("127.0.0.1", port, limit=1024)
+                    w.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    w.write(b"GET /bytes/10485760 HTTP/1.1\\r\\nHost: h\\r\\n\\r\\n")
+                    conns.append((r, w))
+                for r, w in conns: await r.read(1024)  # every response has started
+                # Until every server writer is full and waiting (its peak), 50 ms apart.
+                last = -1
+                while True:
+                    await asyncio.sleep(0.05)
+                    now = rss()
+                    if now == last: break
+                    last = now
+                during = now
+                for r, w in conns: w.transport.abort()
+                await asyncio.sleep(0.5)
+                print(before, during, rss())
+            asyncio.run(main())
+            """, ["\(server.port)", "\(server.process.processIdentifier)"])
+        let figures = output.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(figures.count == 3, "\(output)")
+        let (before, during, after) = (figures[0], figures[1], figures[2])
+        let perConnection = (during - before) / 300
+        // 64 + 64 KiB and the connection's own few KiB; buffering past the watermark (the old writer
+        // took watermark + chunk + the chunk's copy, about 180 KiB) fails this.
+        #expect(perConnection > 0 && perConnection <= 150, "\(perConnection) KiB per slow reader")
+        // Given back: under half of the wave's growth stays once it is gone (without the trim, 2,000
+        // readers left 54% behind; with it, 7%; at 300 the connections' small leftovers weigh more).
+        #expect(after - before < (during - before) / 2, "before \(before) KiB, during \(during), after \(after)")
         server.signal(SIGTERM)
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }

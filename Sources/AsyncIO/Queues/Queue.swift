@@ -79,6 +79,11 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     public var isEmpty: Bool { count == 0 }
     /// Whether `put` would wait.
     public var isFull: Bool { state.withLock { maxSize > 0 && $0.items.count >= maxSize } }
+
+    /// How many tasks wait in ``get()`` and in ``put(_:)`` now (Trio's `statistics()`).
+    public var waitingCount: (getters: Int, putters: Int) {
+        state.withLock { ($0.getters.count, $0.putters.count) }
+    }
     /// Whether ``shutdown(immediate:)`` was called.
     public var isShutDown: Bool { state.withLock { $0.isShutDown } }
 

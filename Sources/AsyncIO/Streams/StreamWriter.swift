@@ -50,10 +50,11 @@ public final class StreamWriter: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - stream: A connected socket, pipe, TLS stream or other ``ByteStream``; the writer owns closing it.
-    ///   - highWatermark: Buffered bytes above which writes suspend (default 64 KiB).
+    ///   - highWatermark: The most bytes the writer buffers; writes that would exceed it suspend
+    ///     (default 64 KiB).
     ///   - lowWatermark: Buffered bytes at or below which they resume (default 16 KiB).
     public init(stream: any ByteStream, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
-        precondition(lowWatermark >= 0 && lowWatermark <= highWatermark, "need 0 <= lowWatermark <= highWatermark")
+        precondition(lowWatermark >= 0 && lowWatermark <= highWatermark && highWatermark > 0, "need 0 <= lowWatermark <= highWatermark, 0 < highWatermark")
         self.stream = stream
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
@@ -77,27 +78,20 @@ public final class StreamWriter: @unchecked Sendable {
 
     /// Writes `bytes`: what the socket takes now goes at once, the rest is buffered and sent by the loop.
     ///
+    /// The buffer never holds more than ``highWatermark`` bytes, whatever the size of the writes: a
+    /// write that would overflow it first waits until the buffer drains (to the low watermark, or
+    /// further if the write needs the room), and one larger than the watermark goes through the buffer
+    /// a watermark at a time. A connection costs at most its watermark, however fast its producer and
+    /// slow its peer.
+    ///
     /// - Throws: ``StreamError`` `.closed` after ``close()``/``writeEOF()``, `.broken` if the peer is gone.
     ///
     /// ### Cancellation
-    /// The bytes are buffered before the call can suspend; cancelling a suspended write only stops the
-    /// wait for the buffer to drain.
+    /// A write of at most ``highWatermark`` bytes is all or nothing: cancelled while it waits for room,
+    /// none of it was written. A larger write cancelled midway has written a prefix (as `sendAll`):
+    /// close the connection.
     public nonisolated(nonsending) func write(_ bytes: UnsafeRawBufferPointer) async throws {
-        try checkWritable()
-        if bytes.isEmpty { return }
-        var sent = 0
-        if pending.isEmpty {
-            sent = try sendNow(bytes)
-        }
-        if sent < bytes.count {
-            pending.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
-            armFlush()
-        }
-        if pending.count > highWatermark {
-            try await wait(until: lowWatermark, operation: "write")
-        } else {
-            await loop.cooperate()
-        }
+        try await write(count: bytes.count) { body in try body(bytes) }
     }
 
     /// Writes `bytes` (see ``write(_:)-(UnsafeRawBufferPointer)``).
@@ -105,17 +99,40 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// As ``write(_:)-(UnsafeRawBufferPointer)``.
     public nonisolated(nonsending) func write(_ bytes: [UInt8]) async throws {
+        try await write(count: bytes.count) { body in try bytes.withUnsafeBytes(body) }
+    }
+
+    /// The write loop over `count` bytes that `withBytes` lends, one synchronous step at a time (an
+    /// array's storage cannot be borrowed across a suspension).
+    private nonisolated(nonsending) func write(
+        count: Int,
+        _ withBytes: ((UnsafeRawBufferPointer) throws -> Int) throws -> Int
+    ) async throws {
         try checkWritable()
-        let overflow: Bool = try bytes.withUnsafeBytes { raw in
-            var sent = 0
-            if pending.isEmpty { sent = try sendNow(raw) }
-            if sent < raw.count {
-                pending.append(UnsafeRawBufferPointer(rebasing: raw[sent...]))
-                armFlush()
+        if count == 0 { return }
+        var offset = 0
+        while true {
+            if pending.isEmpty {
+                offset += try withBytes { raw in try sendNow(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
             }
-            return pending.count > highWatermark
+            let left = count - offset
+            if left == 0 { break }
+            let room = highWatermark - pending.count
+            if left <= room || (room > 0 && left > highWatermark) {
+                // It fits; or, for a write larger than the watermark, the buffer takes what it can.
+                let taken = min(left, room)
+                offset += try withBytes { raw in
+                    pending.append(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + taken)]))
+                    return taken
+                }
+                armFlush()
+                if offset == count { break }
+            }
+            // Wait for room: down to the low watermark, or as far as this write needs.
+            try await wait(until: min(lowWatermark, max(0, highWatermark - left)), operation: "write")
+            try checkWritable()
         }
-        if overflow { try await wait(until: lowWatermark, operation: "write") } else { await loop.cooperate() }
+        await loop.cooperate()
     }
 
     /// Writes the UTF-8 bytes of `text`.

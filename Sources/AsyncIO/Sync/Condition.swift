@@ -21,6 +21,9 @@ public final class Condition: Sendable {
     /// Creates a condition with a new lock, or over `lock`.
     public init(lock: Lock = Lock()) { self.lock = lock }
 
+    /// How many tasks wait to be notified now (Trio's `statistics()`).
+    public var waitingCount: Int { waiters.withLock { $0.count } }
+
     /// Releases ``lock``, waits for a notification, and takes ``lock`` again before returning or throwing.
     ///
     /// - Throws: ``SyncError`` if ``lock`` is not held; `CancellationError` if cancelled while waiting

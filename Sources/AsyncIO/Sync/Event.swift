@@ -17,6 +17,9 @@ public final class Event: Sendable {
     /// Whether the flag is set.
     public var isSet: Bool { state.withLock { $0.isSet } }
 
+    /// How many tasks wait in ``wait()`` now (Trio's `statistics()`), for tests and introspection.
+    public var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     /// Sets the flag and wakes every waiting task. Setting twice is harmless.
     public func set() {
         let woken = state.withLock { state -> [WaiterQueue<Void>.Waiter] in

@@ -24,6 +24,9 @@ public final class Lock: Sendable {
     /// Whether some task holds the lock.
     public var isLocked: Bool { state.withLock { $0.isLocked } }
 
+    /// How many tasks wait to acquire the lock now (Trio's `statistics()`).
+    public var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     /// Acquires the lock, waiting in FIFO order while another task holds it.
     ///
     /// - Throws: `CancellationError` if cancelled while waiting.

@@ -33,6 +33,9 @@ public class Semaphore: @unchecked Sendable {
     /// Whether ``acquire()`` would wait.
     public var isLocked: Bool { state.withLock { $0.value == 0 || !$0.waiters.isEmpty } }
 
+    /// How many tasks wait to acquire the semaphore now (Trio's `statistics()`).
+    public var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     /// Takes a permit, waiting in FIFO order while there is none.
     ///
     /// ### Cancellation

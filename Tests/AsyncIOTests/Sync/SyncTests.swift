@@ -107,8 +107,10 @@ struct EventTests {
             let event = Event()
             let waiter = loop.spawn { try await event.wait() }
             try await settle(loop)
+            #expect(event.waitingCount == 1)
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
+            #expect(event.waitingCount == 0)
             event.set()
         }
     }
