@@ -74,6 +74,7 @@ public final class IORegistration: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is consumed.
+    @inline(__always)
     public nonisolated(nonsending) func waitReadable() async throws {
         if isReadable { return }
         try await wait(write: false)
@@ -85,6 +86,7 @@ public final class IORegistration: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is written.
+    @inline(__always)
     public nonisolated(nonsending) func waitWritable() async throws {
         if isWritable { return }
         try await wait(write: true)
@@ -142,6 +144,7 @@ public final class IORegistration: @unchecked Sendable {
         try await wait(write: false, cancellable: false)
     }
 
+    @inline(__always)
     private nonisolated(nonsending) func wait(write: Bool, cancellable: Bool = true) async throws {
         precondition(loop.inEventLoop, "IORegistration used off its loop's thread")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }

@@ -306,6 +306,7 @@ extension Socket {
 
 extension EventLoop {
     /// Waits until `socket` is readable, with the wait's errors as ``StreamError``.
+    @inline(__always)
     nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
             throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
@@ -313,6 +314,7 @@ extension EventLoop {
     }
 
     /// Waits until `socket` is writable, with the wait's errors as ``StreamError``.
+    @inline(__always)
     nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
             throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)

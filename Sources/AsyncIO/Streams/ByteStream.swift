@@ -82,12 +82,14 @@ extension Socket: ByteStream {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is consumed.
+    @inline(__always)
     public nonisolated(nonsending) func waitUntilReceivable() async throws { try await loop.waitReadable(self, operation: "read") }
 
     /// Waits until a send is worth retrying (see ``ByteStream/waitUntilSendable()``).
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is sent.
+    @inline(__always)
     public nonisolated(nonsending) func waitUntilSendable() async throws { try await loop.waitWritable(self, operation: "write") }
 
     /// Sets the closure called when a blocked send may succeed (see ``ByteStream/setSendableHandler(_:)``).
@@ -107,6 +109,7 @@ extension ByteStream {
     ///
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
+    @inline(__always)
     public nonisolated(nonsending) func receive(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
         while true {
             switch try tryReceive(into: buffer) {

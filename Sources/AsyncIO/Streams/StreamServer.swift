@@ -50,6 +50,7 @@ public final class StreamServer: @unchecked Sendable {
     }
 
     /// One connection: set it up (`wrap`, such as a TLS handshake), run `handler`, close or abort.
+    @inline(__always)
     private static func serve(
         _ socket: Socket,
         server name: String,
