@@ -86,7 +86,10 @@ public final class HTTPClient: @unchecked Sendable {
     public var connectionsOpened: Int { pool.connectionsOpened }
 
     /// Closes the idle connections; responses still being read finish, later requests fail.
-    public func shutdown() { pool.shutdown() }
+    public func shutdown() {
+        pool.loop.preconditionInLoop("HTTPClient")
+        pool.shutdown()
+    }
 
     // MARK: - Requests
 
@@ -180,6 +183,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// ### Cancellation
     /// As ``request(_:_:headerFields:body:timeouts:)``.
     public func request(_ request: HTTPRequest, body: HTTPBody = .empty, timeouts: Timeouts? = nil) async throws -> HTTPClientResponse {
+        pool.loop.preconditionInLoop("HTTPClient", "request")
         guard let authority = request.authority, !authority.isEmpty else {
             throw HTTPClientError(.badURL, url: request.path ?? "/", "the request has no authority (host)")
         }

@@ -139,6 +139,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// ### Cancellation
     /// Cancelling the caller cancels the remaining connections at once.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        listener.loop.preconditionInLoop("HTTPServer", "shutdown")
         if !isShuttingDown {
             isShuttingDown = true
             listener.close()

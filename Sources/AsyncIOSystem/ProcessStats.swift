@@ -50,14 +50,14 @@ public enum WallClock {
 }
 
 /// The calling thread's event-loop slot (a C thread-local, read through an opaque call).
-public enum CurrentLoopSlot {
+package enum CurrentLoopSlot {
     /// The pointer stored by ``set(_:)`` on this thread, or nil.
     @inlinable
-    public static func get() -> UnsafeMutableRawPointer? { casyncio_current_loop() }
+    package static func get() -> UnsafeMutableRawPointer? { casyncio_current_loop() }
 
     /// Stores `pointer` for the calling thread.
     @inlinable
-    public static func set(_ pointer: UnsafeMutableRawPointer?) { casyncio_set_current_loop(pointer) }
+    package static func set(_ pointer: UnsafeMutableRawPointer?) { casyncio_set_current_loop(pointer) }
 }
 
 /// Facts about the machine.

@@ -114,6 +114,7 @@ public final class IORegistration: @unchecked Sendable {
         _ interest: Interest,
         _ attempt: () throws -> IOResult<Value>
     ) async throws -> Value {
+        loop.preconditionInLoop("IORegistration")
         while true {
             if isClosed { throw EventLoopError(.closed, operation: interest == .read ? "read" : "write") }
             switch try attempt() {
@@ -146,7 +147,7 @@ public final class IORegistration: @unchecked Sendable {
 
     @inline(__always)
     private nonisolated(nonsending) func wait(write: Bool, cancellable: Bool = true) async throws {
-        precondition(loop.inEventLoop, "IORegistration used off its loop's thread")
+        loop.preconditionInLoop("IORegistration", "wait")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }
         if (write ? writeWaiter : readWaiter) != nil {
             throw EventLoopError(.busy, operation: write ? "waitWritable" : "waitReadable")
@@ -183,7 +184,7 @@ public final class IORegistration: @unchecked Sendable {
     /// Deregisters and closes the descriptor; waiting tasks fail with ``EventLoopError`` `.closed`.
     /// Closing twice is harmless.
     public func close() {
-        precondition(loop.inEventLoop, "IORegistration closed off its loop's thread")
+        loop.preconditionInLoop("IORegistration")
         if isClosed { return }
         isClosed = true
         writableHandler = nil

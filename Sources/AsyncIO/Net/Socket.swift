@@ -58,7 +58,10 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     public var peerAddress: SocketAddress? { isClosed ? nil : (try? SocketOps.peerAddress(fd)) ?? nil }
 
     /// Closes the socket; tasks waiting on it fail with ``StreamError`` `.closed`. Closing twice is harmless.
-    public func close() { registration.close() }
+    public func close() {
+        loop.preconditionInLoop("Socket")
+        registration.close()
+    }
 
     /// Shuts down the write side: the peer reads end of stream (half-close).
     ///

@@ -262,6 +262,7 @@ public final class StreamReader: @unchecked Sendable {
     // MARK: - Filling
 
     private func beginRead() throws {
+        stream?.loop.preconditionInLoop("StreamReader", "read")
         if isReading { throw StreamError(.busy, operation: "read") }
         isReading = true
     }

@@ -150,6 +150,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// Safe: only the wait stops; buffered bytes are still sent.
     public nonisolated(nonsending) func drain() async throws {
+        loop.preconditionInLoop("StreamWriter")
         if let failure { throw failure }
         if pending.count <= lowWatermark { return }
         try await wait(until: lowWatermark, operation: "drain")
@@ -163,6 +164,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// Safe: only the wait stops; buffered bytes are still sent.
     public func flush() async throws {
+        loop.preconditionInLoop("StreamWriter")
         if let failure { throw failure }
         if pending.isEmpty { return }
         try await wait(until: 0, operation: "flush")
@@ -171,6 +173,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// Half-closes: once the buffer is flushed, the peer reads end of stream; reading goes on
     /// (asyncio's `write_eof`). Later writes throw `.closed`. Calling it twice is harmless.
     public func writeEOF() {
+        loop.preconditionInLoop("StreamWriter")
         guard !isEOFRequested, !stream.isClosed else { return }
         isEOFRequested = true
         if pending.isEmpty { sendEOF() }
@@ -184,6 +187,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// The socket is closed at once, dropping what was still buffered (as ``abort()``).
     public func close() async {
+        loop.preconditionInLoop("StreamWriter")
         guard !stream.isClosed else { return }
         isClosing = true
         if !pending.isEmpty && failure == nil {
@@ -194,6 +198,7 @@ public final class StreamWriter: @unchecked Sendable {
 
     /// Closes the socket at once, dropping buffered bytes; waiting writers fail with `.closed`.
     public func abort() {
+        loop.preconditionInLoop("StreamWriter")
         guard !stream.isClosed else { return }
         stream.setSendableHandler(nil)
         stream.close()
@@ -203,6 +208,7 @@ public final class StreamWriter: @unchecked Sendable {
     // MARK: - Internals
 
     private func checkWritable() throws {
+        loop.preconditionInLoop("StreamWriter", "write")
         if let failure { throw failure }
         if stream.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
     }

@@ -253,3 +253,21 @@ struct CapturingLogHandler: LogHandler {
 }
 
 import Glibc
+
+/// STYLE rule 9: a loop-bound object used from another loop stops the process with a message that
+/// names the type, the function and both loops, instead of racing.
+@Suite(.timeLimit(.minutes(1)))
+struct LoopConfinementTests {
+    @Test func aWriterUsedFromAnotherLoopStopsTheProcessWithAClearMessage() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let group = try! EventLoopGroup(loops: 2, name: "confined")
+            let (x, y) = try! SocketOps.socketPair()
+            let writer = try! await group.loops[0].spawn { StreamWriter(socket: try group.loops[0].adopt(x)) }.value
+            _ = try? await group.loops[1].spawn { try await writer.write("hi") }.value
+            _ = y
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("StreamWriter.write called on loop \"confined-1\""), "\(message)")
+        #expect(message.contains("belongs to loop \"confined-0\""), "\(message)")
+    }
+}
