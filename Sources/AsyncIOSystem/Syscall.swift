@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// The result of a non-blocking operation: done, or it would have blocked (`EAGAIN`).
 ///
@@ -25,9 +26,14 @@ package func systemCall<R: FixedWidthInteger>(
     _ body: () -> R
 ) throws(Errno) -> R {
     while true {
-        let result = body()
-        if result != -1 { return result }
-        let err = Glibc.errno
+        let err: Int32
+        if let injected = injectedFault(name) {
+            err = injected.rawValue
+        } else {
+            let result = body()
+            if result != -1 { return result }
+            err = Glibc.errno
+        }
         if err == EINTR { continue }
         checkNotABug(err, name)
         throw Errno(rawValue: err)
@@ -41,9 +47,14 @@ package func nonBlockingCall<R: FixedWidthInteger>(
     _ body: () -> R
 ) throws(Errno) -> IOResult<R> {
     while true {
-        let result = body()
-        if result != -1 { return .done(result) }
-        let err = Glibc.errno
+        let err: Int32
+        if let injected = injectedFault(name) {
+            err = injected.rawValue
+        } else {
+            let result = body()
+            if result != -1 { return .done(result) }
+            err = Glibc.errno
+        }
         if err == EINTR { continue }
         if err == EAGAIN || err == EWOULDBLOCK { return .wouldBlock }
         checkNotABug(err, name)
@@ -51,7 +62,56 @@ package func nonBlockingCall<R: FixedWidthInteger>(
     }
 }
 
+/// A scripted error for this call (see ``SystemCallFaults``); nil, after one atomic load, when none.
+@usableFromInline
+func injectedFault(_ name: StaticString) -> Errno? {
+    SystemCallFaults.isArmed ? SystemCallFaults.take(name) : nil
+}
+
 @usableFromInline
 func checkNotABug(_ err: Int32, _ name: StaticString) {
     precondition(err != EBADF && err != EFAULT, "\(name) failed with \(Errno(rawValue: err)): a bug in AsyncIO")
+}
+
+/// The test seam of ``systemCall(_:_:)`` and ``nonBlockingCall(_:_:)``: a test scripts errors that the
+/// next calls of a given name on its thread fail with, before the real call is made (`EINTR`, `EAGAIN`,
+/// `ECONNRESET` mid-write, `EMFILE` on accept). Calls on other threads, and all calls while nothing is
+/// scripted, are untouched; the cost then is one relaxed atomic load.
+package enum SystemCallFaults {
+    private static let armedCount = Atomic<Int>(0)
+    private static let scripts = LockedState<[Int32: [(call: String, error: Errno)]]>([:])
+
+    /// Whether any thread has a script.
+    static var isArmed: Bool { armedCount.load(ordering: .relaxed) > 0 }
+
+    /// Makes the next calls named `call` on the calling thread fail with `errors`, one each, in order.
+    package static func inject(_ errors: [Errno], into call: String) {
+        let thread = SystemThread.currentID
+        scripts.withLock { scripts in
+            if scripts[thread] == nil { armedCount.add(1, ordering: .relaxed) }
+            scripts[thread, default: []] += errors.map { (call, $0) }
+        }
+    }
+
+    /// Forgets the calling thread's script; returns how many scripted errors were never used.
+    @discardableResult
+    package static func clear() -> Int {
+        let thread = SystemThread.currentID
+        return scripts.withLock { scripts in
+            guard let left = scripts.removeValue(forKey: thread) else { return 0 }
+            armedCount.subtract(1, ordering: .relaxed)
+            return left.count
+        }
+    }
+
+    /// The next scripted error for `call` on this thread, if it is the script's next entry.
+    static func take(_ call: StaticString) -> Errno? {
+        let thread = SystemThread.currentID
+        return scripts.withLock { scripts -> Errno? in
+            guard var script = scripts[thread], let next = script.first, next.call == "\(call)" else { return nil }
+            script.removeFirst()
+            scripts[thread] = script
+            return next.error
+        }
+    }
 }
