@@ -319,15 +319,22 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 
-    /// Fills the first `count` bytes of `buffer`.
+    /// Fills the first `count` bytes of `buffer`, a word at a time (little-endian, as byte by byte).
     mutating func fill(_ buffer: inout [UInt8], count: Int) {
-        var index = 0
-        while index < count {
-            var word = next()
-            for _ in 0..<8 where index < count {
-                buffer[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
+        precondition(count <= buffer.count)
+        buffer.withUnsafeMutableBytes { raw in
+            var index = 0
+            while index + 8 <= count {
+                raw.storeBytes(of: next().littleEndian, toByteOffset: index, as: UInt64.self)
+                index += 8
+            }
+            if index < count {
+                var word = next()
+                while index < count {
+                    raw[index] = UInt8(truncatingIfNeeded: word)
+                    word >>= 8
+                    index += 1
+                }
             }
         }
     }

@@ -243,8 +243,12 @@ struct ServeCommandTests {
                 before = rss()
                 conns = []
                 for _ in range(n):
-                    r, w = await asyncio.open_connection("127.0.0.1", port, limit=1024)
-                    w.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    # A small receive window, set before connecting: the server's kernel buffers stay
+                    # small too, so what grows is the server's own memory.
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    s.connect(("127.0.0.1", port))
+                    r, w = await asyncio.open_connection(sock=s, limit=1024)
                     w.write(b"GET /bytes/10485760 HTTP/1.1\\r\\nHost: h\\r\\n\\r\\n")
                     conns.append((r, w))
                 for r, w in conns: await r.read(1024)  # every response has started
