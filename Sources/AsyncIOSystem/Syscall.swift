@@ -63,10 +63,17 @@ package func nonBlockingCall<R: FixedWidthInteger>(
 }
 
 /// A scripted error for this call (see ``SystemCallFaults``); nil, after one atomic load, when none.
-@usableFromInline
+@inlinable
 func injectedFault(_ name: StaticString) -> Errno? {
-    SystemCallFaults.isArmed ? SystemCallFaults.take(name) : nil
+    systemCallFaultsArmed.load(ordering: .relaxed) > 0 ? takeInjectedFault(name) : nil
 }
+
+@usableFromInline
+func takeInjectedFault(_ name: StaticString) -> Errno? { SystemCallFaults.take(name) }
+
+/// How many threads have scripted system-call errors (``SystemCallFaults``).
+@usableFromInline
+let systemCallFaultsArmed = Atomic<Int>(0)
 
 @usableFromInline
 func checkNotABug(_ err: Int32, _ name: StaticString) {
@@ -78,17 +85,13 @@ func checkNotABug(_ err: Int32, _ name: StaticString) {
 /// `ECONNRESET` mid-write, `EMFILE` on accept). Calls on other threads, and all calls while nothing is
 /// scripted, are untouched; the cost then is one relaxed atomic load.
 package enum SystemCallFaults {
-    private static let armedCount = Atomic<Int>(0)
     private static let scripts = LockedState<[Int32: [(call: String, error: Errno)]]>([:])
-
-    /// Whether any thread has a script.
-    static var isArmed: Bool { armedCount.load(ordering: .relaxed) > 0 }
 
     /// Makes the next calls named `call` on the calling thread fail with `errors`, one each, in order.
     package static func inject(_ errors: [Errno], into call: String) {
         let thread = SystemThread.currentID
         scripts.withLock { scripts in
-            if scripts[thread] == nil { armedCount.add(1, ordering: .relaxed) }
+            if scripts[thread] == nil { systemCallFaultsArmed.add(1, ordering: .relaxed) }
             scripts[thread, default: []] += errors.map { (call, $0) }
         }
     }
@@ -99,7 +102,7 @@ package enum SystemCallFaults {
         let thread = SystemThread.currentID
         return scripts.withLock { scripts in
             guard let left = scripts.removeValue(forKey: thread) else { return 0 }
-            armedCount.subtract(1, ordering: .relaxed)
+            systemCallFaultsArmed.subtract(1, ordering: .relaxed)
             return left.count
         }
     }

@@ -119,7 +119,7 @@ public final class IORegistration: @unchecked Sendable {
             if isClosed { throw EventLoopError(.closed, operation: interest == .read ? "read" : "write") }
             switch try attempt() {
             case .done(let value):
-                await loop.cooperate()
+                await loop.cooperateOnLoop()
                 return value
             case .wouldBlock:
                 if interest == .read {

@@ -111,10 +111,17 @@ extension ByteStream {
     /// Safe: no bytes are consumed unless the call returns them.
     @inline(__always)
     public nonisolated(nonsending) func receive(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        loop.preconditionInLoop("ByteStream", "receive")
+        return try await receiveOnLoop(into: buffer)
+    }
+
+    /// ``receive(into:)`` for callers that have checked they run on the stream's loop.
+    @inline(__always)
+    nonisolated(nonsending) func receiveOnLoop(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
         while true {
             switch try tryReceive(into: buffer) {
             case .done(let count):
-                await loop.cooperate()
+                await loop.cooperateOnLoop()
                 return count
             case .wouldBlock:
                 try await waitUntilReceivable()

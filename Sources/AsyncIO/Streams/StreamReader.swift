@@ -102,7 +102,7 @@ public final class StreamReader: @unchecked Sendable {
             try await fill(minimum: 1)
             return buffer.read(into: destination)
         }
-        let count = try await stream.receive(into: destination)
+        let count = try await stream.receiveOnLoop(into: destination)
         if count == 0 { eof = true }
         return count
     }
@@ -286,7 +286,7 @@ public final class StreamReader: @unchecked Sendable {
         }
         let want = max(minimum, Self.receiveSize)
         let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
-        let count = try await stream.receive(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
+        let count = try await stream.receiveOnLoop(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
         if count == 0 { eof = true } else { buffer.commitWrite(count) }
     }
 }

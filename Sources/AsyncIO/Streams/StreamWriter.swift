@@ -91,6 +91,17 @@ public final class StreamWriter: @unchecked Sendable {
     /// none of it was written. A larger write cancelled midway has written a prefix (as `sendAll`):
     /// close the connection.
     public nonisolated(nonsending) func write(_ bytes: UnsafeRawBufferPointer) async throws {
+        // The common case first: nothing buffered, and the kernel takes it all.
+        if pending.isEmpty && failure == nil && !bytes.isEmpty {
+            try checkWritable()
+            let sent = try sendNow(bytes)
+            if sent == bytes.count {
+                await loop.cooperateOnLoop()
+                return
+            }
+            try await write(count: bytes.count - sent) { body in try body(UnsafeRawBufferPointer(rebasing: bytes[sent...])) }
+            return
+        }
         try await write(count: bytes.count) { body in try body(bytes) }
     }
 
@@ -132,7 +143,7 @@ public final class StreamWriter: @unchecked Sendable {
             try await wait(until: min(lowWatermark, max(0, highWatermark - left)), operation: "write")
             try checkWritable()
         }
-        await loop.cooperate()
+        await loop.cooperateOnLoop()
     }
 
     /// Writes the UTF-8 bytes of `text`.
