@@ -61,13 +61,23 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
 ///
 /// ### Cancellation
 /// Cancelling the calling task does not reach the loop: `body` runs to completion.
+/// - Parameters:
+///   - virtualTime: Whether the clock jumps to the next timer when the loop is idle (the default).
+///   - autojumpThreshold: With virtual time and sockets registered, how long the idle loop waits in real
+///     time for the kernel (loopback data or a FIN still on its way) before it jumps (Trio's autojump
+///     threshold; 25 ms by default, 0 to jump at once).
+///   - debug: Debug mode (slow-job reports).
+///   - body: The test.
 @discardableResult
 public func withTestLoop<Value: Sendable>(
     virtualTime: Bool = true,
+    autojumpThreshold: Duration = .milliseconds(25),
     debug: Bool = false,
     _ body: sending @escaping (EventLoop) async throws -> Value
 ) async throws -> Value {
     let loop = try EventLoop(name: "test-loop", debug: debug, virtualTime: virtualTime)
+    let (seconds, attoseconds) = autojumpThreshold.components
+    loop.autojumpThresholdMilliseconds = Int32(clamping: max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
     // `body` is `sending`: handing it to the loop thread cannot race with the caller.
     nonisolated(unsafe) let body = body
     let handoff = ThreadHandoff()
@@ -115,6 +125,20 @@ private final class UnhandledErrors: Sendable {
     private let errors = LockedState<[LoopException]>([])
     func append(_ exception: LoopException) { errors.withLock { $0.append(exception) } }
     func taken() -> [LoopException] { errors.withLock { $0 } }
+}
+
+extension EventLoop {
+    /// Returns once every other task of the loop is blocked: nothing else is ready to run, no socket
+    /// event is pending, no other thread has handed work over (Trio's `wait_all_tasks_blocked`). Tests
+    /// use it instead of sleeping or yielding "a few times" to let the other tasks get to their waits.
+    ///
+    /// It does not move virtual time. A task that never blocks (it only yields) keeps it waiting.
+    ///
+    /// ### Cancellation
+    /// Not a cancellation point.
+    public func waitUntilAllTasksBlocked() async {
+        repeat { await Task.yield() } while !isQuiescent
+    }
 }
 
 /// Hands the loop thread's handle to the caller once it has been stored.

@@ -69,6 +69,11 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Virtual time: the clock only moves when the loop jumps to the next timer (test loops).
     let usesVirtualTime: Bool
+    /// Virtual time: how long, in real milliseconds, an idle loop with sockets registered waits for the
+    /// kernel before it jumps the clock (Trio's autojump threshold); set by `AsyncIOTesting`.
+    package var autojumpThresholdMilliseconds: Int32 = 25
+    /// How many events the last poll delivered (0 when nothing was ready).
+    @exclusivity(unchecked) var lastPollEventCount = 0
     let virtualNow = Atomic<Int64>(0)
 
     /// Debug mode: jobs that hold the loop longer than ``slowJobThreshold`` are logged.
@@ -363,11 +368,13 @@ public final class EventLoop: @unchecked Sendable {
             if inboxPending.load(ordering: .acquiring) {
                 timeout = 0
             } else if let next = timers.nextDeadline {
-                // With sockets registered, give the kernel 25 real milliseconds first: loopback data
+                // With sockets registered, give the kernel a moment first (25 real milliseconds unless the
+                // test loop says otherwise): loopback data
                 // or a FIN sent a moment ago may still be on its way (softirq work deferred on a busy
                 // machine), and jumping past a timeout before it lands would fail a test that is right.
-                let grace: Int32 = poller.registrationCount == 0 ? 0 : 25
-                if poller.poll(loop: self, timeoutMilliseconds: grace) > 0 || inboxPending.load(ordering: .acquiring) {
+                let grace: Int32 = poller.registrationCount == 0 ? 0 : autojumpThresholdMilliseconds
+                lastPollEventCount = poller.poll(loop: self, timeoutMilliseconds: grace)
+                if lastPollEventCount > 0 || inboxPending.load(ordering: .acquiring) {
                     drainInbox()
                     return
                 }
@@ -384,7 +391,7 @@ public final class EventLoop: @unchecked Sendable {
             }
             if mustStay { timeout = 0 }
         }
-        poller.poll(loop: self, timeoutMilliseconds: timeout)
+        lastPollEventCount = poller.poll(loop: self, timeoutMilliseconds: timeout)
         if timeout != 0 || inboxPending.load(ordering: .acquiring) { drainInbox() }
     }
 

@@ -140,3 +140,41 @@ struct RegistrationTests {
         }
     }
 }
+
+/// The test kit's control of the loop: waiting until every task waits, and the autojump threshold.
+@Suite(.timeLimit(.minutes(1)))
+struct TestKitTests {
+    @Test func waitUntilAllTasksBlockedReturnsOnceEveryTaskWaits() async throws {
+        try await withTestLoop { loop in
+            final class Progress: @unchecked Sendable { var steps = 0 }
+            let progress = Progress()
+            let gate = Event()
+            // A task that needs 200 turns to get to its wait: "a few yields" would not see it there.
+            let worker = loop.spawn(name: "worker") {
+                for _ in 0..<200 {
+                    progress.steps += 1
+                    await Task.yield()
+                }
+                try await gate.wait()
+            }
+            await loop.waitUntilAllTasksBlocked()
+            #expect(progress.steps == 200)
+            #expect(gate.waitingCount == 1)
+            gate.set()
+            try await worker.value
+        }
+    }
+
+    @Test func aZeroAutojumpThresholdJumpsAtOnceWithSocketsOpen() async throws {
+        let started = ContinuousClock.now
+        try await withTestLoop(autojumpThreshold: .zero) { loop in
+            let (x, y) = try SocketOps.socketPair()
+            let a = try loop.adopt(x), b = try loop.adopt(y)
+            // 200 jumps; at the default threshold each waits 25 ms for the kernel first (5 s in all).
+            for _ in 0..<200 { try await loop.sleep(for: .seconds(1)) }
+            a.close()
+            b.close()
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+}

@@ -2,9 +2,9 @@ import AsyncIO
 import AsyncIOTesting
 import Testing
 
-/// Lets every task that can run do so (a few loop turns).
+/// Lets every task that can run do so, until all of them wait.
 func settle(_ loop: EventLoop) async throws {
-    for _ in 0..<5 { try await loop.sleep(for: .zero) }
+    await loop.waitUntilAllTasksBlocked()
 }
 
 @Suite(.timeLimit(.minutes(1)))
