@@ -45,12 +45,15 @@ public final class ChildProcess: @unchecked Sendable {
     public let stderr: StreamReader?
 
     private let exited = Event()
+    /// The loop that spawned the child and reaps it.
+    private let loop: EventLoop
     private var status: ExitStatus?
 
     /// How the child ended, once it has.
     public var exitStatus: ExitStatus? { status }
 
-    private init(pid: Int32, executable: String, group: Bool, stdin: StreamWriter?, stdout: StreamReader?, stderr: StreamReader?) {
+    private init(loop: EventLoop, pid: Int32, executable: String, group: Bool, stdin: StreamWriter?, stdout: StreamReader?, stderr: StreamReader?) {
+        self.loop = loop
         self.pid = pid
         self.executable = executable
         self.hasOwnProcessGroup = group
@@ -172,7 +175,7 @@ public final class ChildProcess: @unchecked Sendable {
                 default: errReader = StreamReader(socket: socket)
                 }
             }
-            let child = ChildProcess(pid: pid, executable: executable, group: newProcessGroup,
+            let child = ChildProcess(loop: loop, pid: pid, executable: executable, group: newProcessGroup,
                                      stdin: writer, stdout: outReader, stderr: errReader)
             try child.watchExit(on: loop, with: exitWatcher)
             return child
@@ -312,6 +315,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Cancelling the wait (a timeout, a cancelled task) kills the child, and its whole group if it has
     /// one, so no orphan is left; the child is still reaped.
     public func wait() async throws -> ExitStatus {
+        loop.preconditionInLoop("ChildProcess")
         do {
             try await exited.wait()
         } catch {
@@ -333,6 +337,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// ### Cancellation
     /// The child is killed (with its group) and reaped.
     public func communicate(input: [UInt8]? = nil, limit: Int = 256 * 1024 * 1024) async throws -> (stdout: [UInt8], stderr: [UInt8]) {
+        loop.preconditionInLoop("ChildProcess")
         let stdin = self.stdin, stdout = self.stdout, stderr = self.stderr
         do {
             async let written: Void = {

@@ -33,7 +33,7 @@ public typealias PriorityQueue<Element: Sendable & Comparable> = AsyncQueue<Prio
 /// ```swift
 /// let queue = Queue<Int>(maxSize: 100)
 /// loop.spawn { for i in 0..<1000 { try await queue.put(i) }; queue.shutdown() }
-/// for try await job in queue { process(job); queue.taskDone() }
+/// for try await job in queue { process(job); try queue.taskDone() }
 /// ```
 ///
 /// ### Thread safety
