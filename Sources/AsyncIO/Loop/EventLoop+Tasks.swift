@@ -141,7 +141,6 @@ extension EventLoop {
 
     /// Debug mode: names the running task `name` in slow-job reports while `body` runs (for tasks the
     /// loop did not spawn itself). Outside debug mode it just runs `body`.
-    @inline(__always)
     nonisolated(nonsending) func withDebugName<T>(
         _ name: @autoclosure () -> String,
         _ body: () async throws -> T

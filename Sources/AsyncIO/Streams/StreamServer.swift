@@ -40,6 +40,11 @@ public final class StreamServer: @unchecked Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 while let socket = try await loop.nextConnection(on: listener) {
                     group.addImmediateTask(executorPreference: loop) {
+                        guard loop.isDebug else {
+                            // No wrapper frame in the common case: an idle connection's suspended
+                            // frames are most of what it costs.
+                            return await Self.serve(socket, server: name, wrapping: wrap, handler: handler)
+                        }
                         await loop.withDebugName("\(name) connection \(socket.peerAddress.map(String.init(describing:)) ?? "?")") {
                             await Self.serve(socket, server: name, wrapping: wrap, handler: handler)
                         }
@@ -50,7 +55,11 @@ public final class StreamServer: @unchecked Sendable {
     }
 
     /// One connection: set it up (`wrap`, such as a TLS handshake), run `handler`, close or abort.
-    @inline(__always)
+    ///
+    /// Its frame stays allocated for as long as the connection lives, idle or not, so everything that
+    /// is not needed across the handler's suspensions (the set-up, the error report) is in functions
+    /// of its own.
+    @inline(never)
     private static func serve(
         _ socket: Socket,
         server name: String,
@@ -59,26 +68,40 @@ public final class StreamServer: @unchecked Sendable {
     ) async {
         let stream: any ByteStream
         if let wrap {
-            do { stream = try await wrap(socket) } catch {
-                // A connection that fails its set-up (a TLS handshake) is closed; the server carries on.
-                socket.close()
-                serverLogger.debug("connection set-up failed", metadata: ["error": "\(error)"])
-                return
-            }
+            guard let wrapped = await setUp(socket, wrap) else { return }
+            stream = wrapped
         } else {
             stream = socket
         }
-        let reader = StreamReader(stream: stream)
         let writer = StreamWriter(stream: stream)
         do {
-            try await handler(reader, writer)
+            try await handler(StreamReader(stream: stream), writer)
             await writer.close()
         } catch {
             writer.abort()
-            if !(error is CancellationError) {
-                socket.loop.callExceptionHandler(LoopException(message: "connection handler failed", error: error, taskName: name))
-            }
+            report(error, on: socket.loop, server: name)
         }
+    }
+
+    /// A connection's set-up (a TLS handshake); nil, with the socket closed, if it fails: the server
+    /// carries on.
+    @inline(never)
+    private static func setUp(
+        _ socket: Socket,
+        _ wrap: @Sendable (Socket) async throws -> any ByteStream
+    ) async -> (any ByteStream)? {
+        do { return try await wrap(socket) } catch {
+            socket.close()
+            serverLogger.debug("connection set-up failed", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// A handler's error goes to the loop's exception handler (cancellation is not an error).
+    @inline(never)
+    private static func report(_ error: any Error, on loop: EventLoop, server name: String) {
+        if error is CancellationError { return }
+        loop.callExceptionHandler(LoopException(message: "connection handler failed", error: error, taskName: name))
     }
 
     /// Waits until the server is closed and every connection has finished (asyncio's
