@@ -1,5 +1,5 @@
 // LD_PRELOAD allocation-size histogram: every malloc-family size, counted while armed (SIGPWR toggles),
-// printed to stderr on SIGUSR2 (sizes seen more than 500 times). Benchmarks/memory/ drives it:
+// printed to stderr on SIGUSR2 (sizes seen more than 500 times). Benchmarks/memory/idle-census.py drives it:
 //   cc -O2 -shared -fPIC -o malloc_sizes.so malloc_sizes.c -ldl
 #define _GNU_SOURCE
 #include <stdio.h>
