@@ -9,34 +9,19 @@ import Logging
 /// Timeouts cost no timer per request: the connection keeps one deadline that it moves as its phase
 /// changes, and one loop timer that, when it fires early, re-arms itself for the current deadline.
 final class HTTPServerConnection: @unchecked Sendable {
-    enum Phase {
-        /// Waiting for the first byte of a request.
-        case idle
-        /// Some of a request head has arrived.
-        case head
-        /// Reading the body or running the handler.
-        case busy
-        /// Answered the last request; discarding what the peer still sends before closing.
-        case closing
-        /// Closed.
-        case closed
-    }
-
     let reader: StreamReader
     let writer: StreamWriter
     unowned let server: HTTPServer
     let loop: EventLoop
     private var parser: HTTPParser
-    private(set) var phase = Phase.idle
+    /// The connection's rules, as a state machine; this class does the I/O it asks for.
+    private var state = HTTPServerConnectionState()
     private var deadline: ConnectionDeadline!
     private var timedOut: Bool { deadline.hasExpired }
-
-    /// Counts requests, so that a body kept past its request cannot read the next one's bytes.
-    private var generation: UInt64 = 0
-    private var bodyComplete = true
-    private var continuePending = false
-    private var closeAfterResponse = false
     private var scratch: [UInt8] = []
+
+    /// What the connection is doing.
+    var phase: HTTPServerConnectionState.Phase { state.phase }
 
     init(stream: any ByteStream, server: HTTPServer) {
         reader = StreamReader(stream: stream, limit: 64 * 1024)
@@ -56,14 +41,13 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Serves requests until the peer closes, an error, a timeout, or shutdown.
     func run(handler: HTTPServer.Handler) async {
         defer {
-            phase = .closed
+            state.closed()
             deadline.cancel()
         }
-        var first = true
         while true {
             let head: HTTPRequestHead
             do {
-                guard let next = try await readHead(first: first) else { break }
+                guard let next = try await readHead() else { break }
                 head = next
             } catch let error as HTTPParseError {
                 await respondToParseError(error)
@@ -71,7 +55,6 @@ final class HTTPServerConnection: @unchecked Sendable {
             } catch {
                 break  // reset, timeout (socket closed), cancellation
             }
-            first = false
             let keepAlive = await serve(head, handler: handler)
             if !keepAlive || server.isShuttingDown { break }
         }
@@ -86,7 +69,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// send a reset, which can destroy the response before the client reads it. So: send end of stream
     /// after the response, discard input until the client closes (at most 1 MiB or 2 s), then close.
     private func lingeringClose() async {
-        phase = .closing
+        state.lingering()
         writer.writeEOF()
         deadline.set(after: .seconds(2))
         var discarded = 0
@@ -103,22 +86,13 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Called at shutdown: a connection waiting for its next request closes now; one in the middle of
     /// a request closes after its response.
     func shutdownRequested() {
-        closeAfterResponse = true
-        if phase == .idle { writer.abort() }
+        if state.shutdownRequested() == .closeNow { writer.abort() }
     }
 
     // MARK: - Requests
 
-    private func readHead(first: Bool) async throws -> HTTPRequestHead? {
-        let now = loop.now.nanoseconds
-        if reader.bufferedCount == 0 && parser.isIdle {
-            phase = .idle
-            let timeout = first ? server.configuration.headerTimeout : server.configuration.idleTimeout
-            deadline.set(at: now.addingSaturated(timeout.nanoseconds))
-        } else {
-            phase = .head
-            deadline.set(at: now.addingSaturated(server.configuration.headerTimeout.nanoseconds))
-        }
+    private func readHead() async throws -> HTTPRequestHead? {
+        arm(state.awaitingHead(buffered: reader.bufferedCount > 0 || !parser.isIdle))
         while true {
             let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in
                 let (consumed, event) = try parser.parse(buffer)
@@ -126,7 +100,6 @@ final class HTTPServerConnection: @unchecked Sendable {
             }
             switch event {
             case .requestHead(let head):
-                phase = .busy
                 deadline.clear()
                 return head
             case .some:
@@ -138,27 +111,28 @@ final class HTTPServerConnection: @unchecked Sendable {
                 _ = try parser.finish()  // throws when the stream ended inside a head
                 return nil
             }
-            if phase == .idle {
-                // The first byte of a request: from now on the header timeout counts.
-                phase = .head
-                deadline.set(after: server.configuration.headerTimeout)
-            }
+            // The first byte of a request: from now on the header timeout counts.
+            if let timeout = state.bytesArrived() { arm(timeout) }
         }
+    }
+
+    /// Starts `timeout` on the connection's deadline, from now.
+    private func arm(_ timeout: HTTPServerConnectionState.Timeout) {
+        let duration = timeout == .header ? server.configuration.headerTimeout : server.configuration.idleTimeout
+        deadline.set(at: loop.now.nanoseconds.addingSaturated(duration.nanoseconds))
     }
 
     /// Answers one request; returns whether the connection can carry another.
     private func serve(_ head: HTTPRequestHead, handler: HTTPServer.Handler) async -> Bool {
-        generation &+= 1
-        bodyComplete = head.framing == .none
-        continuePending = head.expectsContinue
-        if bodyComplete {
+        let generation = state.headReceived(hasBody: head.framing != .none, expectsContinue: head.expectsContinue)
+        if state.bodyComplete {
             // Consume the parser's end-of-message event.
             _ = try? reader.withBufferedBytes { buffer in
                 let (consumed, event) = try parser.parse(buffer)
                 return (consumed: consumed, result: event)
             }
         }
-        let body = bodyComplete
+        let body = state.bodyComplete
             ? HTTPRequestBody.empty
             : HTTPRequestBody(connection: self, generation: generation, declaredLength: Self.declaredLength(head.framing))
         let request = HTTPServerRequest(head: head, body: body, connection: self)
@@ -180,17 +154,11 @@ final class HTTPServerConnection: @unchecked Sendable {
             server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
             response = HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
         }
-        generation &+= 1  // the body is no longer readable by the handler
-
-        var keepAlive = head.keepAlive && !closeAfterResponse && !server.isShuttingDown
-        if !bodyComplete {
-            if continuePending {
-                // The client is still waiting to be told to send the body: it will not come.
-                keepAlive = false
-            } else {
-                discardBufferedBody()
-                if !bodyComplete { keepAlive = false }
-            }
+        let plan = state.handlerFinished(requestKeepAlive: head.keepAlive, serverShuttingDown: server.isShuttingDown)
+        var keepAlive = plan.keepAlive
+        if plan.discardBufferedBody {
+            discardBufferedBody()
+            keepAlive = state.keepAliveAfterDiscard(keepAlive)
         }
         do {
             keepAlive = try await write(response, to: head, keepAlive: keepAlive)
@@ -207,13 +175,13 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// The next chunk of the current request's body, or nil at its end.
     func readBodyChunk(generation: UInt64) async throws -> [UInt8]? {
-        guard generation == self.generation else {
+        switch state.bodyReadRequested(generation: generation) {
+        case .expired:
             throw HTTPBodyError(.expired, "the request body was read after its response")
-        }
-        if bodyComplete { return nil }
-        if continuePending {
-            continuePending = false
-            try await writer.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        case .ended:
+            return nil
+        case .read(let sendContinueFirst):
+            if sendContinueFirst { try await writer.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
         }
         while true {
             let chunk: [UInt8]? = try reader.withBufferedBytes { buffer in
@@ -227,7 +195,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             }
             if let chunk {
                 if chunk.isEmpty {
-                    bodyComplete = true
+                    state.bodyEnded()
                     deadline.clear()
                     return nil
                 }
@@ -244,12 +212,12 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// Consumes what is already buffered of an unread body, without waiting for more.
     private func discardBufferedBody() {
-        while !bodyComplete {
+        while !state.bodyComplete {
             let progressed: Bool
             do {
                 progressed = try reader.withBufferedBytes { buffer in
                     let (consumed, event) = try parser.parse(buffer)
-                    if case .end = event { bodyComplete = true }
+                    if case .end = event { state.bodyEnded() }
                     return (consumed, event != nil)
                 }
             } catch {
