@@ -13,20 +13,21 @@ final class HTTPClientConnection: @unchecked Sendable {
     let loop: EventLoop
     private var parser = HTTPParser(.response)
     private var deadline: ConnectionDeadline!
-    /// Whether any byte of the current response has arrived (a reused connection that fails before
-    /// that was stale, and an idempotent request may be retried).
-    private(set) var receivedAny = false
-    /// Whether the last response ended in a way that lets the connection carry another request.
-    private(set) var isReusable = false
-    private(set) var bodyComplete = true
-    private var keepAlive = false
+    /// The connection's rules, as a state machine; this class does the I/O it asks for.
+    private var state = HTTPClientConnectionState()
     /// When a pooled idle connection is closed (loop-clock nanoseconds).
     var idleDeadline: Int64 = 0
     private var readTimeout: Duration = .seconds(30)
     private var totalDeadline: Int64?
-    /// The final response head has arrived: a timeout now is a stalled body, not a missing response.
-    private var headReceived = false
     private var scratch: [UInt8] = []
+
+    /// Whether any byte of the current response has arrived (a reused connection that fails before
+    /// that was stale, and an idempotent request may be retried).
+    var receivedAny: Bool { state.receivedAny }
+    /// Whether the last response ended in a way that lets the connection carry another request.
+    var isReusable: Bool { state.isReusable }
+    /// Whether the current response's body has been read to its end.
+    var bodyComplete: Bool { state.bodyComplete }
 
     init(key: HTTPConnectionPool.Key, reader: StreamReader, writer: StreamWriter) {
         self.key = key
@@ -52,7 +53,7 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     func close() {
         deadline.cancel()
-        isReusable = false
+        state.closed()
         writer.abort()
     }
 
@@ -64,10 +65,7 @@ final class HTTPClientConnection: @unchecked Sendable {
     ) async throws {
         self.readTimeout = readTimeout
         self.totalDeadline = totalDeadline
-        receivedAny = false
-        headReceived = false
-        isReusable = false
-        bodyComplete = false
+        state.requestStarted()
         parser.requestMethod = request.method
         scratch.removeAll(keepingCapacity: true)
         HTTPSerializer.writeRequestLine(request, into: &scratch)
@@ -112,6 +110,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                 try await produce(bodyWriter)
                 try await bodyWriter.finish()
             }
+            state.requestSent()
         } catch let error as StreamError {
             if deadline.hasExpired {
                 throw HTTPClientError(.timedOut, url: url.description, "the total timeout passed while sending the request")
@@ -125,15 +124,16 @@ final class HTTPClientConnection: @unchecked Sendable {
         while true {
             switch try await nextEvent(url: url) {
             case .responseHead(let head):
-                if (100..<200).contains(head.response.status.code) && head.response.status.code != 101 {
+                switch state.headReceived(status: head.response.status.code, keepAlive: head.keepAlive,
+                                          hasBody: head.framing != .none) {
+                case .skipInterim:
                     _ = try await nextEvent(url: url)  // its end
                     continue
-                }
-                keepAlive = head.keepAlive
-                headReceived = true
-                if head.framing == .none {
+                case .complete:
                     _ = try await nextEvent(url: url)  // the end of a bodiless response
                     finishBody()
+                case .readBody:
+                    break
                 }
                 return head
             case .body, .end, .requestHead:
@@ -158,8 +158,7 @@ final class HTTPClientConnection: @unchecked Sendable {
     }
 
     private func finishBody() {
-        bodyComplete = true
-        isReusable = keepAlive && !writer.isClosed
+        state.responseEnded(socketOpen: !writer.isClosed)
         deadline.clear()
     }
 
@@ -197,9 +196,7 @@ final class HTTPClientConnection: @unchecked Sendable {
                 more = try await reader.receiveMore()
             } catch {
                 if deadline.hasExpired {
-                    throw HTTPClientError(.timedOut, url: url.description, headReceived
-                        ? "the response body stalled: nothing more arrived within the timeout"
-                        : "no response within the timeout")
+                    throw HTTPClientError(.timedOut, url: url.description, state.timeoutReason)
                 }
                 close()
                 if error is CancellationError { throw error }
@@ -207,7 +204,7 @@ final class HTTPClientConnection: @unchecked Sendable {
             }
             deadline.clear()
             if more {
-                receivedAny = true
+                state.bytesArrived()
                 continue
             }
             do {
@@ -215,9 +212,9 @@ final class HTTPClientConnection: @unchecked Sendable {
                     if case .end = last { return .end }
                 }
             } catch {}
+            let reason = state.closedByServerReason
             close()
-            throw HTTPClientError(.connectionClosed, url: url.description, receivedAny
-                ? "the server closed the connection inside the response" : "the server closed the connection")
+            throw HTTPClientError(.connectionClosed, url: url.description, reason)
         }
     }
 }
