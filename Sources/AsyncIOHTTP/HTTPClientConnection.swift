@@ -75,15 +75,9 @@ final class HTTPClientConnection: @unchecked Sendable {
             scratch.append(contentsOf: userAgent.utf8)
             scratch.append(contentsOf: [CR, LF])
         }
-        if let length = body.length {
-            if length > 0 || request.method == .post || request.method == .put || request.method == .patch {
-                scratch.append(contentsOf: "Content-Length: ".utf8)
-                appendDecimal(length, into: &scratch)
-                scratch.append(contentsOf: [CR, LF])
-            }
-        } else {
-            scratch.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
-        }
+        // A zero length is stated only where a body is expected (RFC 9110 §8.6).
+        let declaresLength = body.length.map { $0 > 0 || request.method == .post || request.method == .put || request.method == .patch } ?? false
+        HTTPSerializer.appendFraming(contentLength: declaresLength ? body.length : nil, chunked: body.length == nil, into: &scratch)
         if let connection = request.headerFields[.connection] {
             scratch.append(contentsOf: "Connection: ".utf8)
             scratch.append(contentsOf: connection.utf8)

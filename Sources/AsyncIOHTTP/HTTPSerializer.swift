@@ -75,6 +75,19 @@ public enum HTTPSerializer {
         buffer.append(contentsOf: [CR, LF])
     }
 
+    /// Appends a message's framing fields, the one place server responses and client requests get
+    /// them: `Content-Length: n` when a length is given, `Transfer-Encoding: chunked` when `chunked`
+    /// (the body is then written by ``HTTPBodyWriter`` with ``writeChunkHeader(count:into:)`` and
+    /// ``writeLastChunk(trailers:into:)``), nothing otherwise.
+    static func appendFraming(contentLength: Int?, chunked: Bool, into buffer: inout [UInt8]) {
+        if let contentLength {
+            buffer.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(contentLength, into: &buffer)
+            buffer.append(contentsOf: [CR, LF])
+        }
+        if chunked { buffer.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+    }
+
     /// Appends the last chunk and the trailer section, which end a chunked body.
     public static func writeLastChunk(trailers: HTTPFields = HTTPFields(), into buffer: inout [UInt8]) {
         buffer.append(contentsOf: [0x30, CR, LF])

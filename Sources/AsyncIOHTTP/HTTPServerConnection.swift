@@ -255,12 +255,10 @@ final class HTTPServerConnection: @unchecked Sendable {
             scratch.append(contentsOf: "Content-Length: ".utf8)
             scratch.append(contentsOf: declared.utf8)
             scratch.append(contentsOf: [CR, LF])
-        } else if let length {
-            scratch.append(contentsOf: "Content-Length: ".utf8)
-            appendDecimal(length, into: &scratch)
-            scratch.append(contentsOf: [CR, LF])
+            HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked && hasBody, into: &scratch)
+        } else {
+            HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &scratch)
         }
-        if chunked && hasBody { scratch.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
         scratch.append(contentsOf: server.dateLine())
         if !keepAlive {
             scratch.append(contentsOf: "Connection: close\r\n".utf8)
