@@ -19,9 +19,11 @@ public enum SocketOps {
     ///
     /// The corresponding C function is `socket`.
     public static func socket(family: Int32, kind: Kind) throws(Errno) -> Int32 {
-        try systemCall("socket") {
+        let fd = try systemCall("socket") {
             Glibc.socket(family, kind.rawValue | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
+        DescriptorLedger.record(fd)
+        return fd
     }
 
     /// Creates a connected pair of non-blocking Unix stream sockets.
@@ -35,6 +37,8 @@ public enum SocketOps {
                                  | Int32(SOCK_CLOEXEC.rawValue), 0, p.baseAddress)
             }
         }
+        DescriptorLedger.record(fds[0])
+        DescriptorLedger.record(fds[1])
         return (fds[0], fds[1])
     }
 
@@ -68,7 +72,9 @@ public enum SocketOps {
         }
         switch result {
         case .wouldBlock: return .wouldBlock
-        case .done(let client): return .done((client, SocketAddress(storage: storage, length: length)))
+        case .done(let client):
+            DescriptorLedger.record(client)
+            return .done((client, SocketAddress(storage: storage, length: length)))
         }
     }
 

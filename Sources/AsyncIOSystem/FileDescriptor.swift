@@ -11,6 +11,7 @@ public enum FileDescriptorOps {
     ///
     /// The corresponding C function is `close`.
     public static func close(_ fd: Int32) throws(Errno) {
+        DescriptorLedger.strike(fd)
         if Glibc.close(fd) == -1 {
             let err = Glibc.errno
             if err == EINTR { return }
@@ -57,6 +58,8 @@ public enum FileDescriptorOps {
         _ = try fds.withUnsafeMutableBufferPointer { (p: inout UnsafeMutableBufferPointer<Int32>) throws(Errno) in
             try systemCall("pipe2") { casyncio_pipe2(p.baseAddress, O_CLOEXEC | O_NONBLOCK) }
         }
+        DescriptorLedger.record(fds[0])
+        DescriptorLedger.record(fds[1])
         return (fds[0], fds[1])
     }
 }

@@ -28,7 +28,9 @@ public enum FileOps {
     ///
     /// The corresponding C function is `open`.
     public static func open(_ path: String, mode: Mode) throws(Errno) -> Int32 {
-        try systemCall("open") { Glibc.open(path, mode.flags | O_CLOEXEC, 0o644) }
+        let fd = try systemCall("open") { Glibc.open(path, mode.flags | O_CLOEXEC, 0o644) }
+        DescriptorLedger.record(fd)
+        return fd
     }
 
     /// Reads up to `buffer.count` bytes (blocking); 0 at end of file.

@@ -33,7 +33,9 @@ public enum SignalFD {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
-        return try systemCall("signalfd") { signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+        let fd = try systemCall("signalfd") { signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+        DescriptorLedger.record(fd)
+        return fd
     }
 
     /// Reads the next pending signal number; `.wouldBlock` when none is pending.

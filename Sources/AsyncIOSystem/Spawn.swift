@@ -89,6 +89,7 @@ public enum ProcessOps {
     /// The corresponding C function is `pidfd_open`.
     public static func pidfdOpen(_ pid: Int32) throws(Errno) -> Int32 {
         let fd = try systemCall("pidfd_open") { casyncio_pidfd_open(pid, 0) }
+        DescriptorLedger.record(fd)
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         try FileDescriptorOps.setNonBlocking(fd)
         return fd

@@ -11,12 +11,16 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
     public let timers: Int
     /// Descriptors still registered with the loop.
     public let registrations: Int
+    /// Descriptors opened on the loop's thread during the test (sockets, accepted connections, pipes,
+    /// files) and still open once the loop has shut down, registered or not.
+    public let descriptors: [Int32]
     /// Errors reported to the loop's exception handler: from tasks nobody awaits, from server handlers.
     public let unhandledErrors: [LoopException]
 
     /// Whether anything at all was left behind.
     var isEmpty: Bool {
         tasks.isEmpty && unstartedTasks == 0 && timers == 0 && registrations == 0 && unhandledErrors.isEmpty
+            && descriptors.isEmpty
     }
 
     public var description: String {
@@ -25,6 +29,9 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
         if unstartedTasks > 0 { parts.append("\(unstartedTasks) spawned task(s) not yet started") }
         if timers > 0 { parts.append("\(timers) timer(s) still pending") }
         if registrations > 0 { parts.append("\(registrations) descriptor(s) still registered") }
+        if !descriptors.isEmpty {
+            parts.append("\(descriptors.count) descriptor(s) opened and never closed: \(descriptors.map(String.init).joined(separator: ", "))")
+        }
         if !unhandledErrors.isEmpty {
             parts.append("\(unhandledErrors.count) unhandled error(s): \(unhandledErrors.map(\.description).joined(separator: "; "))")
         }
@@ -42,7 +49,8 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
 /// `virtualTime: false`.
 ///
 /// After `body` returns, and before the loop shuts down, the loop must have no spawned task alive, no
-/// timer pending and no descriptor registered, and no error may have reached the loop's exception
+/// timer pending and no descriptor registered, no descriptor opened on the loop's thread may stay open
+/// after the loop shuts down (a raw socket pair never closed), and no error may have reached the loop's exception
 /// handler (a task nobody awaits threw, a server handler threw); otherwise this throws ``TestLoopLeak``
 /// (the loop then cleans up as `EventLoop.run` does, so one failing test does not disturb the next).
 /// A test that expects such errors sets its own handler with `loop.setExceptionHandler`.
@@ -84,7 +92,8 @@ public func withTestLoop<Value: Sendable>(
     let outcome: Result<Value, any Error> = await withCheckedContinuation { continuation in
         do {
             handoff.thread = try SystemThread.spawn(name: "test-loop") {
-                let result: Result<Value, any Error>
+                var result: Result<Value, any Error>
+                DescriptorLedger.begin()
                 do {
                     result = .success(try loop.runMain {
                         let unhandled = UnhandledErrors()
@@ -99,6 +108,7 @@ public func withTestLoop<Value: Sendable>(
                             unstartedTasks: loop.taskCount - tasks.count,
                             timers: loop.pendingTimerCount,
                             registrations: loop.registrationCount,
+                            descriptors: [],
                             unhandledErrors: unhandled.taken()
                         )
                         if !leak.isEmpty { throw leak }
@@ -106,6 +116,16 @@ public func withTestLoop<Value: Sendable>(
                     })
                 } catch {
                     result = .failure(error)
+                }
+                // Descriptors opened on this thread and still open after the loop closed what it owned:
+                // reported, then closed, so one failing test does not disturb the next.
+                let leaked = DescriptorLedger.end()
+                if !leaked.isEmpty {
+                    for fd in leaked { try? FileDescriptorOps.close(fd) }
+                    if case .success = result {
+                        result = .failure(TestLoopLeak(tasks: [], unstartedTasks: 0, timers: 0, registrations: 0,
+                                                       descriptors: leaked, unhandledErrors: []))
+                    }
                 }
                 handoff.latch.wait()  // the spawning thread has stored `thread`
                 continuation.resume(returning: result)

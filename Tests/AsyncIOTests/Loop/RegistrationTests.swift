@@ -86,6 +86,25 @@ struct RegistrationTests {
         try FileDescriptorOps.close(writeFD)
     }
 
+    /// Issue 12: an fd check in the test loop's leak report. A descriptor opened on the loop's thread and
+    /// never closed (not even registered, so the loop cannot close it) fails the test.
+    @Test func aDescriptorOpenedAndNeverClosedFailsTheTestLoop() async throws {
+        let leak = await #expect(throws: TestLoopLeak.self) {
+            try await withTestLoop { _ in _ = try SocketOps.socketPair() }
+        }
+        #expect(leak?.descriptors.count == 2)
+        #expect(leak?.description.contains("2 descriptor(s) opened and never closed") == true)
+        // Closed, they are fine, and so is a pair the loop owns and closes at shutdown.
+        try await withTestLoop { loop in
+            let (x, y) = try SocketOps.socketPair()
+            try FileDescriptorOps.close(x)
+            try FileDescriptorOps.close(y)
+            let (a, b) = try SocketOps.socketPair()
+            let sockets = [try loop.adopt(a), try loop.adopt(b)]
+            for socket in sockets { socket.close() }
+        }
+    }
+
     @Test func leakedTimerAndTaskFailTheTestLoop() async throws {
         await #expect(throws: TestLoopLeak.self) {
             try await withTestLoop { loop in loop.call(after: .seconds(1)) {} }
