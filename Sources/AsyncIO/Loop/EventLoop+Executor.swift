@@ -20,6 +20,8 @@ extension EventLoop: TaskExecutor {
     /// ```swift
     /// actor Counter {
     ///     let loop: EventLoop
+    ///     var count = 0
+    ///     init(loop: EventLoop) { self.loop = loop }
     ///     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.serialExecutor.asUnownedSerialExecutor() }
     /// }
     /// ```

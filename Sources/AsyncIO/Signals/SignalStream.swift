@@ -45,7 +45,7 @@ public struct Signal: Hashable, Sendable, CustomStringConvertible {
 ///
 /// ```swift
 /// Signal.blockForStreams([.interrupt, .terminate])   // first thing in main
-/// ...
+/// // ... the program starts its loop, and in a task of it:
 /// let signals = try SignalStream([.interrupt, .terminate])
 /// for try await signal in signals { print("got \(signal)"); break }
 /// signals.close()

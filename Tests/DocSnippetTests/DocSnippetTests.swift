@@ -1,0 +1,29 @@
+import AsyncIO
+import AsyncIOTesting
+import Foundation
+import Testing
+
+/// Issue 18: what a newcomer reads compiles (this target is every Swift block of the docs, generated),
+/// stays in step with the docs, and the README's first program runs.
+@Suite(.timeLimit(.minutes(1)))
+struct DocSnippetTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func snippetsAreUpToDate() async throws {
+        let script = Self.root.appendingPathComponent("Scripts/doc-snippets.py").path
+        let status = try await runBlocking { () -> Int32 in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [script, "--check"]
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(status == 0, "the docs changed: run Scripts/doc-snippets.py and commit Tests/DocSnippetTests/Snippets.swift")
+    }
+
+    @Test func theReadmeProgramRuns() async throws {
+        // It is a whole program (`@main`): run its `main`, renamed `run`, on a thread of its own.
+        try await runBlocking { try Snippet_README_md_1.Hello.run() }
+    }
+}
