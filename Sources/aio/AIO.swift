@@ -31,10 +31,35 @@ struct AIO: ParsableCommand {
             let message = fullMessage(for: error)
             if code == .success {
                 StandardStreams.printLine(message)
+                if let examples = examples(for: Array(CommandLine.arguments.dropFirst())) {
+                    StandardStreams.printLine("EXAMPLES:")
+                    for example in examples { StandardStreams.printLine("  " + example) }
+                    StandardStreams.printLine("")
+                }
                 exitImmediately(0)
             }
             StandardStreams.printError(message)
             exitImmediately(2)
+        }
+    }
+}
+
+extension AIO {
+    /// Examples a newcomer can paste, printed at the end of `aio --help` and of each command's help.
+    static let examples = [
+        "aio echo --port 8888              then: nc 127.0.0.1 8888",
+        "aio serve --port 8080             then: curl 127.0.0.1:8080/get",
+        "aio fetch https://example.com/ https://www.python.org/",
+    ]
+
+    /// The examples for a help request (`--help`, `-h`, `help`) of the command that `arguments` name.
+    static func examples(for arguments: [String]) -> [String]? {
+        guard arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) else { return nil }
+        switch arguments.first(where: { !$0.hasPrefix("-") && $0 != "help" }) {
+        case "echo": return EchoCommand.examples
+        case "serve": return ServeCommand.examples
+        case "fetch": return FetchCommand.examples
+        default: return examples
         }
     }
 }

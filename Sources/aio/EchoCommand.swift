@@ -14,6 +14,13 @@ struct EchoCommand: ParsableCommand {
             """
     )
 
+    /// Pasted at the end of `aio echo --help`.
+    static let examples = [
+        "aio echo --port 8888",
+        "aio echo --port 8888 --loops 2    (two loops, SO_REUSEPORT)",
+        "aio echo --port 8443 --tls-cert cert.pem --tls-key key.pem",
+    ]
+
     enum API: String, ExpressibleByArgument, CaseIterable {
         case streams, sockets
     }

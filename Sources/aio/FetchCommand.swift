@@ -17,6 +17,13 @@ struct FetchCommand: ParsableCommand {
             """
     )
 
+    /// Pasted at the end of `aio fetch --help`.
+    static let examples = [
+        "aio fetch https://example.com/ https://www.python.org/",
+        "aio fetch --json --concurrency 20 http://127.0.0.1:8080/delay/1",
+        "aio fetch --cacert cert.pem https://localhost:8443/html",
+    ]
+
     @Argument(help: "The http:// and https:// URLs to fetch.")
     var urls: [String]
 
@@ -49,15 +56,27 @@ struct FetchCommand: ParsableCommand {
             configuration.maxConnectionsPerHost = concurrency
             configuration.tls = tlsContext
             configuration.timeouts = .init(connect: timeout, read: timeout, total: timeout)
-            let progress = !json && StandardStreams.isOutputTerminal
+            // CONTRACT.md: a live progress display on a terminal, nothing of it in a pipe or with --json.
+            let progress = !json && StandardStreams.isOutputTerminal ? FetchProgress(total: urls.count, loop: loop) : nil
             return try await withHTTPClient(configuration: configuration) { client in
                 let permits = Semaphore(value: concurrency)
                 var results: [FetchResult] = []
+                // Redrawn at every event and every 100 ms in between (the elapsed time moves on).
+                let ticker = progress.map { progress in
+                    loop.spawn(name: "progress") {
+                        while true {
+                            progress.draw()
+                            try await loop.sleep(for: .milliseconds(100))
+                        }
+                    }
+                }
                 await withTaskGroup(of: FetchResult.self) { group in
                     for url in urls {
                         group.addTask(executorPreference: loop) {
                             do {
-                                return try await permits.withPermit { await FetchResult.fetch(url, with: client, on: loop) }
+                                return try await permits.withPermit {
+                                    await FetchResult.fetch(url, with: client, on: loop, progress: progress)
+                                }
                             } catch {
                                 return FetchResult(url: url, outcome: .failure("\(error)"))
                             }
@@ -67,13 +86,15 @@ struct FetchCommand: ParsableCommand {
                         results.append(result)
                         if json {
                             StandardStreams.printLine(result.json.encoded(pretty: false))
-                        } else if progress {
-                            StandardStreams.printRaw("\r\u{1B}[Kfetched \(results.count)/\(urls.count): \(result.url)")
+                        } else if let progress {
+                            progress.finished(succeeded: result.succeeded)
                         }
                     }
                 }
+                ticker?.cancel()
+                _ = await ticker?.result
                 if !json {
-                    if progress { StandardStreams.printRaw("\r\u{1B}[K") }
+                    progress?.clear()
                     let ordered = urls.compactMap { url in results.firstIndex { $0.url == url }.map { results.remove(at: $0) } }
                     for line in FetchResult.table(ordered) { StandardStreams.printLine(line) }
                     return ordered.allSatisfy(\.succeeded)
@@ -97,11 +118,17 @@ struct FetchResult: Sendable {
 
     var succeeded: Bool { if case .success = outcome { true } else { false } }
 
-    static func fetch(_ url: String, with client: HTTPClient, on loop: EventLoop) async -> FetchResult {
+    static func fetch(_ url: String, with client: HTTPClient, on loop: EventLoop, progress: FetchProgress? = nil) async -> FetchResult {
         let start = loop.now
+        progress?.started()
         do {
             let response = try await client.get(url)
-            let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            var body: [UInt8] = []
+            for try await chunk in response.body {
+                body += chunk
+                progress?.received(chunk.count)
+                if body.count > 64 * 1024 * 1024 { throw HTTPBodyError(.tooLarge, "the body is over 64 MiB") }
+            }
             let elapsed = start.duration(to: loop.now)
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             return FetchResult(url: url, outcome: .success(
@@ -184,4 +211,48 @@ enum HTMLTitle {
         }
         return out.replacing("&amp;", with: "&")
     }
+}
+
+/// The live progress line of `aio fetch` on a terminal: requests done (and failed), in flight, bytes
+/// received, elapsed; redrawn in place (`\r` and erase-line), cleared before the table.
+final class FetchProgress: @unchecked Sendable {
+    private let total: Int
+    private let loop: EventLoop
+    private let start: LoopClock.Instant
+    private var done = 0, failed = 0, inFlight = 0, bytes = 0
+
+    init(total: Int, loop: EventLoop) {
+        self.total = total
+        self.loop = loop
+        start = loop.now
+    }
+
+    func started() {
+        inFlight += 1
+        draw()
+    }
+
+    func received(_ count: Int) { bytes += count }
+
+    func finished(succeeded: Bool) {
+        done += 1
+        inFlight = max(0, inFlight - 1)
+        if !succeeded { failed += 1 }
+        draw()
+    }
+
+    func draw() {
+        let elapsed = start.duration(to: loop.now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let kib = Double(bytes) / 1024
+        func tenths(_ value: Double) -> String {
+            let count = Int((value * 10).rounded())
+            return "\(count / 10).\(count % 10)"
+        }
+        let line = "\(done)/\(total) done, \(inFlight) in flight, \(failed) failed, \(tenths(kib)) KiB, \(tenths(seconds)) s"
+        StandardStreams.printRaw("\r\u{1B}[K" + line)
+    }
+
+    /// Erases the progress line.
+    func clear() { StandardStreams.printRaw("\r\u{1B}[K") }
 }

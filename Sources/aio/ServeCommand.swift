@@ -15,6 +15,13 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
+    /// Pasted at the end of `aio serve --help`.
+    static let examples = [
+        "aio serve --port 8080             then: curl 127.0.0.1:8080/get",
+        "aio serve --port 8080 --header-timeout 5 --idle-timeout 30",
+        "aio serve --port 8443 --tls-cert cert.pem --tls-key key.pem",
+    ]
+
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
 

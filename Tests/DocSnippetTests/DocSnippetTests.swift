@@ -26,4 +26,15 @@ struct DocSnippetTests {
         // It is a whole program (`@main`): run its `main`, renamed `run`, on a thread of its own.
         try await runBlocking { try Snippet_README_md_1.Hello.run() }
     }
+
+    /// The Swift the README asks for is the one Package.swift declares (SwiftPM refuses older
+    /// toolchains with that declaration, and the code uses Swift 6.2 APIs: `Task.immediate`,
+    /// `addImmediateTask`, `Task(name:)`, `NonisolatedNonsendingByDefault`).
+    @Test func theReadmeAsksForTheSwiftThePackageDeclares() throws {
+        let manifest = try String(contentsOf: Self.root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let declared = try #require(manifest.split(separator: "\n").first?.split(separator: ":").last.map(String.init))
+        #expect(declared == "6.2")
+        #expect(readme.contains("You need Swift \(declared) or later"), "README and Package.swift disagree on the Swift version")
+    }
 }

@@ -106,4 +106,53 @@ struct FetchCommandTests {
             #expect(!error.isEmpty)
         }
     }
+
+    /// CONTRACT.md: without --json, a live progress display on a terminal (done, in flight, bytes);
+    /// issue 18: redrawn in place, cleared before the table, and nothing of it in a pipe.
+    @Test func aTerminalShowsLiveProgressAndAPipeDoesNot() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let base = "http://127.0.0.1:\(server.port)"
+        let urls = (0..<4).map { "\(base)/delay/1?n=\($0)" } + ["\(base)/bytes/100000?seed=1"]
+        // A pseudo-terminal for aio's stdout, read to the end by Python.
+        let (status, out, err) = try await AioProcess(tool: "/usr/bin/python3", ["-c", """
+            import os, pty, subprocess, sys
+            master, slave = pty.openpty()
+            child = subprocess.Popen(sys.argv[1:], stdout=slave, stderr=subprocess.DEVNULL)
+            os.close(slave)
+            data = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break  # EIO: the child is gone and the terminal drained
+                if not chunk:
+                    break
+                data += chunk
+            child.wait()
+            sys.stdout.write(data.decode("utf-8", "replace"))
+            sys.exit(child.returncode)
+            """, AioProcess.executable.path, "fetch", "--concurrency", "2"] + urls).runToEnd()
+        #expect(status == 0, "\(err)")
+        let redraws = out.components(separatedBy: "\r\u{1B}[K")
+        // Redrawn many times (each event and every 100 ms for two seconds), two requests at a time.
+        #expect(redraws.count > 10, "\(out.debugDescription)")
+        #expect(redraws.contains { $0.hasPrefix("0/5 done, 2 in flight, 0 failed") })
+        // The last drawing before the clear: everything done, the bytes of the 100,000-byte page in.
+        let last = try #require(redraws.dropLast().last)
+        #expect(last.hasPrefix("5/5 done, 0 in flight, 0 failed, "), "\(last)")
+        let kib = Double(last.split(separator: " ")[7]) ?? 0
+        #expect(kib >= 97.6, "\(last)")
+        // Cleared, then the table, as in a pipe.
+        let table = try #require(redraws.last)
+        #expect(table.hasPrefix("STATUS    BYTES       MS  TITLE"), "\(table.debugDescription)")
+        #expect(table.contains("5 URL(s), 5 fetched, 0 failed"))
+
+        let (pipedStatus, piped, _) = try await AioProcess(["fetch", base + "/html"]).runToEnd()
+        #expect(pipedStatus == 0)
+        #expect(!piped.contains("\u{1B}") && !piped.contains("\r"), "\(piped.debugDescription)")
+        #expect(piped.hasPrefix("STATUS"))
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
 }
