@@ -302,7 +302,7 @@ extension Socket {
         } catch let error as Errno {
             throw StreamError.from(error, operation: operation())
         } catch let error as EventLoopError {
-            throw StreamError(error.code == .busy ? .busy : .closed, operation: operation())
+            throw StreamError.from(error, operation: operation())
         }
     }
 }
@@ -312,7 +312,7 @@ extension EventLoop {
     @inline(__always)
     nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
-            throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
+            throw StreamError.from(error, operation: operation)
         }
     }
 
@@ -320,7 +320,7 @@ extension EventLoop {
     @inline(__always)
     nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
-            throw StreamError(error.code == .busy ? .busy : .closed, operation: operation)
+            throw StreamError.from(error, operation: operation)
         }
     }
 }

@@ -88,6 +88,12 @@ public struct StreamError: Error, Hashable, Sendable, CustomStringConvertible {
         StreamError(.incompleteRead, operation: "read", partial: partial, expected: expected)
     }
 
+    /// A registration's wait failure as the stream sees it: another task already waits (`.busy`), or the
+    /// descriptor or its loop closed (`.closed`). The one place sockets map loop errors.
+    static func from(_ error: EventLoopError, operation: String) -> StreamError {
+        StreamError(error.code == .busy ? .busy : .closed, operation: operation)
+    }
+
     /// Classifies a system error from `operation`.
     static func from(_ errno: Errno, operation: String) -> StreamError {
         switch errno {

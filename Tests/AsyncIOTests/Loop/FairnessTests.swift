@@ -19,6 +19,18 @@ struct FairnessTests {
         while MonotonicClock.nanoseconds() < end {}
     }
 
+    /// A task that counts its turns until told to stop; returns once it has started.
+    private static func startTicker(on loop: EventLoop, _ counters: Counters) async -> Task<Void, any Error> {
+        let ticker = loop.spawn(name: "ticker") {
+            while !counters.stop {
+                counters.ticks += 1
+                await Task.yield()
+            }
+        }
+        await Task.yield()
+        return ticker
+    }
+
     @Test func socketIsPolledBetweenLongJobsNotOnlyEvery32Turns() async throws {
         try await withTestLoop(virtualTime: false) { loop in
             let (x, y) = try SocketOps.socketPair()
@@ -55,13 +67,7 @@ struct FairnessTests {
             let filler = StreamWriter(stream: source)
             try await filler.write([UInt8](repeating: 7, count: total))
             let counters = Counters()
-            let ticker = loop.spawn(name: "ticker") {
-                while !counters.stop {
-                    counters.ticks += 1
-                    await Task.yield()
-                }
-            }
-            await Task.yield()
+            let ticker = await Self.startTicker(on: loop, counters)
             let reader = StreamReader(stream: readEnd), writer = StreamWriter(stream: writeEnd)
             let ticksBefore = counters.ticks
             var copied = 0
@@ -90,13 +96,7 @@ struct FairnessTests {
             let total = 32 * 1024
             try await loop.sendAll(a, [UInt8](repeating: 1, count: total))
             let counters = Counters()
-            let ticker = loop.spawn(name: "ticker") {
-                while !counters.stop {
-                    counters.ticks += 1
-                    await Task.yield()
-                }
-            }
-            await Task.yield()
+            let ticker = await Self.startTicker(on: loop, counters)
             let ticksBefore = counters.ticks
             var received = 0
             while received < total { received += try await loop.receive(b, upTo: 128).count }
