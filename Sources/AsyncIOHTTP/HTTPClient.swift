@@ -65,21 +65,27 @@ public final class HTTPClient: @unchecked Sendable {
     private var requestTemplate: HTTPRequest?
 
     /// A client on the current loop.
-    public init(configuration: Configuration = Configuration()) {
-        guard let loop = EventLoop.current else {
-            preconditionFailure("HTTPClient must be created on an EventLoop (EventLoop.run, spawn)")
-        }
-        self.configuration = configuration
-        pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
-                                  idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
+    ///
+    /// - Throws: ``EventLoopError`` `.notOnLoop` when called outside a task running on a loop.
+    public convenience init(configuration: Configuration = Configuration()) throws {
+        self.init(loop: try EventLoop.requireCurrent("HTTPClient.init"), configuration: configuration)
     }
 
     /// The current loop's shared client, made on first use and closed with the loop.
+    ///
+    /// - Throws: ``EventLoopError`` `.notOnLoop` when read outside a task running on a loop.
     public static var shared: HTTPClient {
-        guard let loop = EventLoop.current else {
-            preconditionFailure("HTTPClient.shared must be used on an EventLoop (EventLoop.run, spawn)")
+        get throws {
+            let loop = try EventLoop.requireCurrent("HTTPClient.shared")
+            return try loop.localValue(HTTPClient.self) { HTTPClient(loop: loop) }
         }
-        return loop.localValue(HTTPClient.self) { HTTPClient() }
+    }
+
+    /// A client on `loop` (on its thread).
+    private init(loop: EventLoop, configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
+                                  idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
     }
 
     /// Connections opened so far (reuse shows as requests outnumbering this).
@@ -87,7 +93,7 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Closes the idle connections; responses still being read finish, later requests fail.
     public func shutdown() {
-        pool.loop.preconditionInLoop("HTTPClient")
+        guard pool.loop.inEventLoop else { pool.loop.callSoon { self.shutdown() }; return }
         pool.shutdown()
     }
 
@@ -183,7 +189,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// ### Cancellation
     /// As ``request(_:_:headerFields:body:timeouts:)``.
     public func request(_ request: HTTPRequest, body: HTTPBody = .empty, timeouts: Timeouts? = nil) async throws -> HTTPClientResponse {
-        pool.loop.preconditionInLoop("HTTPClient", "request")
+        try pool.loop.checkInLoop("HTTPClient", "request")
         guard let authority = request.authority, !authority.isEmpty else {
             throw HTTPClientError(.badURL, url: request.path ?? "/", "the request has no authority (host)")
         }
@@ -259,7 +265,7 @@ public func withHTTPClient<Result>(
     configuration: HTTPClient.Configuration = HTTPClient.Configuration(),
     _ body: (HTTPClient) async throws -> Result
 ) async throws -> Result {
-    let client = HTTPClient(configuration: configuration)
+    let client = try HTTPClient(configuration: configuration)
     defer { client.shutdown() }
     return try await body(client)
 }

@@ -158,12 +158,12 @@ final class HTTPConnectionPool: @unchecked Sendable {
     private func wait(in host: Host) async throws {
         nextWaiterID &+= 1
         let id = nextWaiterID
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 host.waiters.append((id, continuation))
             }
         } onCancel: {
-            loop.callSoon { [weak host] in
+            self.loop.callSoon { [weak host] in
                 guard let host, let index = host.waiters.firstIndex(where: { $0.id == id }) else { return }
                 host.waiters.remove(at: index).continuation.resume(throwing: CancellationError())
             }

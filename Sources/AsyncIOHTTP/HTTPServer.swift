@@ -107,9 +107,7 @@ public final class HTTPServer: @unchecked Sendable {
         configuration: Configuration = Configuration(),
         handler: @escaping Handler
     ) async throws -> HTTPServer {
-        guard let loop = EventLoop.current else {
-            preconditionFailure("HTTPServer.start must be called from a task running on an EventLoop")
-        }
+        let loop = try EventLoop.requireCurrent("HTTPServer.start")
         precondition(configuration.maxConnections > 0, "maxConnections must be positive")
         let address = try await resolveAddresses(host: host, port: port)[0]
         let listener = try loop.listen(on: address, backlog: configuration.backlog, reusePort: configuration.reusePort)
@@ -139,7 +137,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// ### Cancellation
     /// Cancelling the caller cancels the remaining connections at once.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
-        listener.loop.preconditionInLoop("HTTPServer", "shutdown")
+        guard listener.loop.inEventLoop else {
+            _ = try? await listener.loop.spawn { await self.shutdown(gracePeriod: gracePeriod) }.value
+            return
+        }
         if !isShuttingDown {
             isShuttingDown = true
             listener.close()

@@ -41,9 +41,7 @@ public func openConnection(
     serverName: String? = nil,
     limit: Int = 64 * 1024
 ) async throws -> (reader: StreamReader, writer: StreamWriter) {
-    guard let loop = EventLoop.current else {
-        preconditionFailure("openConnection must be called from a task running on an EventLoop (EventLoop.run, spawn)")
-    }
+    let loop = try EventLoop.requireCurrent("openConnection")
     let context = try tls ?? TLSContext.defaultClient()
     let socket = try await loop.connect(host: host, port: port)
     let stream = try await TLSStream.connect(over: socket, context: context, serverName: serverName ?? host, port: port)

@@ -208,7 +208,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
 
     /// One non-blocking receive (see ``ByteStream/tryReceive(into:)``).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
-        loop.preconditionInLoop("TLSStream")
+        try loop.checkInLoop("TLSStream")
         if isClosed { throw StreamError(.closed, operation: "read") }
         if receivedCloseNotify || buffer.isEmpty { return .done(0) }
         var count = 0
@@ -232,7 +232,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
 
     /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
-        loop.preconditionInLoop("TLSStream")
+        try loop.checkInLoop("TLSStream")
         if isClosed || sentCloseNotify { throw StreamError(.closed, operation: "write") }
         if bytes.isEmpty { return .done(0) }
         var count = 0
@@ -317,7 +317,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
     /// Sends `close_notify` if the inner stream takes it now (it never waits), then closes the inner
     /// stream. Closing twice is harmless.
     public func close() {
-        loop.preconditionInLoop("TLSStream")
+        guard loop.inEventLoop else { loop.callSoon { self.close() }; return }
         guard !isClosed else { return }
         if handshakeDone && !sentCloseNotify && innerError == nil && !innerReachedEOF {
             sentCloseNotify = true

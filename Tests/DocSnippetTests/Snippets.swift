@@ -334,11 +334,58 @@ enum Snippet_Sources_AsyncIO_Threads_ThreadPool_swift_1 {
     }
 }
 
+/// Sources/AsyncIO/Time/CancelScope.swift:1
+enum Snippet_Sources_AsyncIO_Time_CancelScope_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let line = try await withTimeout(.seconds(5)) { scope in
+                let first = try await reader.readLine()
+                scope.reschedule(after: .seconds(30))  // the client is alive: give it longer
+                return first + (try await reader.readLine())
+            }
+        }
+    }
+}
+
+/// Sources/AsyncIO/Time/CancelScope.swift:2
+enum Snippet_Sources_AsyncIO_Time_CancelScope_swift_2 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            /// Rung on the loop by a C library's callback.
+            final class Doorbell: @unchecked Sendable {
+                var waiter: UnsafeContinuation<Void, any Error>?
+                func ring() { waiter.take()?.resume() }
+            }
+
+            func waitForTheBell(_ bell: Doorbell, on loop: EventLoop) async throws {
+                try await withCancellableWait(on: loop) {
+                    try await withUnsafeThrowingContinuation { bell.waiter = $0 }
+                } onCancel: {
+                    loop.callSoon { bell.waiter.take()?.resume(throwing: CancellationError()) }
+                }
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIO/Time/Timeout.swift:1
 enum Snippet_Sources_AsyncIO_Time_Timeout_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
         do {
             let line = try await withTimeout(.seconds(5)) { try await reader.readLine() }
+        }
+    }
+}
+
+/// Sources/AsyncIO/Time/Timeout.swift:2
+enum Snippet_Sources_AsyncIO_Time_Timeout_swift_2 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            if let reply = try await moveOnAfter(.seconds(1), { _ in try await reader.readLine() }) {
+                print(reply)
+            } else {
+                print("no reply within a second; going on")
+            }
         }
     }
 }

@@ -1,18 +1,33 @@
 extension EventLoop {
-    /// Stops the process, naming `type`, `function` and this loop, unless called on this loop's thread
-    /// (STYLE rule 9: misuse is loud and early). Every loop-bound type calls it at its public entries:
-    /// one thread-local read, cheap enough for release builds.
+    /// Throws ``EventLoopError`` `.notOnLoop`, naming `type`, `function` and this loop, unless called on
+    /// this loop's thread (STYLE rule 9: misuse is loud and early, and never a crash). Every loop-bound
+    /// type calls it at its public entries: one thread-local read, cheap enough for release builds.
     @inline(__always)
-    public func preconditionInLoop(_ type: StaticString, _ function: StaticString = #function) {
-        if !inEventLoop { confinementViolation(type, function) }
+    public func checkInLoop(_ type: StaticString, _ function: StaticString = #function) throws(EventLoopError) {
+        if !inEventLoop { throw confinementViolation(type, function) }
     }
 
     @inline(never)
-    private func confinementViolation(_ type: StaticString, _ function: StaticString) -> Never {
-        let here = EventLoop.current.map { "loop \"\($0.name)\"" } ?? "a thread that runs no loop"
-        preconditionFailure(
-            "\(type).\(function) called on \(here): a \(type) belongs to loop \"\(name)\" and is used only by "
-                + "tasks running there (hand the work over with spawn on that loop)"
-        )
+    private func confinementViolation(_ type: StaticString, _ function: StaticString) -> EventLoopError {
+        let here = EventLoop.current.map { "loop \"\($0.name)\"" }
+            ?? "a thread that runs no loop (Swift's global pool, for a plain Task { })"
+        return EventLoopError(.notOnLoop, operation: "\(type).\(function)",
+                              detail: "loop \"\(name)\", which owns this \(type), but was called on \(here)")
+    }
+
+    /// The loop of the calling task.
+    ///
+    /// - Throws: ``EventLoopError`` `.notOnLoop`, naming `function`, when the caller runs on no loop.
+    @inlinable
+    public static func requireCurrent(_ function: StaticString = #function) throws(EventLoopError) -> EventLoop {
+        guard let loop = EventLoop.current else { throw notOnLoop(function) }
+        return loop
+    }
+
+    @usableFromInline @inline(never)
+    static func notOnLoop(_ function: StaticString) -> EventLoopError {
+        EventLoopError(.notOnLoop, operation: "\(function)",
+                       detail: "an EventLoop, but was called on a thread that runs no loop (Swift's global pool, "
+                           + "for a plain Task { })")
     }
 }

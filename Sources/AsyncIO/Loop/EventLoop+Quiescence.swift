@@ -5,7 +5,7 @@ extension EventLoop {
     /// found no event, and no other thread has handed work over. Read by a task of the loop (for
     /// `AsyncIOTesting`'s `waitUntilAllTasksBlocked`), whose own job is the one running.
     package var isQuiescent: Bool {
-        preconditionInLoop("EventLoop")
+        precondition(inEventLoop, "isQuiescent is read by a task of the loop")
         return ready.isEmpty && lastPollEventCount == 0 && !inboxPending.load(ordering: .acquiring)
     }
 }

@@ -87,7 +87,11 @@ extension EventLoop {
         let body: () async throws -> Success = { [self] in
             let address = withUnsafeCurrentTask { current in startTracking(current!, id: id, name: name) }
             do {
-                let value = try await operation()
+                // A spawned task outlives the scope it was started in: deadlines of its creator's
+                // withTimeout do not apply to it (task-local values are copied into new tasks).
+                let value = CancelScope.current == nil
+                    ? try await operation()
+                    : try await CancelScope.currentKey.withValue(nil) { try await operation() }
                 registry.withLock { _ = $0.records.removeValue(forKey: address) }
                 return value
             } catch {

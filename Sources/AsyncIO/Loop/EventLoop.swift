@@ -50,6 +50,8 @@ public final class EventLoop: @unchecked Sendable {
     let inboxPending = Atomic<Bool>(false)
     /// A stop request taken from the inbox (loop thread).
     @exclusivity(unchecked) var stopRequested = false
+    /// The last id handed to a wait tied to ``CancelScope``s.
+    @exclusivity(unchecked) var scopeLinkID: UInt64 = 0
     /// Per-loop singletons (``localValue(_:make:)``).
     @exclusivity(unchecked) var locals: [ObjectIdentifier: AnyObject] = [:]
     /// Turns run since the last epoll poll while work kept the loop busy.
@@ -163,10 +165,12 @@ public final class EventLoop: @unchecked Sendable {
     /// The loop's own instance of `type`, made by `make` on first use (such as `HTTPClient.shared`'s
     /// per-loop client). It lives as long as the loop.
     ///
+    /// - Throws: ``EventLoopError`` `.notOnLoop` off the loop's thread.
+    ///
     /// ### Thread safety
     /// Call it on the loop's thread.
-    public func localValue<Value: AnyObject>(_ type: Value.Type, make: () -> Value) -> Value {
-        precondition(inEventLoop, "localValue(_:make:) called off the loop's thread")
+    public func localValue<Value: AnyObject>(_ type: Value.Type, make: () -> Value) throws(EventLoopError) -> Value {
+        try checkInLoop("EventLoop", "localValue")
         if let value = locals[ObjectIdentifier(type)] { return value as! Value }
         let value = make()
         locals[ObjectIdentifier(type)] = value

@@ -114,7 +114,7 @@ public final class IORegistration: @unchecked Sendable {
         _ interest: Interest,
         _ attempt: () throws -> IOResult<Value>
     ) async throws -> Value {
-        loop.preconditionInLoop("IORegistration")
+        try loop.checkInLoop("IORegistration")
         while true {
             if isClosed { throw EventLoopError(.closed, operation: interest == .read ? "read" : "write") }
             switch try attempt() {
@@ -147,7 +147,7 @@ public final class IORegistration: @unchecked Sendable {
 
     @inline(__always)
     private nonisolated(nonsending) func wait(write: Bool, cancellable: Bool = true) async throws {
-        loop.preconditionInLoop("IORegistration", "wait")
+        try loop.checkInLoop("IORegistration", "wait")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }
         if (write ? writeWaiter : readWaiter) != nil {
             throw EventLoopError(.busy, operation: write ? "waitWritable" : "waitReadable")
@@ -161,13 +161,13 @@ public final class IORegistration: @unchecked Sendable {
             return
         }
         try Task.checkCancellation()
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let waiter = Waiter(id: id, continuation: continuation)
                 if write { writeWaiter = waiter } else { readWaiter = waiter }
             }
         } onCancel: {
-            loop.execute { self.cancelWaiter(id: id, write: write) }
+            self.loop.execute { self.cancelWaiter(id: id, write: write) }
         }
     }
 
@@ -184,7 +184,7 @@ public final class IORegistration: @unchecked Sendable {
     /// Deregisters and closes the descriptor; waiting tasks fail with ``EventLoopError`` `.closed`.
     /// Closing twice is harmless.
     public func close() {
-        loop.preconditionInLoop("IORegistration")
+        guard loop.inEventLoop else { loop.execute { self.close() }; return }
         if isClosed { return }
         isClosed = true
         writableHandler = nil
@@ -210,7 +210,7 @@ extension EventLoop {
     ///
     /// - Throws: ``EventLoopError`` `.system` if epoll refuses it (for example `EPERM` for a regular file).
     public func register(_ fd: Int32) throws -> IORegistration {
-        precondition(inEventLoop, "EventLoop.register called off the loop's thread")
+        try checkInLoop("EventLoop", "register")
         let registration = IORegistration(fd: fd, loop: self)
         do {
             try poller.add(registration)

@@ -34,7 +34,7 @@ public final class DatagramSocket: @unchecked Sendable {
     ///
     /// - Throws: ``StreamError`` `.addressInUse` or `.system`, naming the address.
     public static func bind(host: String, port: UInt16, maxDatagramSize: Int = 65_535) throws -> DatagramSocket {
-        let loop = requireCurrentLoop("DatagramSocket.bind")
+        let loop = try EventLoop.requireCurrent("DatagramSocket.bind")
         let address: SocketAddress
         do { address = try SocketAddress(ip: host == "localhost" ? "127.0.0.1" : host, port: port) } catch {
             throw StreamError(.resolution, operation: "bind udp \(host):\(port)", detail: error.message)

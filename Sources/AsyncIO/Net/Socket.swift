@@ -59,7 +59,7 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
 
     /// Closes the socket; tasks waiting on it fail with ``StreamError`` `.closed`. Closing twice is harmless.
     public func close() {
-        loop.preconditionInLoop("Socket")
+        guard loop.inEventLoop else { loop.execute { self.close() }; return }
         registration.close()
     }
 

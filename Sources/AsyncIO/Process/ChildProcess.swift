@@ -111,7 +111,7 @@ public final class ChildProcess: @unchecked Sendable {
         newProcessGroup: Bool,
         exitWatcher: ExitWatcher
     ) throws -> ChildProcess {
-        let loop = requireCurrentLoop("ChildProcess.spawn")
+        let loop = try EventLoop.requireCurrent("ChildProcess.spawn")
         ProcessOps.ignoreBrokenPipeSignal()
         var parentEnds: [(fd: Int32, kind: Int)] = []  // 0 stdin writer, 1 stdout reader, 2 stderr reader
         var childEnds: [Int32] = []
@@ -315,7 +315,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Cancelling the wait (a timeout, a cancelled task) kills the child, and its whole group if it has
     /// one, so no orphan is left; the child is still reaped.
     public func wait() async throws -> ExitStatus {
-        loop.preconditionInLoop("ChildProcess")
+        try loop.checkInLoop("ChildProcess")
         do {
             try await exited.wait()
         } catch {
@@ -337,7 +337,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// ### Cancellation
     /// The child is killed (with its group) and reaped.
     public func communicate(input: [UInt8]? = nil, limit: Int = 256 * 1024 * 1024) async throws -> (stdout: [UInt8], stderr: [UInt8]) {
-        loop.preconditionInLoop("ChildProcess")
+        try loop.checkInLoop("ChildProcess")
         let stdin = self.stdin, stdout = self.stdout, stderr = self.stderr
         do {
             async let written: Void = {

@@ -154,7 +154,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
 
     @usableFromInline
     func waitAsPutter(id: UInt64, slot: Slot) async throws {
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: EventLoop.current) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let outcome = state.withLock { state -> Int in  // 0 wait, 1 done, 2 cancelled, 3 shut down
                     if state.isShutDown { return 3 }
@@ -204,7 +204,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
             throw QueueError.shutDown
         case .wait(let id):
             let slot = Slot()  // only a getter that waits needs one
-            try await withTaskCancellationHandler {
+            try await withCancellableWait(on: EventLoop.current) {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     let outcome = state.withLock { state -> GetOutcome in
                         if let (item, putter) = self.takeLocked(&state) {

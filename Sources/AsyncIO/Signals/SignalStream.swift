@@ -66,7 +66,7 @@ public final class SignalStream: AsyncSequence, @unchecked Sendable {
     ///
     /// - Throws: ``EventLoopError`` if the signalfd cannot be created.
     public init(_ signals: [Signal]) throws {
-        let loop = requireCurrentLoop("SignalStream")
+        let loop = try EventLoop.requireCurrent("SignalStream")
         let previous = SignalFD.blockInCallingThread(signals.map(\.rawValue))
         let fd: Int32
         do { fd = try SignalFD.open(signals.map(\.rawValue)) } catch {

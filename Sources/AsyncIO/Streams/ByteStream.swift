@@ -111,7 +111,7 @@ extension ByteStream {
     /// Safe: no bytes are consumed unless the call returns them.
     @inline(__always)
     public nonisolated(nonsending) func receive(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
-        loop.preconditionInLoop("ByteStream", "receive")
+        try loop.checkInLoop("ByteStream", "receive")
         return try await receiveOnLoop(into: buffer)
     }
 

@@ -53,7 +53,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
 
     /// One non-blocking receive (see ``ByteStream/tryReceive(into:)``).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
-        loop.preconditionInLoop("MemoryStream")
+        try loop.checkInLoop("MemoryStream")
         if isClosed { throw StreamError(.closed, operation: "read") }
         if peerReset { throw StreamError(.broken, operation: "read", detail: "the peer reset the stream") }
         if inbound.isEmpty {
@@ -68,7 +68,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
 
     /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
-        loop.preconditionInLoop("MemoryStream")
+        try loop.checkInLoop("MemoryStream")
         if isClosed || sentEOF { throw StreamError(.closed, operation: "write") }
         guard let peer, !peer.isClosed else { throw StreamError(.broken, operation: "write", detail: "the peer closed") }
         let space = capacity - peer.inbound.count
@@ -113,7 +113,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
     /// Closes as a socket does: the peer reads what was sent and then end of stream; if this end still
     /// had unread bytes, the peer is reset instead (its reads and writes fail with `.broken`).
     public func close() {
-        loop.preconditionInLoop("MemoryStream")
+        guard loop.inEventLoop else { loop.execute { self.close() }; return }
         guard !isClosed else { return }
         isClosed = true
         sendableHandler = nil
@@ -148,7 +148,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         let loop = self.loop
         let id: UInt64
         if send { sendWaitID &+= 1; id = sendWaitID } else { receiveWaitID &+= 1; id = receiveWaitID }
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if send { sendWaiter = continuation } else { receiveWaiter = continuation }
             }

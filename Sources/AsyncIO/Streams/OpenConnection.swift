@@ -17,7 +17,7 @@ public func openConnection(
     port: UInt16,
     limit: Int = 64 * 1024
 ) async throws -> (reader: StreamReader, writer: StreamWriter) {
-    let socket = try await requireCurrentLoop("openConnection").connect(host: host, port: port)
+    let socket = try await EventLoop.requireCurrent("openConnection").connect(host: host, port: port)
     return (StreamReader(socket: socket, limit: limit), StreamWriter(socket: socket))
 }
 
@@ -44,7 +44,7 @@ extension EventLoop {
 /// ### Cancellation
 /// The socket is closed.
 public func openUnixConnection(path: String, limit: Int = 64 * 1024) async throws -> (reader: StreamReader, writer: StreamWriter) {
-    let loop = requireCurrentLoop("openUnixConnection")
+    let loop = try EventLoop.requireCurrent("openUnixConnection")
     let address: SocketAddress
     do { address = try SocketAddress(unixPath: path) } catch {
         throw StreamError(.system, operation: "connect to unix:\(path)", detail: error.message)
@@ -113,12 +113,12 @@ private final class Turnstile: @unchecked Sendable {
 
     func wait(for index: Int) async throws {
         if index <= granted { return }
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if index <= granted { continuation.resume() } else { waiters[index] = continuation }
             }
         } onCancel: {
-            loop.execute { [self] in waiters.removeValue(forKey: index)?.resume(throwing: CancellationError()) }
+            self.loop.execute { [self] in waiters.removeValue(forKey: index)?.resume(throwing: CancellationError()) }
         }
     }
 

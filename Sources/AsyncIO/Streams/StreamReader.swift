@@ -262,7 +262,7 @@ public final class StreamReader: @unchecked Sendable {
     // MARK: - Filling
 
     private func beginRead() throws {
-        stream?.loop.preconditionInLoop("StreamReader", "read")
+        try stream?.loop.checkInLoop("StreamReader", "read")
         if isReading { throw StreamError(.busy, operation: "read") }
         isReading = true
     }
@@ -270,8 +270,8 @@ public final class StreamReader: @unchecked Sendable {
     /// Receives more bytes into the buffer (at least one, unless the stream ends).
     private nonisolated(nonsending) func fill(minimum: Int) async throws {
         guard let stream else {
-            let loop = requireCurrentLoop("StreamReader.read")
-            try await withTaskCancellationHandler {
+            let loop = try EventLoop.requireCurrent("StreamReader.read")
+            try await withCancellableWait(on: loop) {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     feedWaiter = continuation
                 }

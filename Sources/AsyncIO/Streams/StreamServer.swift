@@ -188,7 +188,7 @@ private func startTCPServer(
     wrapping wrap: (@Sendable (Socket) async throws -> any ByteStream)?,
     handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
 ) async throws -> StreamServer {
-    let loop = requireCurrentLoop("startServer")
+    let loop = try EventLoop.requireCurrent("startServer")
     let address = try await Resolution.resolve(host: host, port: port)[0]
     let listener = try loop.listen(on: address, backlog: backlog, reusePort: reusePort)
     let server = StreamServer(listener: listener, localAddress: listener.localAddress ?? address)
@@ -205,7 +205,7 @@ public func startUnixServer(
     backlog: Int32 = 511,
     handler: @escaping @Sendable (StreamReader, StreamWriter) async throws -> Void
 ) throws -> StreamServer {
-    let loop = requireCurrentLoop("startUnixServer")
+    let loop = try EventLoop.requireCurrent("startUnixServer")
     let address: SocketAddress
     do { address = try SocketAddress(unixPath: path) } catch {
         throw StreamError(.system, operation: "listen on unix:\(path)", detail: error.message)

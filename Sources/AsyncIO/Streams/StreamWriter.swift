@@ -161,7 +161,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// Safe: only the wait stops; buffered bytes are still sent.
     public nonisolated(nonsending) func drain() async throws {
-        loop.preconditionInLoop("StreamWriter")
+        try loop.checkInLoop("StreamWriter")
         if let failure { throw failure }
         if pending.count <= lowWatermark { return }
         try await wait(until: lowWatermark, operation: "drain")
@@ -175,7 +175,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// Safe: only the wait stops; buffered bytes are still sent.
     public func flush() async throws {
-        loop.preconditionInLoop("StreamWriter")
+        try loop.checkInLoop("StreamWriter")
         if let failure { throw failure }
         if pending.isEmpty { return }
         try await wait(until: 0, operation: "flush")
@@ -184,7 +184,7 @@ public final class StreamWriter: @unchecked Sendable {
     /// Half-closes: once the buffer is flushed, the peer reads end of stream; reading goes on
     /// (asyncio's `write_eof`). Later writes throw `.closed`. Calling it twice is harmless.
     public func writeEOF() {
-        loop.preconditionInLoop("StreamWriter")
+        guard loop.inEventLoop else { loop.execute { self.writeEOF() }; return }
         guard !isEOFRequested, !stream.isClosed else { return }
         isEOFRequested = true
         if pending.isEmpty { sendEOF() }
@@ -198,7 +198,10 @@ public final class StreamWriter: @unchecked Sendable {
     /// ### Cancellation
     /// The socket is closed at once, dropping what was still buffered (as ``abort()``).
     public func close() async {
-        loop.preconditionInLoop("StreamWriter")
+        guard loop.inEventLoop else {
+            _ = try? await loop.spawn { await self.close() }.value
+            return
+        }
         guard !stream.isClosed else { return }
         isClosing = true
         if !pending.isEmpty && failure == nil {
@@ -209,7 +212,7 @@ public final class StreamWriter: @unchecked Sendable {
 
     /// Closes the socket at once, dropping buffered bytes; waiting writers fail with `.closed`.
     public func abort() {
-        loop.preconditionInLoop("StreamWriter")
+        guard loop.inEventLoop else { loop.execute { self.abort() }; return }
         guard !stream.isClosed else { return }
         stream.setSendableHandler(nil)
         stream.close()
@@ -219,7 +222,7 @@ public final class StreamWriter: @unchecked Sendable {
     // MARK: - Internals
 
     private func checkWritable() throws {
-        loop.preconditionInLoop("StreamWriter", "write")
+        try loop.checkInLoop("StreamWriter", "write")
         if let failure { throw failure }
         if stream.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
     }
@@ -313,7 +316,7 @@ public final class StreamWriter: @unchecked Sendable {
         nextWaiterID &+= 1
         let id = nextWaiterID
         let loop = stream.loop
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if let failure {
                     continuation.resume(throwing: failure)

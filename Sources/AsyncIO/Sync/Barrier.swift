@@ -60,7 +60,7 @@ public final class Barrier: Sendable {
             return index
         case .wait(let index, let id):
             let state = self.state
-            try await withTaskCancellationHandler {
+            try await withCancellableWait(on: EventLoop.current) {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     enum Outcome { case broken, cancelled, waiting }
                     let outcome = state.withLock { state -> Outcome in

@@ -67,7 +67,7 @@ func suspendAsWaiter<State>(
     let id = lock.withLock { makeID(&$0) }
     nonisolated(unsafe) let tryNow = tryNow  // used synchronously, before this function returns
     nonisolated(unsafe) let afterEnqueue = afterEnqueue  // likewise
-    try await withTaskCancellationHandler {
+    try await withCancellableWait(on: EventLoop.current) {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let outcome = lock.withLock { state -> WaitOutcome in
                 do {

@@ -15,14 +15,14 @@ import AsyncIOSystem
 public func shield<Success: Sendable>(
     _ operation: sending @escaping () async throws -> Success
 ) async throws -> Success {
-    let loop = requireCurrentLoop("shield")
+    let loop = try EventLoop.requireCurrent("shield")
     let outcome = Outcome<Success>()
     loop.spawn(name: "shielded") {
         let result: Result<Success, any Error>
         do { result = .success(try await operation()) } catch { result = .failure(error) }
         outcome.complete(result)
     }
-    return try await withTaskCancellationHandler {
+    return try await withCancellableWait(on: loop) {
         try await outcome.value()
     } onCancel: {
         outcome.complete(.failure(CancellationError()))

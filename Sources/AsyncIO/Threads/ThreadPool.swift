@@ -55,7 +55,7 @@ public final class ThreadPool: @unchecked Sendable {
         defer { loop?.endExternalWork() }
         let job = PoolJob(resumeOn: loop)
         let outcome = ResultBox<Success>()
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 job.work = {
                     do { outcome.result = .success(try work()) } catch { outcome.result = .failure(error) }

@@ -132,7 +132,7 @@ extension EventLoop {
         } else {
             timer = TimerHandle(loop: self, deadline: deadline, sequence: nextForeignSequence(), action: .none)
         }
-        try await withTaskCancellationHandler {
+        try await withCancellableWait(on: self) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if onLoop {
                     arm(timer, continuation)
@@ -141,7 +141,7 @@ extension EventLoop {
                 }
             }
         } onCancel: {
-            if timer.claimCancel() { execute { [self] in cancelTimer(timer) } }
+            if timer.claimCancel() { self.execute { [self] in cancelTimer(timer) } }
         }
     }
 

@@ -1,4 +1,5 @@
-/// Thrown by ``withTimeout(_:_:)`` and ``withDeadline(_:_:)`` when, and only when, their deadline fired.
+/// Thrown by ``withTimeout(_:_:)-(_,()->_)`` and ``withDeadline(_:_:)-(_,()->_)`` when, and only when,
+/// their deadline passed while the body waited.
 public struct TimeoutError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The deadline that passed, on the loop's clock.
     public let deadline: LoopClock.Instant
@@ -9,104 +10,137 @@ public struct TimeoutError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "the operation timed out (deadline \(deadline))" }
 }
 
-/// Runs `operation`, cancelling it if it has not finished after `timeout` (asyncio.timeout, wait_for).
+/// Runs `operation`, cancelling its AsyncIO waits if it has not finished after `timeout`
+/// (asyncio.timeout, wait_for).
 ///
 /// ```swift
 /// let line = try await withTimeout(.seconds(5)) { try await reader.readLine() }
 /// ```
 ///
-/// - Returns: What `operation` returned. If the deadline fired but `operation` returned anyway (it caught
-///   the cancellation), its value is returned, as in asyncio.
-/// - Throws: ``TimeoutError`` if the deadline fired and `operation` ended by throwing; otherwise what
-///   `operation` threw. If the calling task itself is cancelled, `CancellationError`, even when the
-///   deadline fired at the same moment (the deadline never steals an outer cancellation).
+/// The deadline is a ``CancelScope``: no task and no thread, and a timer only once the body waits.
+/// After a ``TimeoutError`` the caller carries on (retry, log, move on): only the waits inside the scope
+/// were cancelled, never the calling task. Awaits not built on the loop are not interrupted: see
+/// ``CancelScope``.
 ///
-/// Must be called from a task running on an ``EventLoop``: the deadline is a timer on that loop.
+/// - Returns: What `operation` returned. If the deadline passed but `operation` returned anyway (it
+///   caught the cancellation, or it did not wait), its value is returned, as in asyncio.
+/// - Throws: ``TimeoutError`` if the deadline cancelled a wait and `operation` ended by throwing;
+///   otherwise what `operation` threw. If the calling task itself is cancelled, `CancellationError`,
+///   even when the deadline passed at the same moment (the deadline never steals an outer
+///   cancellation). ``EventLoopError`` `.notOnLoop` outside a task running on a loop.
 ///
 /// ### Cancellation
-/// Cancelling the calling task cancels `operation` and the call throws what `operation` throws
-/// (`CancellationError` for loop operations), never ``TimeoutError``.
+/// Cancelling the calling task cancels `operation`'s waits as usual and the call throws what
+/// `operation` throws (`CancellationError` for loop operations), never ``TimeoutError``.
 @inlinable
-public func withTimeout<Result>(
+public nonisolated(nonsending) func withTimeout<Value>(
     _ timeout: Duration,
-    _ operation: () async throws -> Result
-) async throws -> Result {
-    let loop = requireCurrentLoop("withTimeout")
+    _ operation: () async throws -> Value
+) async throws -> Value {
+    try await withTimeout(timeout) { (_: CancelScope) in try await operation() }
+}
+
+/// Runs `operation` with a ``CancelScope`` whose deadline is `timeout` from now; `operation` can read
+/// and move it (asyncio's `async with asyncio.timeout(...) as cm: cm.reschedule(...)`).
+///
+/// See ``withTimeout(_:_:)-(_,()->_)`` for the results and errors.
+///
+/// ### Cancellation
+/// As ``withTimeout(_:_:)-(_,()->_)``.
+@inlinable
+public nonisolated(nonsending) func withTimeout<Value>(
+    _ timeout: Duration,
+    _ operation: (CancelScope) async throws -> Value
+) async throws -> Value {
+    let loop = try EventLoop.requireCurrent("withTimeout")
     return try await withDeadline(loop.now.advanced(by: timeout), operation)
 }
 
-/// Runs `operation`, cancelling it if it has not finished by `deadline` on the loop's clock
-/// (asyncio.timeout_at).
+/// Runs `operation`, cancelling its AsyncIO waits if it has not finished by `deadline` on the loop's
+/// clock (asyncio.timeout_at).
 ///
-/// See ``withTimeout(_:_:)`` for the results and errors.
-///
-/// ### How it works
-/// `operation` runs as a child task started in place on the loop (no hop), and the deadline is one
-/// entry in the loop's timer heap that cancels that child. Swift's task cancellation cannot be undone,
-/// so cancelling the child, not the caller, is what lets the caller go on after a ``TimeoutError``:
-/// retry, log, or move on. The function is inlinable so that its generic parts are specialised in the
-/// caller; the scope itself is non-generic.
+/// See ``withTimeout(_:_:)-(_,()->_)`` for the results and errors.
 ///
 /// ### Cancellation
-/// As ``withTimeout(_:_:)``.
+/// As ``withTimeout(_:_:)-(_,()->_)``.
 @inlinable
-public func withDeadline<Result>(
+public nonisolated(nonsending) func withDeadline<Value>(
     _ deadline: LoopClock.Instant,
-    _ operation: () async throws -> Result
-) async throws -> Result {
-    let loop = requireCurrentLoop("withDeadline")
-    let box = ResultBox<Result>()
-    let fired = await withoutActuallyEscaping(operation) { operation in
-        // SAFETY: the child task runs on this loop's thread while the caller waits for it, so
-        // `operation` and what it captures are never used from two threads at once.
-        nonisolated(unsafe) let operation = operation
-        return await runTimeoutScope(loop: loop, deadline: deadline.nanoseconds) {
-            do {
-                box.result = .success(try await operation())
-            } catch {
-                box.result = .failure(error)
-            }
-        }
-    }
-    switch box.result! {
-    case .success(let value):
+    _ operation: () async throws -> Value
+) async throws -> Value {
+    try await withDeadline(deadline) { (_: CancelScope) in try await operation() }
+}
+
+/// Runs `operation` with a ``CancelScope`` whose deadline is `deadline` (`nil`: none yet);
+/// `operation` can read and move it.
+///
+/// See ``withTimeout(_:_:)-(_,()->_)`` for the results and errors.
+///
+/// ### Cancellation
+/// As ``withTimeout(_:_:)-(_,()->_)``.
+@inlinable
+public nonisolated(nonsending) func withDeadline<Value>(
+    _ deadline: LoopClock.Instant?,
+    _ operation: (CancelScope) async throws -> Value
+) async throws -> Value {
+    let scope = try CancelScope.open(deadline: deadline, "withDeadline")
+    do {
+        let value = try await CancelScope.currentKey.withValue(scope) { try await operation(scope) }
+        scope.close()
         return value
-    case .failure(let error):
-        if fired && !Task.isCancelled { throw TimeoutError(deadline: deadline) }
+    } catch {
+        scope.close()
+        if scope.isCancelled && !Task.isCancelled {
+            throw TimeoutError(deadline: scope.deadline ?? deadline ?? scope.loop.now)
+        }
         throw error
     }
 }
 
-/// The non-generic core of a timeout scope: runs `body` as a child task started in place on `loop`,
-/// with a timer at `deadline` that cancels that child; returns whether the timer fired.
-@usableFromInline
-func runTimeoutScope(loop: EventLoop, deadline: Int64, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-    let timerBox = TimerBox()
-    let parentName = loop.isDebug ? loop.currentTaskName : nil
-    await withTaskGroup(of: Void.self) { group in
-        group.addImmediateTask(executorPreference: loop) {
-            withUnsafeCurrentTask { task in
-                timerBox.timer = loop.schedule(deadline: deadline, action: .cancelTask(task!))
-            }
-            await loop.withDebugName("\(parentName ?? "a task") (timeout scope)") { await body() }
-            // The timer must not outlive the child it would cancel.
-            timerBox.timer!.cancel()
-        }
-        await group.waitForAll()
-    }
-    return timerBox.timer!.hasFired
+/// Runs `operation`, cancelling its AsyncIO waits after `timeout`; returns `nil` instead of throwing
+/// when that happened (trio's `move_on_after`).
+///
+/// ```swift
+/// if let reply = try await moveOnAfter(.seconds(1), { _ in try await reader.readLine() }) {
+///     print(reply)
+/// } else {
+///     print("no reply within a second; going on")
+/// }
+/// ```
+///
+/// - Returns: What `operation` returned, or `nil` if the deadline cancelled a wait and `operation`
+///   ended by throwing.
+/// - Throws: What `operation` threw otherwise; `CancellationError` if the calling task is cancelled;
+///   ``EventLoopError`` `.notOnLoop` outside a task running on a loop.
+///
+/// ### Cancellation
+/// As ``withTimeout(_:_:)-(_,()->_)``: an outer cancellation is thrown, never turned into `nil`.
+@inlinable
+public nonisolated(nonsending) func moveOnAfter<Value>(
+    _ timeout: Duration,
+    _ operation: (CancelScope) async throws -> Value
+) async throws -> Value? {
+    let loop = try EventLoop.requireCurrent("moveOnAfter")
+    return try await moveOnAt(loop.now.advanced(by: timeout), operation)
 }
 
-/// The timer of one timeout scope, handed from the child task back to the scope.
-private final class TimerBox: @unchecked Sendable {
-    var timer: TimerHandle?
-}
-
-/// The loop of the calling task; stops the process with a clear message when there is none.
-@usableFromInline
-func requireCurrentLoop(_ function: StaticString) -> EventLoop {
-    guard let loop = EventLoop.current else {
-        preconditionFailure("\(function) must be called from a task running on an EventLoop (EventLoop.run, spawn)")
+/// As ``moveOnAfter(_:_:)``, with a deadline on the loop's clock (trio's `move_on_at`).
+///
+/// ### Cancellation
+/// As ``moveOnAfter(_:_:)``.
+@inlinable
+public nonisolated(nonsending) func moveOnAt<Value>(
+    _ deadline: LoopClock.Instant?,
+    _ operation: (CancelScope) async throws -> Value
+) async throws -> Value? {
+    let scope = try CancelScope.open(deadline: deadline, "moveOnAt")
+    do {
+        let value = try await CancelScope.currentKey.withValue(scope) { try await operation(scope) }
+        scope.close()
+        return value
+    } catch {
+        scope.close()
+        if scope.isCancelled && !Task.isCancelled { return nil }
+        throw error
     }
-    return loop
 }
