@@ -8,7 +8,7 @@ import BenchmarkHarness
 let options = BenchmarkOptions()
 
 func onLoop(_ body: @escaping @Sendable (EventLoop) async throws -> Void) throws {
-    try EventLoop.run { try await body(EventLoop.current!) }
+    try EventLoop.run { loop in try await body(loop) }
 }
 
 // Two tasks hand a Lock back and forth: one op = one acquire + release with a waiter to hand it to.

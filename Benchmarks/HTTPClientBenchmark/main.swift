@@ -13,8 +13,7 @@ guard arguments.count == 4, let total = Int(arguments[2]), let concurrency = Int
 }
 let url = arguments[1]
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
     var configuration = HTTPClient.Configuration()
     configuration.maxConnectionsPerHost = concurrency
     try await withHTTPClient(configuration: configuration) { client in

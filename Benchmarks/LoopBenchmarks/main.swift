@@ -13,7 +13,7 @@ func wanted(_ name: String) -> Bool { options.wants(name) }
 
 /// Runs `body` as the main task of a fresh loop (the benchmark's operations happen inside).
 func onLoop(_ body: @escaping @Sendable (EventLoop) async throws -> Void) throws {
-    try EventLoop.run { try await body(EventLoop.current!) }
+    try EventLoop.run { loop in try await body(loop) }
 }
 
 // 1. Await on the loop: a task yields and the loop resumes it (suspend + resume, one turn).

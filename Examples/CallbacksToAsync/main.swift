@@ -24,8 +24,7 @@ func blockingSum(upTo n: Int, on loop: EventLoop, completion: @escaping @Sendabl
     }.detach()
 }
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
 
     // Callbacks: timers fire in deadline order.
     let done = Event()

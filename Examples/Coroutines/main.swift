@@ -11,8 +11,7 @@
 // In Swift, a task reading from an AsyncStream plays the generator; `yield` on the stream is `send`.
 import AsyncIO
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
 
     // 1. The generator style: the coroutine suspends until a value is sent.
     let (values, sender) = AsyncStream.makeStream(of: Int.self)

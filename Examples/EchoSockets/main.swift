@@ -8,8 +8,7 @@ import AsyncIOSystem
 let port = CommandLine.arguments.count > 1 ? UInt16(CommandLine.arguments[1]) ?? 8888 : 8888
 Signal.blockForStreams([.interrupt, .terminate])
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
     let listener = try loop.listen(on: try SocketAddress(ip: "127.0.0.1", port: port))
     StandardStreams.printLine("listening on 127.0.0.1:\(listener.localAddress!.port!)")
 

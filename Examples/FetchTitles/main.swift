@@ -15,8 +15,7 @@ func title(of page: String) -> String? {
     return String(page[open.upperBound..<close.lowerBound])
 }
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
     let start = loop.now
     let results = try await withHTTPClient { client in
         try await withThrowingTaskGroup(of: (String, Int?, Int).self) { group in

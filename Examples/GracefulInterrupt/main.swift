@@ -4,11 +4,11 @@
 import AsyncIO
 
 do {
-    try EventLoop.run {
+    try EventLoop.run { loop in
         let child = try ChildProcess.spawn("/bin/sleep", arguments: ["3600"])
         StandardStreams.printLine("child \(child.pid) running; press Ctrl-C")
         do {
-            try await EventLoop.current!.sleep(for: .seconds(3600))
+            try await loop.sleep(for: .seconds(3600))
         } catch is CancellationError {
             StandardStreams.printLine("main task cancelled: cleaning up")
             throw CancellationError()

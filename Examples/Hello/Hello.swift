@@ -4,8 +4,7 @@ import AsyncIO
 @main
 struct Hello {
     static func main() throws {
-        let total = try EventLoop.run {                        // asyncio.run
-            let loop = EventLoop.current!
+        let total = try EventLoop.run { loop in                        // asyncio.run
             let slow = loop.spawn(name: "slow") {             // asyncio.create_task
                 try await loop.sleep(for: .seconds(1))
                 return 40

@@ -46,8 +46,7 @@ func milliseconds(_ duration: Duration) -> Int {
     Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
 }
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
     let limit = 600_000
 
     // 1. On the loop: nothing else runs until the count is done.

@@ -2,8 +2,7 @@
 // (asyncio.create_subprocess_exec + gather).
 import AsyncIO
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
     let start = loop.now
     // Three commands that each take 0.5 s: together they take 0.5 s, not 1.5 s.
     let commands = [

@@ -2,8 +2,7 @@
 // cancellation handled cleanly.
 import AsyncIO
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
 
     func work(_ name: String, seconds: Double) async throws -> String {
         try await loop.sleep(for: .milliseconds(Int64(seconds * 1000)))

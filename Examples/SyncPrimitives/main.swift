@@ -6,8 +6,7 @@ final class Account: @unchecked Sendable {
     var balance = 0
 }
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
 
     // Lock: a read-modify-write that suspends in the middle stays whole.
     let lock = Lock()

@@ -1,8 +1,7 @@
 // Tutorial 9: a queue distributing jobs to workers (producer/consumer), with join.
 import AsyncIO
 
-try EventLoop.run {
-    let loop = EventLoop.current!
+try EventLoop.run { loop in
     let jobs = Queue<Int>(maxSize: 5)  // bounded: the producer waits when the workers fall behind
     let results = Queue<(job: Int, line: String)>()
 

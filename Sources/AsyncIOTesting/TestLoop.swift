@@ -75,12 +75,17 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
 ///     time for the kernel (loopback data or a FIN still on its way) before it jumps (Trio's autojump
 ///     threshold; 25 ms by default, 0 to jump at once).
 ///   - debug: Debug mode (slow-job reports).
+///   - defaultExecutor: Make the loop Swift's global executor while the test runs, so that `Task {}`
+///     runs on it (see `EventLoop.run(defaultExecutor:)`). That is process-wide: every `Task {}` of
+///     the process, the test runner's too, then runs on this loop. Use it in a test of its own process
+///     (an exit test) or in a suite that runs serially and alone.
 ///   - body: The test.
 @discardableResult
 public func withTestLoop<Value: Sendable>(
     virtualTime: Bool = true,
     autojumpThreshold: Duration = .milliseconds(25),
     debug: Bool = false,
+    defaultExecutor: Bool = false,
     _ body: sending @escaping (EventLoop) async throws -> Value
 ) async throws -> Value {
     let loop = try EventLoop(name: "test-loop", debug: debug, virtualTime: virtualTime)
@@ -95,7 +100,7 @@ public func withTestLoop<Value: Sendable>(
                 var result: Result<Value, any Error>
                 DescriptorLedger.begin()
                 do {
-                    result = .success(try loop.runMain {
+                    result = .success(try loop.runMain({
                         let unhandled = UnhandledErrors()
                         loop.setExceptionHandler { exception in
                             unhandled.append(exception)
@@ -113,7 +118,7 @@ public func withTestLoop<Value: Sendable>(
                         )
                         if !leak.isEmpty { throw leak }
                         return value
-                    })
+                    }, interruptible: false, defaultExecutor: defaultExecutor))
                 } catch {
                     result = .failure(error)
                 }

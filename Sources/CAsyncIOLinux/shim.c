@@ -89,3 +89,98 @@ int casyncio_spawn(int32_t *pid, const char *path, int search_path, char *const 
     posix_spawn_file_actions_destroy(&actions);
     return rc;
 }
+
+// MARK: - Global executor takeover
+
+#include <stdatomic.h>
+#include <time.h>
+
+// The concurrency runtime's hooks (swift/Runtime/Concurrency.h); weak, so a runtime without them
+// leaves them null and the takeover is refused.
+typedef __attribute__((swiftcall)) void (*enqueue_original)(void *job);
+typedef __attribute__((swiftcall)) void (*enqueue_hook)(void *job, enqueue_original original);
+typedef __attribute__((swiftcall)) void (*delay_original)(unsigned long long delay, void *job);
+typedef __attribute__((swiftcall)) void (*delay_hook)(unsigned long long delay, void *job, delay_original original);
+typedef __attribute__((swiftcall)) void (*deadline_original)(long long sec, long long nsec, long long tsec,
+                                                               long long tnsec, int clock, void *job);
+typedef __attribute__((swiftcall)) void (*deadline_hook)(long long sec, long long nsec, long long tsec,
+                                                           long long tnsec, int clock, void *job,
+                                                           deadline_original original);
+extern enqueue_hook swift_task_enqueueGlobal_hook __attribute__((weak));
+extern delay_hook swift_task_enqueueGlobalWithDelay_hook __attribute__((weak));
+extern deadline_hook swift_task_enqueueGlobalWithDeadline_hook __attribute__((weak));
+extern __attribute__((swiftcall)) void swift_task_enqueueGlobal(void *job) __attribute__((weak));
+extern __attribute__((swiftcall)) void swift_task_enqueueGlobalWithDelay(unsigned long long delay, void *job)
+    __attribute__((weak));
+
+static _Atomic(void *) takeover_context;
+static casyncio_job_sink takeover_sink;
+static casyncio_delayed_job_sink takeover_delayed_sink;
+// Set while this thread hands a job to the runtime's own pool: the hooks pass it through.
+static __thread int bypass_takeover;
+
+__attribute__((swiftcall)) static void takeover_enqueue(void *job, enqueue_original original) {
+    void *context = atomic_load_explicit(&takeover_context, memory_order_acquire);
+    if (context == NULL || bypass_takeover) {
+        original(job);
+        return;
+    }
+    takeover_sink(context, job);
+}
+
+__attribute__((swiftcall)) static void takeover_delay(unsigned long long delay, void *job, delay_original original) {
+    void *context = atomic_load_explicit(&takeover_context, memory_order_acquire);
+    if (context == NULL || bypass_takeover) {
+        original(delay, job);
+        return;
+    }
+    takeover_delayed_sink(context, delay, job);
+}
+
+// swift_clock_id: 1 continuous (CLOCK_BOOTTIME on Linux), 2 suspending (CLOCK_MONOTONIC), 3 wall.
+__attribute__((swiftcall)) static void takeover_deadline(long long sec, long long nsec, long long tsec,
+                                                           long long tnsec, int clock, void *job,
+                                                           deadline_original original) {
+    void *context = atomic_load_explicit(&takeover_context, memory_order_acquire);
+    if (context == NULL || bypass_takeover) {
+        original(sec, nsec, tsec, tnsec, clock, job);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(clock == 1 ? CLOCK_BOOTTIME : clock == 3 ? CLOCK_REALTIME : CLOCK_MONOTONIC, &now);
+    long long remaining = (sec - (long long)now.tv_sec) * 1000000000LL + (nsec - (long long)now.tv_nsec);
+    takeover_delayed_sink(context, remaining > 0 ? (uint64_t)remaining : 0, job);
+}
+
+int casyncio_global_executor_take_over(void *context, casyncio_job_sink sink, casyncio_delayed_job_sink delayed_sink) {
+    if (&swift_task_enqueueGlobal_hook == NULL || &swift_task_enqueueGlobalWithDelay_hook == NULL ||
+        &swift_task_enqueueGlobalWithDeadline_hook == NULL) return -1;
+    void *expected = NULL;
+    if (swift_task_enqueueGlobal_hook != NULL && swift_task_enqueueGlobal_hook != takeover_enqueue) return -1;
+    takeover_sink = sink;
+    takeover_delayed_sink = delayed_sink;
+    if (!atomic_compare_exchange_strong_explicit(&takeover_context, &expected, context, memory_order_acq_rel,
+                                                 memory_order_acquire)) return -1;
+    swift_task_enqueueGlobal_hook = takeover_enqueue;
+    swift_task_enqueueGlobalWithDelay_hook = takeover_delay;
+    swift_task_enqueueGlobalWithDeadline_hook = takeover_deadline;
+    return 0;
+}
+
+void casyncio_global_executor_release(void) {
+    // The hooks stay installed (another thread may be inside one): with no context they pass every job
+    // through to the runtime's own pool.
+    atomic_store_explicit(&takeover_context, NULL, memory_order_release);
+}
+
+void casyncio_global_executor_enqueue_original(void *job) {
+    bypass_takeover = 1;
+    swift_task_enqueueGlobal(job);
+    bypass_takeover = 0;
+}
+
+void casyncio_global_executor_enqueue_original_after(uint64_t delay_ns, void *job) {
+    bypass_takeover = 1;
+    swift_task_enqueueGlobalWithDelay(delay_ns, job);
+    bypass_takeover = 0;
+}

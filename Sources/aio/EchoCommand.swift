@@ -51,8 +51,7 @@ struct EchoCommand: ParsableCommand {
         Signal.blockForStreams([.interrupt, .terminate, .quit])
         let host = self.host, port = self.port, api = self.api, loops = self.loops
         let context = try tls.makeContext()
-        try EventLoop.run {
-            let loop = EventLoop.current!
+        try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
             var servers: [EchoServer] = []

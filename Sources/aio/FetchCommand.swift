@@ -50,8 +50,7 @@ struct FetchCommand: ParsableCommand {
         let urls = self.urls, concurrency = self.concurrency, json = self.json
         let timeout = Duration.milliseconds(Int64(timeout * 1000))
         let tlsContext = try tls.makeContext(applicationProtocols: ["http/1.1"])
-        let allSucceeded = try EventLoop.run {
-            let loop = EventLoop.current!
+        let allSucceeded = try EventLoop.run { loop in
             var configuration = HTTPClient.Configuration()
             configuration.maxConnectionsPerHost = concurrency
             configuration.tls = tlsContext

@@ -163,7 +163,7 @@ enum HTTPBin {
         guard let seconds = Double(request.parameter("seconds") ?? ""), seconds >= 0, seconds.isFinite else {
             return badRequest("the delay must be a number of seconds between 0 and 10")
         }
-        try await EventLoop.current!.sleep(for: .milliseconds(Int64(min(seconds, 10) * 1000)))
+        try await EventLoop.requireCurrent().sleep(for: .milliseconds(Int64(min(seconds, 10) * 1000)))
         return json(.object(requestFields(request, ["args", "headers", "origin", "url"])))
     }
 
@@ -208,7 +208,7 @@ enum HTTPBin {
         guard let duration, duration >= 0, duration <= 600 else {
             return badRequest("duration must be a number of seconds between 0 and 600")
         }
-        let loop = EventLoop.current!
+        let loop = try EventLoop.requireCurrent()
         let body = HTTPBody.stream(length: count) { writer in
             // Evenly spaced writes, at most 100 a second: step k goes out at (k + 1) × duration / steps,
             // so the last byte arrives when the duration is over.

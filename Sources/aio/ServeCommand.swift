@@ -66,8 +66,7 @@ struct ServeCommand: ParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.tls = try tls.makeContext(applicationProtocols: ["http/1.1"])
         let host = self.host, port = self.port
-        try EventLoop.run {
-            let loop = EventLoop.current!
+        try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
             let server: HTTPServer

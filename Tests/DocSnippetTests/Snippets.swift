@@ -14,8 +14,7 @@ enum Snippet_README_md_1 {
 
     struct Hello {
         static func run() throws {
-            let total = try EventLoop.run {                        // asyncio.run
-                let loop = EventLoop.current!
+            let total = try EventLoop.run { loop in                        // asyncio.run
                 let slow = loop.spawn(name: "slow") {             // asyncio.create_task
                     try await loop.sleep(for: .seconds(1))
                     return 40
@@ -59,8 +58,7 @@ enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_2 {
 
     struct App {
         static func run() throws {
-            let total = try EventLoop.run {
-                let loop = EventLoop.current!
+            let total = try EventLoop.run { loop in
                 let slow = loop.spawn(name: "slow") {            // asyncio.create_task
                     try await loop.sleep(for: .seconds(1))
                     return 40
@@ -202,8 +200,8 @@ enum Snippet_Sources_AsyncIO_Loop_EventLoop_Executor_swift_1 {
 enum Snippet_Sources_AsyncIO_Loop_EventLoop_Run_swift_1 {
     struct Hello {
         static func run() throws {
-            try EventLoop.run {
-                try await EventLoop.current!.sleep(for: .seconds(1))
+            try EventLoop.run { loop in
+                try await loop.sleep(for: .seconds(1))
                 print("hello")
             }
         }

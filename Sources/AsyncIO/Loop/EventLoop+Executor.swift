@@ -3,7 +3,7 @@
 /// The serial-executor role (for actors pinned to the loop) lives in a separate object,
 /// ``LoopSerialExecutor``: one object conforming to both protocols makes every nonisolated await pay an
 /// extra enqueue.
-extension EventLoop: TaskExecutor {
+extension EventLoop: Executor, TaskExecutor {
     /// Enqueues a job of a task that prefers this loop. Safe from any thread.
     public func enqueue(_ job: consuming ExecutorJob) {
         enqueue(.task(UnownedJob(job)))

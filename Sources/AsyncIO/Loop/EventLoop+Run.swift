@@ -3,7 +3,7 @@ import AsyncIOSystem
 
 extension EventLoop {
     /// Runs `main` as the main task on a new loop on the calling thread and returns its result
-    /// (asyncio.run).
+    /// (asyncio.run). `main` receives the loop.
     ///
     /// On the way out, whether `main` returned or threw, the loop cancels and awaits the tasks still
     /// alive, fails pending timers and waits, closes every registration, and closes its own descriptors.
@@ -12,13 +12,22 @@ extension EventLoop {
     /// ```swift
     /// @main struct Hello {
     ///     static func main() throws {
-    ///         try EventLoop.run {
-    ///             try await EventLoop.current!.sleep(for: .seconds(1))
+    ///         try EventLoop.run { loop in
+    ///             try await loop.sleep(for: .seconds(1))
     ///             print("hello")
     ///         }
     ///     }
     /// }
     /// ```
+    ///
+    /// ### `Task {}` and the loop
+    /// Work started with ``spawn(name:eager:_:)``, and every child task (`async let`, task groups,
+    /// ``gather(_:_:)``), runs on the loop. A plain `Task {}` does not inherit the loop: Swift sends it to
+    /// its global pool, where loop-bound calls throw ``EventLoopError`` `.notOnLoop`. With
+    /// `defaultExecutor: true` the loop is also Swift's global executor while `run` runs, so `Task {}`,
+    /// `Task.detached {}`, default actors and `Task.sleep` run on the loop too, as in asyncio. That uses
+    /// the concurrency runtime's enqueue hooks, which are not official Swift API (see
+    /// `EventLoop+DefaultExecutor.swift`); one loop at a time can hold them.
     ///
     /// ### Ctrl-C
     /// As in `asyncio.run`, the first `SIGINT` cancels the main task: its `defer` blocks and `catch`
@@ -34,15 +43,19 @@ extension EventLoop {
     ///     variable `AIO_DEBUG` is `1`).
     ///   - handlesInterrupt: Whether Ctrl-C cancels the main task (the default) rather than ending the
     ///     process.
+    ///   - defaultExecutor: Make the loop Swift's global executor while it runs, so that `Task {}` runs
+    ///     on it.
     ///   - main: The main task.
     /// - Returns: What `main` returned.
     /// - Throws: What `main` threw, or ``EventLoopError``: `.interrupted` after Ctrl-C, `.system` if the
     ///   loop cannot be created, `.wouldDeadlock` if this thread is already running a loop (a task cannot
-    ///   run a loop inside its own: spawn the work on the current loop instead).
+    ///   run a loop inside its own: spawn the work on the current loop instead), `.busy` if
+    ///   `defaultExecutor` is asked for while another loop (or library) holds Swift's global executor.
     public static func run<Result>(
         debug: Bool = false,
         handlesInterrupt: Bool = true,
-        _ main: sending @escaping () async throws -> Result
+        defaultExecutor: Bool = false,
+        _ main: sending @escaping (EventLoop) async throws -> Result
     ) throws -> Result {
         try refuseNestedRun("EventLoop.run")
         let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"))
@@ -50,18 +63,37 @@ extension EventLoop {
         defer { SharedOffloadPool.shutDownIfStarted() }
         let interruptible = handlesInterrupt && InterruptSignal.install(wakeFD: loop.poller.doorbellFD)
         defer { if interruptible { InterruptSignal.uninstall() } }
-        return try loop.runMain(main, interruptible: interruptible)
+        return try loop.runMain({ try await main(loop) }, interruptible: interruptible, defaultExecutor: defaultExecutor)
+    }
+
+    /// Runs `main` as the main task on a new loop on the calling thread and returns its result
+    /// (asyncio.run); ``current`` is the loop inside. See ``run(debug:handlesInterrupt:defaultExecutor:_:)-(_,_,_,(EventLoop)->_)``.
+    ///
+    /// - Throws: As ``run(debug:handlesInterrupt:defaultExecutor:_:)-(_,_,_,(EventLoop)->_)``.
+    public static func run<Result>(
+        debug: Bool = false,
+        handlesInterrupt: Bool = true,
+        defaultExecutor: Bool = false,
+        _ main: sending @escaping () async throws -> Result
+    ) throws -> Result {
+        try run(debug: debug, handlesInterrupt: handlesInterrupt, defaultExecutor: defaultExecutor) { _ in
+            try await main()
+        }
     }
 
     /// Runs `main` on this loop on the calling thread, then shuts the loop down (see ``run(debug:handlesInterrupt:_:)``).
-    /// With `interruptible`, the first `SIGINT` counted by ``InterruptSignal`` cancels `main`.
+    /// With `interruptible`, the first `SIGINT` counted by ``InterruptSignal`` cancels `main`; with
+    /// `defaultExecutor`, the loop is Swift's global executor until it shuts down.
     @discardableResult
     package func runMain<Result>(
         _ main: sending @escaping () async throws -> Result,
-        interruptible: Bool = false
+        interruptible: Bool = false,
+        defaultExecutor: Bool = false
     ) throws -> Result {
         try Self.refuseNestedRun("runMain")
         guard phase == .idle else { throw EventLoopError(.closed, operation: "runMain: an EventLoop runs its main task once") }
+        if defaultExecutor { try GlobalExecutorTakeover.install(self) }
+        defer { GlobalExecutorTakeover.uninstall(self) }
         let box = ResultBox<Result>()
         let mainTask = Task(name: "main", executorPreference: self) { [self] in
             await withDebugName("main") {
@@ -111,13 +143,23 @@ extension EventLoop {
                 timer.state = .cancelled
                 let action = timer.action
                 timer.action = .none
-                if case .resume(let continuation) = action { continuation.resume(throwing: CancellationError()) }
+                switch action {
+                case .resume(let continuation): continuation.resume(throwing: CancellationError())
+                case .job(let job):
+                    // A Task.sleep of a task the loop does not track: it wakes on Swift's pool, on time.
+                    GlobalExecutorHooks.enqueueOnOriginalPool(
+                        after: UInt64(max(0, timer.deadline - nowNanoseconds)),
+                        unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
+                default: break
+                }
             }
             for registration in poller.allRegistrations { registration.close() }
             runOnce(mayBlock: false)
             rounds += 1
         } while (!ready.isEmpty || !timers.isEmpty || inbox.withLock({ !$0.work.isEmpty })) && rounds < 1000
 
+        // From here on, Swift's global jobs go back to its own pool.
+        GlobalExecutorTakeover.uninstall(self)
         let leftovers = inbox.withLock { box -> [LoopWork] in
             lifecycle.store(Phase.closed.rawValue, ordering: .releasing)
             var taken: [LoopWork] = []
@@ -126,14 +168,8 @@ extension EventLoop {
         }
         phase = .closed
         locals.removeAll()  // per-loop singletons may hold sockets, and so the loop: break the cycle
-        for work in leftovers {
-            if case .task(let job) = work { globalConcurrentExecutor.enqueue(job) }
-            if case .actor(let job) = work { globalConcurrentExecutor.enqueue(job) }
-        }
-        while let work = ready.pop() {
-            if case .task(let job) = work { globalConcurrentExecutor.enqueue(job) }
-            if case .actor(let job) = work { globalConcurrentExecutor.enqueue(job) }
-        }
+        for work in leftovers { forwardAfterClose(work) }
+        while let work = ready.pop() { forwardAfterClose(work) }
         poller.close()
     }
 

@@ -215,10 +215,11 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Work that arrives after the loop closed: task jobs go to the global executor so no task is lost;
     /// callbacks are dropped (``callSoon(_:)`` reports that).
-    private func forwardAfterClose(_ work: consuming LoopWork) {
+    func forwardAfterClose(_ work: consuming LoopWork) {
         switch work {
         case .task(let job), .actor(let job):
-            globalConcurrentExecutor.enqueue(job)
+            // Straight to Swift's own pool: through the global executor it could come back here.
+            GlobalExecutorHooks.enqueueOnOriginalPool(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
         case .callback:
             break
         }

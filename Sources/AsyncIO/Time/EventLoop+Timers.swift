@@ -35,8 +35,13 @@ extension EventLoop {
         // thread with the same deadline still fire in call order.
         let sequence = nextForeignSequence()
         let timer = TimerHandle(loop: self, deadline: deadline, sequence: sequence, action: action)
-        execute { [self] in
+        let accepted = execute { [self] in
             if timer.state == .pending { timers.insert(timer) }
+        }
+        if !accepted, case .job(let job) = action {
+            // The loop has closed: the runtime's job must still run, on Swift's own pool.
+            GlobalExecutorHooks.enqueueOnOriginalPool(after: UInt64(max(0, deadline - nowNanoseconds)),
+                                                      unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
         }
         return timer
     }
@@ -94,6 +99,7 @@ extension EventLoop {
             }
         case .resume(let continuation): continuation.resume()
         case .cancelTask(let task): task.cancel()
+        case .job(let job): ready.push(.task(job))
         }
     }
 

@@ -35,6 +35,9 @@ public final class TimerHandle: @unchecked Sendable {
         case callback(() -> Void)
         case resume(UnsafeContinuation<Void, any Error>)
         case cancelTask(UnsafeCurrentTask)
+        /// A job Swift's runtime asked to run after a delay (`Task.sleep` under the default-executor
+        /// takeover).
+        case job(UnownedJob)
     }
 
     init(loop: EventLoop, deadline: Int64, sequence: UInt64, action: Action) {

@@ -43,4 +43,19 @@ void casyncio_set_thread_name(const char *name);
 /// CLOCK_MONOTONIC in nanoseconds.
 int64_t casyncio_monotonic_ns(void);
 
+/// Swift's global executor, taken over through the concurrency runtime's enqueue hooks (the unofficial
+/// runtime interface SwiftNIO's "concurrency takeover" also uses): while installed, every job the runtime
+/// would hand to its global pool goes to `sink`, and every delayed job (`Task.sleep` on Swift's clocks)
+/// to `delayed_sink` with its delay in nanoseconds. `context` is passed back to both.
+typedef void (*casyncio_job_sink)(void *context, void *job);
+typedef void (*casyncio_delayed_job_sink)(void *context, uint64_t delay_ns, void *job);
+/// Installs the hooks; returns 0, or -1 if another takeover holds them or the runtime lacks them.
+int casyncio_global_executor_take_over(void *context, casyncio_job_sink sink, casyncio_delayed_job_sink delayed_sink);
+/// Removes the hooks installed by `casyncio_global_executor_take_over`; jobs go to Swift's pool again.
+void casyncio_global_executor_release(void);
+/// Hands `job` to Swift's own global pool, bypassing the takeover (for jobs a closed loop cannot run).
+void casyncio_global_executor_enqueue_original(void *job);
+/// Hands `job` to Swift's own global pool after `delay_ns`, bypassing the takeover.
+void casyncio_global_executor_enqueue_original_after(uint64_t delay_ns, void *job);
+
 #endif
