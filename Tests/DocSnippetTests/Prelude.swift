@@ -36,3 +36,6 @@ nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(start: nil, count: 0)
 enum MyStream {
     static func pair(on loop: EventLoop) async throws -> (any ByteStream, any ByteStream) { MemoryStream.pair(on: loop) }
 }
+
+/// The running downloads of the `wait` example.
+nonisolated(unsafe) let downloads: [Task<Page, any Error>] = []

@@ -305,9 +305,23 @@ enum Snippet_Sources_AsyncIO_Sync_Lock_swift_1 {
 enum Snippet_Sources_AsyncIO_Tasks_AsCompleted_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
         do {
-            for try await page in asCompleted(urls.map { url in { try await fetch(url) } }) {
-                print(page.title)
+            for try await outcome in asCompleted(urls.map { url in { try await fetch(url) } }) {
+                switch outcome {
+                case .success(let page): print(page.title)
+                case .failure(let error): print("failed: \(error)")
+                }
             }
+        }
+    }
+}
+
+/// Sources/AsyncIO/Tasks/Future.swift:1
+enum Snippet_Sources_AsyncIO_Tasks_Future_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let answer = Future<Int>()
+            loop.call(after: .seconds(1)) { answer.complete(42) }
+            let value = try await answer.value  // 42, a second later
         }
     }
 }
@@ -317,6 +331,16 @@ enum Snippet_Sources_AsyncIO_Tasks_Gather_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
         do {
             let (user, posts) = try await gather({ try await fetchUser() }, { try await fetchPosts() })
+        }
+    }
+}
+
+/// Sources/AsyncIO/Tasks/Wait.swift:1
+enum Snippet_Sources_AsyncIO_Tasks_Wait_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let (done, pending) = try await wait(downloads, returnWhen: .firstCompleted, timeout: .seconds(5))
+            for task in pending { task.cancel() }
         }
     }
 }
@@ -361,6 +385,17 @@ enum Snippet_Sources_AsyncIO_Time_CancelScope_swift_2 {
                 } onCancel: {
                     loop.callSoon { bell.waiter.take()?.resume(throwing: CancellationError()) }
                 }
+            }
+        }
+    }
+}
+
+/// Sources/AsyncIO/Time/Interval.swift:1
+enum Snippet_Sources_AsyncIO_Time_Interval_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            for try await _ in loop.interval(every: .seconds(1)) {
+                print("tick")
             }
         }
     }

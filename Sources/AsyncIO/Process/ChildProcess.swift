@@ -251,12 +251,12 @@ public final class ChildProcess: @unchecked Sendable {
     /// does), and a task of the loop takes its result.
     private func watchExitWithThread(on loop: EventLoop) throws {
         let pid = self.pid
-        let outcome = Outcome<Int32>()  // the raw pieces: code, or -signal
+        let outcome = Future<Int32>()  // the raw pieces: code, or -signal
         let thread: SystemThread
         do {
             thread = try SystemThread.spawn(name: "reap-\(pid)") {
                 let (code, signal) = ProcessOps.reapBlocking(pid)
-                outcome.complete(.success(code ?? -(signal ?? 0)))
+                outcome.complete(code ?? -(signal ?? 0))
             }
         } catch {
             throw ChildProcessError(executable: executable, reason: "cannot start a thread to watch the child",
@@ -268,11 +268,7 @@ public final class ChildProcess: @unchecked Sendable {
             defer { loop.endExternalWork() }
             let raw: Int32
             do {
-                raw = try await withTaskCancellationHandler {
-                    try await outcome.value()
-                } onCancel: {
-                    outcome.complete(.failure(CancellationError()))
-                }
+                raw = try await outcome.value
             } catch {
                 // Cancelled: kill the child; the thread reaps it.
                 try? ProcessOps.send(ProcessOps.killSignal, to: pid, group: hasOwnProcessGroup)

@@ -85,3 +85,23 @@ public func gather<Success: Sendable>(
         return results.map { $0! }
     }
 }
+
+/// Runs the operations concurrently and returns each one's outcome, errors included, in order
+/// (asyncio.gather over a list with `return_exceptions=True`). One failure does not cancel the others.
+///
+/// ### Cancellation
+/// Cancelling the caller cancels every operation; their outcomes (often `CancellationError`) are returned.
+public func gatherResults<Success: Sendable>(
+    _ operations: [@Sendable () async throws -> Success]
+) async -> [Result<Success, any Error>] {
+    await withTaskGroup(of: (Int, Result<Success, any Error>).self) { group in
+        for (slot, operation) in operations.enumerated() {
+            group.addTask {
+                do { return (slot, .success(try await operation())) } catch { return (slot, .failure(error)) }
+            }
+        }
+        var results = [Result<Success, any Error>?](repeating: nil, count: operations.count)
+        for await (slot, result) in group { results[slot] = result }
+        return results.map { $0! }
+    }
+}

@@ -62,17 +62,25 @@ struct GatherTests {
 
 @Suite(.timeLimit(.minutes(1)))
 struct AsCompletedTests {
-    @Test func yieldsResultsInCompletionOrder() async throws {
+    @Test func yieldsEachOutcomeInCompletionOrderPastFailures() async throws {
         try await withTestLoop { loop in
-            var seen: [Int] = []
-            for try await value in asCompleted([3, 1, 2].map { n in { try await loop.sleep(for: .seconds(n)); return n } }) {
-                seen.append(value)
+            let ops: [@Sendable () async throws -> Int] = [
+                { try await loop.sleep(for: .seconds(3)); return 3 },
+                { try await loop.sleep(for: .seconds(1)); throw Boom() },
+                { try await loop.sleep(for: .seconds(2)); return 2 },
+            ]
+            var seen: [String] = []
+            for try await outcome in asCompleted(ops) {
+                switch outcome {
+                case .success(let value): seen.append("\(value)")
+                case .failure(let error): seen.append(error is Boom ? "boom" : "\(error)")
+                }
             }
-            #expect(seen == [1, 2, 3])
+            #expect(seen == ["boom", "2", "3"])
         }
     }
 
-    @Test func firstErrorEndsIterationAndCancelsTheRest() async throws {
+    @Test func failFastEndsAtTheFirstErrorAndCancelsTheRest() async throws {
         try await withTestLoop { loop in
             let cancelled = Locked(0)
             let ops: [@Sendable () async throws -> Int] = [
@@ -85,11 +93,35 @@ struct AsCompletedTests {
             ]
             var seen: [Int] = []
             await #expect(throws: Boom.self) {
-                for try await value in asCompleted(ops) { seen.append(value) }
+                for try await value in asCompletedFailFast(ops) { seen.append(value) }
             }
             #expect(seen == [1])
-            // The driver's group cancels and awaits the rest before it ends the stream.
+            // Dropping the sequence cancelled the operation still running; it unwinds in the next turns.
+            try await loop.sleep(for: .seconds(1))
             #expect(cancelled.value == 1)
+        }
+    }
+
+    /// A deadline around the iteration ends it (the consumer's wait honours the scope), and the
+    /// operations are cancelled when the sequence is dropped.
+    @Test func aTimeoutAroundTheIterationEndsItAndCancelsTheOperations() async throws {
+        try await withTestLoop { loop in
+            let cancelled = Locked(0)
+            let ops: [@Sendable () async throws -> Int] = (1...3).map { n in
+                {
+                    do { try await loop.sleep(for: .seconds(n * 10)) } catch { cancelled.mutate { $0 += 1 }; throw error }
+                    return n
+                }
+            }
+            var seen: [Int] = []
+            await #expect(throws: TimeoutError.self) {
+                try await withTimeout(.seconds(15)) {
+                    for try await outcome in asCompleted(ops) { seen.append(try outcome.get()) }
+                }
+            }
+            #expect(seen == [1])
+            try await loop.sleep(for: .seconds(1))
+            #expect(cancelled.value == 2)
         }
     }
 }
