@@ -29,7 +29,7 @@ final class ConnectionDeadline: @unchecked Sendable {
         if timer != nil && timerAt <= newDeadline { return }
         timer?.cancel()
         timerAt = newDeadline
-        timer = loop.call(at: LoopClock.Instant(nanoseconds: newDeadline)) { [weak self] in self?.fire() }
+        timer = loop.plainTimer(at: LoopClock.Instant(nanoseconds: newDeadline)) { [weak self] in self?.fire() }
     }
 
     /// No deadline until the next `set`.

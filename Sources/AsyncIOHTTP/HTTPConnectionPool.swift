@@ -112,7 +112,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
     }
 
     private func armSweep(at deadline: Int64) {
-        sweepTimer = loop.call(at: LoopClock.Instant(nanoseconds: deadline)) { [weak self] in self?.sweep() }
+        sweepTimer = loop.plainTimer(at: LoopClock.Instant(nanoseconds: deadline)) { [weak self] in self?.sweep() }
     }
 
     /// Closes the idle connections; busy ones close when their responses end. Later requests fail.

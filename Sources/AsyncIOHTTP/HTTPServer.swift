@@ -154,7 +154,7 @@ public final class HTTPServer: @unchecked Sendable {
         guard let task else { return }
         // When the grace period is over, cancel the connections that are left.
         let logger = self.logger
-        let timer = listener.loop.call(after: gracePeriod) { [weak self] in
+        let timer = listener.loop.plainTimer(after: gracePeriod) { [weak self] in
             logger.warning("shutdown grace period over; closing \(self?.connections.count ?? 0) connection(s)")
             task.cancel()
         }

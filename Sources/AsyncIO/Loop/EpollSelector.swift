@@ -5,25 +5,30 @@ import AsyncIOSystem
 /// The only place the loop meets epoll; a kqueue or io_uring selector would replace this type alone.
 /// Loop-thread only, except ``wake()``.
 final class EpollSelector {
-    private let epoll: Epoll
+    let epoll: Epoll
     private let doorbell: EventFD
     /// Registered descriptors, indexed by fd (descriptors are small and dense); the table owns the
     /// registrations until they close.
     private var slots: [IORegistration?] = []
-    /// How many descriptors are registered.
-    private(set) var registrationCount = 0
+    /// How many descriptors are registered (owned or watched).
+    var registrationCount: Int { ownedCount + watchers.count }
+    private var ownedCount = 0
+    /// Descriptors watched for another owner (``EventLoop/addReader(_:_:)``), by fd.
+    var watchers: [Int32: DescriptorWatcher] = [:]
     /// Generations tell a registration from an earlier one of the same (reused) fd.
     private var nextGeneration: UInt32 = 0
+    var watcherGenerationCounter: UInt32 = 0
     private let logger = Logger(label: "AsyncIO.EpollSelector")
 
     /// Epoll data carries a registration's fd and generation, never a pointer (SwiftNIO's
     /// `EPollUserData`, libuv's `uv__platform_invalidate_fd`): an event for a registration that was
     /// closed meanwhile, even one whose fd was reused at once, finds another generation and is dropped.
-    /// The doorbell's data is all ones, which no registration can have (generations skip `UInt32.max`).
+    /// The doorbell's data is all ones, which no registration can have (owned registrations' generations
+    /// keep the top bit clear, watchers' generations set it and never reach `UInt32.max`).
     private static let doorbellToken: UInt64 = .max
 
     @inline(__always)
-    private static func token(fd: Int32, generation: UInt32) -> UInt64 {
+    static func token(fd: Int32, generation: UInt32) -> UInt64 {
         UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
     }
 
@@ -65,6 +70,12 @@ final class EpollSelector {
             }
             // A handler run for an earlier event of this batch may have closed this registration, and
             // a new one may hold its fd: only the generation that was registered gets the event.
+            let generation = UInt32(truncatingIfNeeded: data >> 32)
+            if generation & Self.watcherGenerationBit != 0 {
+                deliverToWatcher(events, fd: Int32(bitPattern: UInt32(truncatingIfNeeded: data)),
+                                 generation: generation, loop: loop)
+                continue
+            }
             let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: data)))
             guard fd < slots.count, let registration = slots[fd],
                   registration.generation == UInt32(truncatingIfNeeded: data >> 32) else { continue }
@@ -83,7 +94,7 @@ final class EpollSelector {
     func add(_ registration: IORegistration) throws(Errno) {
         let fd = Int(registration.fd)
         precondition(fd >= 0, "a negative descriptor cannot be registered")
-        nextGeneration = nextGeneration &+ 1 == .max ? 0 : nextGeneration &+ 1
+        nextGeneration = (nextGeneration &+ 1) & ~Self.watcherGenerationBit
         registration.generation = nextGeneration
         try epoll.add(
             registration.fd,
@@ -91,7 +102,7 @@ final class EpollSelector {
             data: Self.token(fd: registration.fd, generation: nextGeneration)
         )
         if fd >= slots.count { slots.append(contentsOf: repeatElement(nil, count: max(fd + 1 - slots.count, slots.count))) }
-        if slots[fd] == nil { registrationCount += 1 }
+        if slots[fd] == nil { ownedCount += 1 }
         slots[fd] = registration
     }
 
@@ -100,10 +111,11 @@ final class EpollSelector {
         guard fd < slots.count, slots[fd] === registration else { return }
         try? epoll.remove(registration.fd)
         slots[fd] = nil
-        registrationCount -= 1
+        ownedCount -= 1
     }
 
     func close() {
+        unwatchAll()
         epoll.close()
         doorbell.close()
     }

@@ -145,6 +145,7 @@ extension EventLoop {
                 timer.action = .none
                 switch action {
                 case .resume(let continuation): continuation.resume(throwing: CancellationError())
+                case .carrier(let carrier): carrier.cancel()
                 case .job(let job):
                     // A Task.sleep of a task the loop does not track: it wakes on Swift's pool, on time.
                     GlobalExecutorHooks.enqueueOnOriginalPool(
@@ -154,6 +155,7 @@ extension EventLoop {
                 }
             }
             for registration in poller.allRegistrations { registration.close() }
+            poller.unwatchAll()
             runOnce(mayBlock: false)
             rounds += 1
         } while (!ready.isEmpty || !timers.isEmpty || inbox.withLock({ !$0.work.isEmpty })) && rounds < 1000

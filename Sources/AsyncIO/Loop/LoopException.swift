@@ -87,9 +87,12 @@ enum CurrentTaskHandles {
     private static let runtimeReferences = Atomic<Int>(0)
     private static let isProbing = Atomic<Bool>(false)
 
-    /// Queues the probe on `loop` the first time any loop spawns a task.
+    /// Queues the probe on `loop` the first time a loop spawns a task from its own thread. Only from
+    /// there: the probe then runs after this thread has dropped its handle. Spawned from another
+    /// thread, the probe could run on the loop while the spawner still held the handle, count it as the
+    /// runtime's, and later take held handles for none.
     static func calibrate(on loop: EventLoop) {
-        guard runtimeReferences.load(ordering: .relaxed) == 0,
+        guard loop.inEventLoop, runtimeReferences.load(ordering: .relaxed) == 0,
               isProbing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         Task(name: "aio-probe", executorPreference: loop) {
             // Only a probe that ran on the loop measured what spawned tasks see; one forwarded to the

@@ -132,7 +132,7 @@ private final class Turnstile: @unchecked Sendable {
     }
 
     func schedule(_ index: Int, after delay: Duration) {
-        timers.append(loop.call(after: delay) { [self] in grant(index) })
+        timers.append(loop.plainTimer(after: delay) { [self] in grant(index) })
     }
 
     func cancelTimers() {

@@ -251,7 +251,7 @@ public final class StreamWriter: @unchecked Sendable {
         stream.setSendableHandler { [weak self] in self?.flushPending() }
         if let stallTimeout {
             lastProgress = loop.nowNanoseconds
-            stallTimer = loop.call(after: stallTimeout) { [weak self] in self?.checkStall() }
+            stallTimer = loop.plainTimer(after: stallTimeout) { [weak self] in self?.checkStall() }
         }
     }
 
@@ -268,7 +268,7 @@ public final class StreamWriter: @unchecked Sendable {
         guard let stallTimeout, isFlushArmed, failure == nil, !stream.isClosed else { return }
         let deadline = LoopClock.Instant(nanoseconds: lastProgress).advanced(by: stallTimeout)
         if loop.now < deadline {
-            stallTimer = loop.call(at: deadline) { [weak self] in self?.checkStall() }
+            stallTimer = loop.plainTimer(at: deadline) { [weak self] in self?.checkStall() }
             return
         }
         stallTimer = nil

@@ -15,10 +15,11 @@ import AsyncIOSystem
 public final class ThreadPool: @unchecked Sendable {
     private let condition = ThreadCondition()
     // Guarded by `condition`.
-    private var queue: [PoolJob] = []
+    private var queue: [UnownedJob] = []
     private var head = 0
     private var isShuttingDown = false
     private var threads: [SystemThread] = []
+    private var liveWorkers = 0
 
     /// Starts `threads` threads named `name-N`.
     ///
@@ -30,17 +31,26 @@ public final class ThreadPool: @unchecked Sendable {
             do {
                 started.append(try SystemThread.spawn(name: "\(name)-\(index)") { [self] in workerLoop() })
             } catch {
-                threads = started
+                condition.withLock {
+                    threads = started
+                    liveWorkers = started.count
+                }
                 shutdown()
                 throw EventLoopError(.system, operation: "ThreadPool.init", underlying: error)
             }
         }
-        threads = started
+        condition.withLock {
+            threads = started
+            liveWorkers = started.count
+        }
     }
 
     /// Runs `work` on a pool thread and returns its result.
     ///
     /// On a test loop with virtual time the clock does not jump while the work runs.
+    ///
+    /// `work` runs in a task of the pool that carries the caller's task-local values (asyncio's
+    /// `to_thread` copies the context likewise), so a `@TaskLocal` read inside it sees the caller's value.
     ///
     /// - Throws: What `work` throws; `CancellationError` if the task is cancelled before the work starts;
     ///   ``EventLoopError`` `.closed` after ``shutdown()``.
@@ -61,13 +71,13 @@ public final class ThreadPool: @unchecked Sendable {
                     do { outcome.result = .success(try work()) } catch { outcome.result = .failure(error) }
                 }
                 if !job.arm(continuation) { return }
-                let accepted = condition.withLock { () -> Bool in
-                    if isShuttingDown { return false }
-                    queue.append(job)
-                    condition.signal()
-                    return true
+                if condition.withLock({ isShuttingDown }) {
+                    job.fail(EventLoopError(.closed, operation: "ThreadPool.run"))
+                    return
                 }
-                if !accepted { job.fail(EventLoopError(.closed, operation: "ThreadPool.run")) }
+                // The task is made here, in the caller's task, so it copies the caller's task-local
+                // values; its job runs on a pool thread (the pool is its executor).
+                Task(executorPreference: self) { job.runIfNotCancelled() }
             }
         } onCancel: {
             job.cancel()
@@ -77,9 +87,12 @@ public final class ThreadPool: @unchecked Sendable {
 
     private func workerLoop() {
         while true {
-            let job: PoolJob? = condition.withLock {
+            let job: UnownedJob? = condition.withLock {
                 while head == queue.count && !isShuttingDown { condition.waitLocked() }
-                if head == queue.count { return nil }
+                if head == queue.count {
+                    liveWorkers -= 1
+                    return nil
+                }
                 let job = queue[head]
                 head += 1
                 if head > 64 && head * 2 > queue.count {
@@ -89,7 +102,7 @@ public final class ThreadPool: @unchecked Sendable {
                 return job
             }
             guard let job else { return }
-            job.runIfNotCancelled()
+            job.runSynchronously(on: asUnownedTaskExecutor())
         }
     }
 
@@ -102,6 +115,21 @@ public final class ThreadPool: @unchecked Sendable {
             return threads
         }
         for thread in toJoin { thread.join() }
+    }
+}
+
+extension ThreadPool: TaskExecutor {
+    /// Runs a job of a task whose executor preference is the pool on one of its threads. Safe from any
+    /// thread. After ``shutdown()`` has stopped every thread, jobs go to Swift's global pool.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let accepted = condition.withLock { () -> Bool in
+            if isShuttingDown && liveWorkers == 0 { return false }
+            queue.append(job)
+            condition.signal()
+            return true
+        }
+        if !accepted { GlobalExecutorHooks.enqueueOnOriginalPool(unsafeBitCast(job, to: UnsafeMutableRawPointer.self)) }
     }
 }
 
@@ -171,7 +199,7 @@ private final class PoolJob: @unchecked Sendable {
         // Resuming from the waiter's own loop, not this thread: the resume then always comes after the
         // waiter has suspended (the loop is busy with it until then), and the hand-off goes through the
         // loop's inbox lock rather than the concurrency runtime's internal atomics.
-        if let loop, loop.callSoon({ continuation.resume() }) { return }
+        if let loop, loop.execute({ continuation.resume() }) { return }
         continuation.resume()
     }
 }

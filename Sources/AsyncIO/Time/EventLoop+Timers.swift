@@ -10,7 +10,7 @@ extension EventLoop {
     /// Safe from any thread; off the loop the timer is armed in the loop's next turn.
     @discardableResult
     public func call(after delay: Duration, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
-        schedule(deadline: nowNanoseconds.addingSaturated(max(0, delay.nanosecondsClamped)), action: .callback(callback))
+        schedule(deadline: nowNanoseconds.addingSaturated(max(0, delay.nanosecondsClamped)), action: timerAction(callback))
     }
 
     /// Schedules `callback` to run on the loop at `deadline` on its clock (asyncio's `call_at`).
@@ -21,7 +21,29 @@ extension EventLoop {
     /// Safe from any thread.
     @discardableResult
     public func call(at deadline: LoopClock.Instant, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
+        schedule(deadline: deadline.nanoseconds, action: timerAction(callback))
+    }
+
+    /// Schedules `callback` at `deadline` as a plain callback, without carrying task-local values: for
+    /// the library's own timers (a timer per request must not cost a task).
+    @discardableResult
+    package func plainTimer(at deadline: LoopClock.Instant, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
         schedule(deadline: deadline.nanoseconds, action: .callback(callback))
+    }
+
+    /// As ``plainTimer(at:_:)``, `delay` from now.
+    @discardableResult
+    package func plainTimer(after delay: Duration, _ callback: @escaping @Sendable () -> Void) -> TimerHandle {
+        schedule(deadline: nowNanoseconds.addingSaturated(max(0, delay.nanosecondsClamped)), action: .callback(callback))
+    }
+
+    /// A plain callback, or, from a task, one carried by a task that copies the caller's task-local
+    /// values (asyncio copies the context into callbacks).
+    private func timerAction(_ callback: @escaping @Sendable () -> Void) -> TimerHandle.Action {
+        guard Self.callerIsATask, !isClosed else { return .callback(callback) }
+        let carrier = CallbackCarrier(callback)
+        carrier.start(on: self)
+        return .carrier(carrier)
     }
 
     func schedule(deadline: Int64, action: TimerHandle.Action) -> TimerHandle {
@@ -63,6 +85,7 @@ extension EventLoop {
         if case .resume(let continuation) = action {
             continuation.resume(throwing: CancellationError())
         }
+        if case .carrier(let carrier) = action { carrier.cancel() }
     }
 
     /// Phase 2 of a turn: fire the timers that are due now, created before this phase began.
@@ -73,16 +96,19 @@ extension EventLoop {
         // A callback that schedules a zero-delay timer must not run it again in this same phase.
         let limit = timerSequence
         while let timer = timers.popDue(now: now, sequenceLimit: limit) {
-            fire(timer)
+            // A carried callback runs as a job: the timers due after it wait for the next turn, so that
+            // it still runs before them (equal deadlines fire in creation order).
+            if fire(timer) { break }
         }
     }
 
-    private func fire(_ timer: TimerHandle) {
-        guard timer.state == .pending else { return }
+    /// Fires `timer`; returns true if its callback was handed to a carrying task.
+    private func fire(_ timer: TimerHandle) -> Bool {
+        guard timer.state == .pending else { return false }
         guard timer.claimFire() else {
             // Cancelled on another thread a moment ago; its clean-up is queued. Do it now instead.
             cancelTimer(timer)
-            return
+            return false
         }
         timer.state = .fired
         let action = timer.action
@@ -100,7 +126,11 @@ extension EventLoop {
         case .resume(let continuation): continuation.resume()
         case .cancelTask(let task): task.cancel()
         case .job(let job): ready.push(.task(job))
+        case .carrier(let carrier):
+            carrier.fire()
+            return true
         }
+        return false
     }
 
     /// How many timers are pending now.

@@ -38,6 +38,8 @@ public final class TimerHandle: @unchecked Sendable {
         /// A job Swift's runtime asked to run after a delay (`Task.sleep` under the default-executor
         /// takeover).
         case job(UnownedJob)
+        /// A callback scheduled from a task, run by a task that carries its task-local values.
+        case carrier(CallbackCarrier)
     }
 
     init(loop: EventLoop, deadline: Int64, sequence: UInt64, action: Action) {

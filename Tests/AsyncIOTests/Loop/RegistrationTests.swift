@@ -120,7 +120,12 @@ struct RegistrationTests {
     @Test func anEventForARegistrationClosedInTheSameBatchIsDropped() async throws {
         try await withTestLoop { loop in
             let (a1, a2) = try SocketOps.socketPair()
-            let (b1, b2) = try SocketOps.socketPair()
+            let (lowB1, b2) = try SocketOps.socketPair()
+            // The descriptor that is closed and reused lives far above the numbers other tests running
+            // alongside are handed (the lowest free ones), so none of them can take it in between.
+            let b1 = Glibc.fcntl(lowB1, F_DUPFD_CLOEXEC, 900 + Int32(lowB1))
+            #expect(b1 >= 900)
+            try FileDescriptorOps.close(lowB1)
             let first = try loop.adopt(a1)
             // `second` lives in a box the handler empties: its registration is freed mid-batch.
             final class Box: @unchecked Sendable { var socket: Socket?; var newcomer: Socket?; var peer: Int32 = -1 }
