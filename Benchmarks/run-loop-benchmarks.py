@@ -17,7 +17,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = {
     "loop": ["await_yield", "await_pingpong", "spawn_join", "child_task_join", "timers_1m", "timeout_scope",
-             "submit_8_threads"],
+             "timeout_reschedule", "wait_first_completed", "task_unstructured", "submit_8_threads"],
     "battery": ["lock_handoff", "event_broadcast_10k", "queue_1m", "offload_roundtrip", "spawn_wait_true"],
 }
 

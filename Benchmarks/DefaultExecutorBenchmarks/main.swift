@@ -58,6 +58,13 @@ if options.wants("spawn_join") {
     })
 }
 
+// The same workload as LoopBenchmarks' task_unstructured (Task {} + await .value).
+if options.wants("task_unstructured") {
+    report(measure("task_unstructured", operations: 200_000, runs: options.runs) { n in
+        onGlobal { for i in 0..<n { _ = await Task { i }.value } }
+    })
+}
+
 if options.wants("child_task_join") {
     report(measure("child_task_join", operations: 200_000, runs: options.runs) { n in
         onGlobal {

@@ -105,6 +105,48 @@ if wanted("timeout_scope") {
     })
 }
 
+// 5b. Timeout scopes whose deadline is moved while the body waits (asyncio's Timeout.reschedule):
+//     one op = a scope, a reschedule and one suspension in it.
+if wanted("timeout_reschedule") {
+    report(try measure("timeout_reschedule", operations: 200_000, runs: runs) { n in
+        try onLoop { _ in
+            for _ in 0..<n {
+                try await withTimeout(.seconds(10)) { scope in
+                    scope.reschedule(after: .seconds(20))
+                    await Task.yield()
+                }
+            }
+        }
+    })
+}
+
+// 5c. asyncio.wait(FIRST_COMPLETED) over two tasks, one finishing at once: one op = two spawns, one
+//     wait; the other task is then cancelled.
+if wanted("wait_first_completed") {
+    report(try measure("wait_first_completed", operations: 50_000, runs: runs) { n in
+        try onLoop { loop in
+            for i in 0..<n {
+                let quick = loop.spawn { i }
+                let slow = loop.spawn { try await loop.sleep(for: .seconds(10)); return i }
+                let (done, _) = try await wait([quick, slow], returnWhen: .firstCompleted)
+                precondition(done.count >= 1)
+                slow.cancel()
+                _ = try? await slow.value
+            }
+        }
+    })
+}
+
+// 5d. `Task {}` + `await .value` with the loop as Swift's default executor (the opt-in), against
+//     DefaultExecutorBenchmarks' spawn_join on Swift's own pool.
+if wanted("task_unstructured") {
+    report(try measure("task_unstructured", operations: 200_000, runs: runs) { n in
+        try EventLoop.run(defaultExecutor: true) { _ in
+            for i in 0..<n { _ = await Task { i }.value }
+        }
+    })
+}
+
 // 6. Cross-thread submit: 8 plain threads each submit work to one loop and wait for its result.
 if wanted("submit_8_threads") {
     report(try measure("submit_8_threads", operations: 80_000, runs: runs) { n in

@@ -76,6 +76,44 @@ def main():
                     total += i
         measure("timeout_scope", 200_000, args.runs, lambda n: run(scopes(n)))
 
+    if wanted("timeout_reschedule"):
+        async def reschedules(n):
+            loop = asyncio.get_running_loop()
+            for _ in range(n):
+                async with asyncio.timeout(10) as cm:
+                    cm.reschedule(loop.time() + 20)
+                    await asyncio.sleep(0)
+        measure("timeout_reschedule", 100_000, args.runs, lambda n: run(reschedules(n)))
+
+    if wanted("wait_first_completed"):
+        async def waits(n):
+            async def quick(i):
+                return i
+
+            async def slow(i):
+                await asyncio.sleep(10)
+                return i
+            for i in range(n):
+                a = asyncio.create_task(quick(i))
+                b = asyncio.create_task(slow(i))
+                done, _ = await asyncio.wait([a, b], return_when=asyncio.FIRST_COMPLETED)
+                assert len(done) >= 1
+                b.cancel()
+                try:
+                    await b
+                except asyncio.CancelledError:
+                    pass
+        measure("wait_first_completed", 50_000, args.runs, lambda n: run(waits(n)))
+
+    if wanted("task_unstructured"):
+        # asyncio's create_task + await: the unstructured task of asyncio.
+        async def unstructured(n):
+            async def child(i):
+                return i
+            for i in range(n):
+                await asyncio.create_task(child(i))
+        measure("task_unstructured", 100_000, args.runs, lambda n: run(unstructured(n)))
+
     if wanted("submit_8_threads"):
         def submit(n):
             loop = new_loop()

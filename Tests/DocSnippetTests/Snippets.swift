@@ -37,6 +37,18 @@ enum Snippet_README_md_1 {
     }
 }
 
+/// README.md:2
+enum Snippet_README_md_2 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            try EventLoop.run(defaultExecutor: true) { loop in
+                let task = Task { try await withTimeout(.seconds(1)) { try await loop.sleep(for: .milliseconds(10)) } }
+                try await task.value   // Task {}, Task.sleep and default actors now run on the loop's thread
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIO/AsyncIO.docc/AsyncIO.md:1
 enum Snippet_Sources_AsyncIO_AsyncIO_docc_AsyncIO_md_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
@@ -75,6 +87,18 @@ enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_2 {
 enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_3 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
         do {
+            try EventLoop.run(defaultExecutor: true) { loop in
+                let background = Task { try await loop.sleep(for: .seconds(1)) }  // runs on the loop
+                try await background.value
+            }
+        }
+    }
+}
+
+/// Sources/AsyncIO/AsyncIO.docc/GettingStarted.md:4
+enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_4 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
             try EventLoop.run {
                 let (reader, writer) = try await openConnection(host: "example.com", port: 80)
                 try await writer.write("HEAD / HTTP/1.0\r\nHost: example.com\r\n\r\n")
@@ -85,8 +109,8 @@ enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_3 {
     }
 }
 
-/// Sources/AsyncIO/AsyncIO.docc/GettingStarted.md:4
-enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_4 {
+/// Sources/AsyncIO/AsyncIO.docc/GettingStarted.md:5
+enum Snippet_Sources_AsyncIO_AsyncIO_docc_GettingStarted_md_5 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
         do {
             Signal.blockForStreams([.interrupt, .terminate])

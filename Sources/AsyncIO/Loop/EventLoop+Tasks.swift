@@ -36,8 +36,8 @@ struct TaskRegistry {
     /// Set once the loop shuts down: tasks that start afterwards cancel themselves at once.
     var isCancellingAll = false
 
-    /// Debug mode: names of tasks the loop runs but did not spawn (the main task, connection and
-    /// timeout-scope child tasks), for slow-job reports. Not listed in ``EventLoop/tasks``.
+    /// Debug mode: names of tasks the loop runs but did not spawn (the main task, connection tasks,
+    /// callback carriers), for slow-job reports. Not listed in ``EventLoop/tasks``.
     var debugNames: [UInt: String] = [:]
 
     func name(of job: UInt) -> String? { records[job]?.name ?? debugNames[job] }
@@ -91,7 +91,7 @@ extension EventLoop {
                 // withTimeout do not apply to it (task-local values are copied into new tasks).
                 let value = CancelScope.current == nil
                     ? try await operation()
-                    : try await CancelScope.currentKey.withValue(nil) { try await operation() }
+                    : try await CancelScope.outsideScopes(operation)
                 registry.withLock { _ = $0.records.removeValue(forKey: address) }
                 return value
             } catch {

@@ -54,6 +54,12 @@ public final class CancelScope: @unchecked Sendable {
     @usableFromInline static let currentKey = TaskLocal<CancelScope?>(wrappedValue: nil)
     @inline(__always) static var current: CancelScope? { currentKey.get() }
 
+    /// Runs `operation` with no scope open: for work that outlives the scope it was started in.
+    @inline(never)
+    static func outsideScopes<T>(_ operation: () async throws -> T) async rethrows -> T {
+        try await currentKey.withValue(nil, operation: operation)
+    }
+
     /// A scope on the calling task's loop, inside the scope open now, if any.
     @usableFromInline
     static func open(deadline: LoopClock.Instant?, _ function: StaticString) throws(EventLoopError) -> CancelScope {
