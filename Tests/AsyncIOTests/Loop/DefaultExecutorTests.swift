@@ -74,15 +74,17 @@ struct DefaultExecutorTests {
     /// One loop at a time holds the global executor; a second one asking is refused with a clear error.
     @Test func aSecondTakeoverIsRefused() async {
         await #expect(processExitsWith: .success) {
-            try EventLoop.run(defaultExecutor: true) { loop in
-                let outcome = try await offload { () -> EventLoopError? in
+            try EventLoop.run(defaultExecutor: true) { _ in
+                // A plain thread of its own (not the offload pool, which a run shuts down on its way out).
+                nonisolated(unsafe) var outcome: EventLoopError?
+                let thread = try SystemThread.spawn(name: "second") {
                     do {
                         try EventLoop.run(defaultExecutor: true) { _ in }
-                        return nil
                     } catch {
-                        return error as? EventLoopError
+                        outcome = error as? EventLoopError
                     }
                 }
+                thread.join()  // blocks this loop briefly: the refused run never needs it
                 require(outcome?.code == .busy, "a second takeover was not refused: \(String(describing: outcome))")
             }
         }
