@@ -336,3 +336,24 @@ struct HTTPClientTests {
         }
     }
 }
+
+/// Issue 13: the HTTP client off a loop throws a clear error instead of stopping the process.
+@Suite(.timeLimit(.minutes(1)))
+struct HTTPClientOffTheLoopTests {
+    @Test func creatingOrUsingAClientOffItsLoopThrowsNotOnLoop() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let client = try HTTPClient()
+            let codes = await Task.detached { () -> [EventLoopError.Code?] in
+                var codes: [EventLoopError.Code?] = []
+                do { _ = try HTTPClient() } catch { codes.append((error as? EventLoopError)?.code) }
+                do { _ = try HTTPClient.shared } catch { codes.append((error as? EventLoopError)?.code) }
+                do { _ = try await client.get("http://127.0.0.1:9/") } catch {
+                    codes.append((error as? EventLoopError)?.code)
+                }
+                return codes
+            }.value
+            #expect(codes == [.notOnLoop, .notOnLoop, .notOnLoop])
+            client.shutdown()
+        }
+    }
+}
