@@ -48,9 +48,14 @@ let package = Package(
             name: "AsyncIOTLS", dependencies: ["AsyncIO", "AsyncIOSystem", "COpenSSL"],
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
+        // zlib and brotli's decoder from the system; only AsyncIOHTTP sees them (content codings).
+        .systemLibrary(name: "CCompression", providers: [.apt(["zlib1g-dev", "libbrotli-dev"])]),
         .target(
             name: "AsyncIOHTTP",
-            dependencies: ["AsyncIO", "AsyncIOSystem", "AsyncIOTLS", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "AsyncIO", "AsyncIOSystem", "AsyncIOTLS", "CCompression",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             // Async functions run on their caller's executor (the loop) instead of hopping to the
             // generic one and back at every call: 4 % of the server's CPU (BENCHMARKS.md).
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]

@@ -50,6 +50,12 @@ public final class HTTPClient: @unchecked Sendable {
         public var maxRedirects = 10
         /// The `User-Agent` sent unless a request has its own.
         public var userAgent = "AsyncIO-HTTPClient/0.1"
+        /// Whether the client asks for compressed bodies (`Accept-Encoding: gzip, deflate, br`, unless a
+        /// request has its own) and decodes them as they arrive (aiohttp's `auto_decompress`). A body
+        /// in a coding the client does not know, corrupt or cut short fails with
+        /// ``HTTPClientError/Code-swift.struct/badContentEncoding``. `collect(upTo:)` limits the decoded
+        /// size, and no more than 64 KiB of decoded body is held at a time. Default `true`.
+        public var decompressesResponses = true
         /// The TLS client context for `https://` (trust roots, verification, client certificate). Nil:
         /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
         public var tls: TLSContext?
@@ -197,6 +203,23 @@ public final class HTTPClient: @unchecked Sendable {
         return try await self.request(request.method, url, headerFields: request.headerFields, body: body, timeouts: timeouts)
     }
 
+    /// The decoder for a `Content-Encoding` value: nil for `identity`; an error (the connection closed)
+    /// for a coding the client does not decode, or more than one.
+    private static func decoder(
+        for value: String, connection: HTTPClientConnection, pool: HTTPConnectionPool, url: HTTPURL
+    ) throws(HTTPClientError) -> ContentDecoder? {
+        let codings = value.split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
+        let real = codings.filter { $0.lowercased() != "identity" }
+        if real.isEmpty { return nil }
+        guard real.count == 1, let coding = HTTPContentCoding(token: real[0]) else {
+            connection.close()
+            pool.release(connection)
+            throw HTTPClientError(.badContentEncoding, url: url.description,
+                                  "the response is in content coding \"\(value)\", which the client does not decode")
+        }
+        return ContentDecoder(coding)
+    }
+
     /// One exchange on one connection, retried once on a new connection if a pooled one was stale.
     private func send(
         _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
@@ -233,10 +256,17 @@ public final class HTTPClient: @unchecked Sendable {
             do {
                 try await connection.send(
                     request, body: body, url: url, userAgent: configuration.userAgent,
+                    acceptEncoding: configuration.decompressesResponses ? HTTPContentCoding.acceptEncoding : nil,
                     readTimeout: timeouts.read, totalDeadline: totalDeadline)
                 let head = try await connection.readHead(url: url)
-                let declared = head.response.headerFields[.contentLength].flatMap { Int($0) }
-                let source = HTTPClientResponseBody.Source(connection: connection, pool: pool, url: url)
+                var declared = head.response.headerFields[.contentLength].flatMap { Int($0) }
+                var decoder: ContentDecoder?
+                if configuration.decompressesResponses, head.framing != .none, method != .head,
+                   let coding = head.response.headerFields[.contentEncoding] {
+                    decoder = try Self.decoder(for: coding, connection: connection, pool: pool, url: url)
+                    if decoder != nil { declared = nil }  // the length on the wire, not the decoded one
+                }
+                let source = HTTPClientResponseBody.Source(connection: connection, pool: pool, url: url, decoder: decoder)
                 return HTTPClientResponse(
                     head: head.response, url: url, redirects: 0,
                     body: HTTPClientResponseBody(source: source, declaredLength: head.framing == .none ? 0 : declared))

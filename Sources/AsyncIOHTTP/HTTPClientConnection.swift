@@ -61,7 +61,8 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     /// Writes the request head and body.
     func send(
-        _ request: HTTPRequest, body: HTTPBody, url: HTTPURL, userAgent: String, readTimeout: Duration, totalDeadline: Int64?
+        _ request: HTTPRequest, body: HTTPBody, url: HTTPURL, userAgent: String, acceptEncoding: String?,
+        readTimeout: Duration, totalDeadline: Int64?
     ) async throws {
         self.readTimeout = readTimeout
         self.totalDeadline = totalDeadline
@@ -73,6 +74,11 @@ final class HTTPClientConnection: @unchecked Sendable {
         if request.headerFields[.userAgent] == nil {
             scratch.append(contentsOf: "User-Agent: ".utf8)
             scratch.append(contentsOf: userAgent.utf8)
+            scratch.append(contentsOf: [CR, LF])
+        }
+        if let acceptEncoding, request.headerFields[.acceptEncoding] == nil {
+            scratch.append(contentsOf: "Accept-Encoding: ".utf8)
+            scratch.append(contentsOf: acceptEncoding.utf8)
             scratch.append(contentsOf: [CR, LF])
         }
         // A zero length is stated only where a body is expected (RFC 9110 §8.6).

@@ -6,7 +6,7 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: Hashable, Sendable {
             case badURL, tls, resolution, refused, connectFailed, timedOut
-            case protocolError, connectionClosed, tooManyRedirects, bodyTooLarge
+            case protocolError, connectionClosed, tooManyRedirects, bodyTooLarge, badContentEncoding
         }
         let value: Value
 
@@ -31,6 +31,9 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let tooManyRedirects = Code(value: .tooManyRedirects)
         /// The body was larger than the caller's limit.
         public static let bodyTooLarge = Code(value: .bodyTooLarge)
+        /// The body is in a content coding the client does not know, or does not decode in it (corrupt
+        /// or cut short).
+        public static let badContentEncoding = Code(value: .badContentEncoding)
 
         public var description: String {
             switch value {
@@ -44,6 +47,7 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
             case .connectionClosed: "connection closed"
             case .tooManyRedirects: "too many redirects"
             case .bodyTooLarge: "body too large"
+            case .badContentEncoding: "bad content encoding"
             }
         }
     }

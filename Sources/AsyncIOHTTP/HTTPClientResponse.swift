@@ -36,25 +36,48 @@ public struct HTTPClientResponseBody: AsyncSequence, Sendable {
         let connection: HTTPClientConnection
         let pool: HTTPConnectionPool
         let url: HTTPURL
+        /// Decodes the body's content coding, when the client does.
+        let decoder: ContentDecoder?
         private(set) var isDone = false
 
-        init(connection: HTTPClientConnection, pool: HTTPConnectionPool, url: HTTPURL) {
+        init(connection: HTTPClientConnection, pool: HTTPConnectionPool, url: HTTPURL, decoder: ContentDecoder? = nil) {
             self.connection = connection
             self.pool = pool
             self.url = url
-            if connection.bodyComplete { finish() }
+            self.decoder = decoder
+            if connection.bodyComplete && decoder == nil { finish() }
         }
+
+        /// The largest piece of decoded body handed out at once: a body that inflates far (a
+        /// compression bomb) is never held whole, and the reader's limit stops it.
+        static let decodedPieceSize = 64 * 1024
 
         func next() async throws -> [UInt8]? {
             if isDone { return nil }
             do {
-                if let chunk = try await connection.readBodyChunk(url: url) { return chunk }
+                guard let decoder else {
+                    if let chunk = try await connection.readBodyChunk(url: url) { return chunk }
+                    finish()
+                    return nil
+                }
+                while true {
+                    let piece = try decoder.produce(maximum: Self.decodedPieceSize)
+                    if !piece.isEmpty { return piece }
+                    guard let raw = try await connection.readBodyChunk(url: url) else {
+                        try decoder.finish()
+                        finish()
+                        return nil
+                    }
+                    // Bytes after the end of the compressed stream are read and dropped.
+                    if !decoder.isFinished { decoder.feed(raw) }
+                }
+            } catch let error as HTTPContentCodingError {
+                abandon()
+                throw HTTPClientError(.badContentEncoding, url: url.description, error.message)
             } catch {
                 abandon()
                 throw error
             }
-            finish()
-            return nil
         }
 
         private func finish() {

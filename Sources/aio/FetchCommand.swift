@@ -21,7 +21,7 @@ struct FetchCommand: ParsableCommand {
     static let examples = [
         "aio fetch https://example.com/ https://www.python.org/",
         "aio fetch --json --concurrency 20 http://127.0.0.1:8080/delay/1",
-        "aio fetch --cacert cert.pem https://localhost:8443/html",
+        "aio fetch --cacert cert.pem --header 'X-Token: abc' https://localhost:8443/",
     ]
 
     @Argument(help: "The http:// and https:// URLs to fetch.")
@@ -36,6 +36,11 @@ struct FetchCommand: ParsableCommand {
     @Flag(help: "One JSON object per line per URL instead of a table.")
     var json = false
 
+    @Option(name: .customLong("header"), help: ArgumentHelp(
+        "A request header, 'Name: value' (repeatable); replaces a default of the same name "
+            + "(User-Agent, Accept-Encoding).", valueName: "header"))
+    var headers: [String] = []
+
     @OptionGroup var tls: TLSClientOptions
 
     func validate() throws {
@@ -44,10 +49,32 @@ struct FetchCommand: ParsableCommand {
         guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
             throw ValidationError("--timeout must be a number of seconds greater than 0")
         }
+        _ = try Self.headerFields(headers)
+    }
+
+    /// The request's fields: CONTRACT.md's `Accept-Encoding: gzip, deflate`, then each `--header`,
+    /// which replaces a field of the same name.
+    static func headerFields(_ headers: [String]) throws -> HTTPFields {
+        var fields: HTTPFields = [.acceptEncoding: "gzip, deflate"]
+        var given: Set<HTTPField.Name> = []
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":"), let name = HTTPField.Name(String(header[..<colon])) else {
+                throw ValidationError("--header must be 'Name: value' with a valid field name, not '\(header)'")
+            }
+            let value = header[header.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+            guard !value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                throw ValidationError("--header '\(name)': a value cannot hold CR, LF or NUL")
+            }
+            if !given.contains(name) { fields[name] = nil }
+            given.insert(name)
+            fields.append(HTTPField(name: name, value: String(value)))
+        }
+        return fields
     }
 
     func run() throws {
         let urls = self.urls, concurrency = self.concurrency, json = self.json
+        let headerFields = try Self.headerFields(headers)
         let timeout = Duration.milliseconds(Int64(timeout * 1000))
         let tlsContext = try tls.makeContext(applicationProtocols: ["http/1.1"])
         let allSucceeded = try EventLoop.run { loop in
@@ -74,7 +101,7 @@ struct FetchCommand: ParsableCommand {
                         group.addTask(executorPreference: loop) {
                             do {
                                 return try await permits.withPermit {
-                                    await FetchResult.fetch(url, with: client, on: loop, progress: progress)
+                                    await FetchResult.fetch(url, headerFields: headerFields, with: client, on: loop, progress: progress)
                                 }
                             } catch {
                                 return FetchResult(url: url, outcome: .failure("\(error)"))
@@ -117,11 +144,14 @@ struct FetchResult: Sendable {
 
     var succeeded: Bool { if case .success = outcome { true } else { false } }
 
-    static func fetch(_ url: String, with client: HTTPClient, on loop: EventLoop, progress: FetchProgress? = nil) async -> FetchResult {
+    static func fetch(
+        _ url: String, headerFields: HTTPFields = [:], with client: HTTPClient, on loop: EventLoop,
+        progress: FetchProgress? = nil
+    ) async -> FetchResult {
         let start = loop.now
         progress?.started()
         do {
-            let response = try await client.get(url)
+            let response = try await client.get(url, headerFields: headerFields)
             var body: [UInt8] = []
             for try await chunk in response.body {
                 body += chunk
@@ -173,42 +203,6 @@ struct FetchResult: Sendable {
         let failed = results.filter { !$0.succeeded }.count
         lines.append("\(results.count) URL(s), \(results.count - failed) fetched, \(failed) failed")
         return lines
-    }
-}
-
-/// The text inside an HTML document's `<title>…</title>`.
-enum HTMLTitle {
-    static func extract(from body: [UInt8]) -> String? {
-        guard let open = find(Array("<title".utf8), in: body, from: 0) else { return nil }
-        guard let tagEnd = body[open...].firstIndex(of: UInt8(ascii: ">")) else { return nil }
-        guard let close = find(Array("</title".utf8), in: body, from: tagEnd + 1) else { return nil }
-        let raw = String(decoding: body[(tagEnd + 1)..<close], as: UTF8.self)
-        return decodeEntities(raw).split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
-    }
-
-    /// The first case-insensitive occurrence of ASCII `needle` (lowercase) at or after `start`.
-    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        var index = start
-        while index + needle.count <= haystack.count {
-            var match = true
-            for offset in 0..<needle.count {
-                let byte = haystack[index + offset]
-                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != needle[offset] { match = false; break }
-            }
-            if match { return index }
-            index += 1
-        }
-        return nil
-    }
-
-    static func decodeEntities(_ text: String) -> String {
-        guard text.contains("&") else { return text }
-        var out = text
-        for (entity, replacement) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&apos;", "'"), ("&nbsp;", " ")] {
-            out = out.replacing(entity, with: replacement)
-        }
-        return out.replacing("&amp;", with: "&")
     }
 }
 

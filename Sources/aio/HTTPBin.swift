@@ -22,6 +22,8 @@ enum HTTPBin {
         ("/headers", "the request's headers"),
         ("/ip", "the client's address"),
         ("/user-agent", "the client's User-Agent"),
+        ("/gzip", "a JSON document, gzip-compressed"),
+        ("/deflate", "a JSON document, deflate-compressed (zlib format)"),
         ("/html", "an HTML page"),
         ("/json", "a JSON document"),
         ("/plaintext", "Hello, World! (the benchmark route)"),
@@ -54,6 +56,8 @@ enum HTTPBin {
         router.get("/stream/:count", stream)
         router.get("/drip", drip)
         router.get("/redirect/:count", redirect)
+        router.get("/gzip") { request in try compressed(request, .gzip, flag: "gzipped") }
+        router.get("/deflate") { request in try compressed(request, .deflate, flag: "deflated") }
         return router
     }
 
@@ -64,6 +68,15 @@ enum HTTPBin {
 
     static func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
         .json(value.encoded() + "\n", status: status)
+    }
+
+    /// httpbin's `/gzip` and `/deflate`: `{flag: true, "headers", "method"}` in `coding`.
+    static func compressed(_ request: HTTPServerRequest, _ coding: HTTPContentCoding, flag: String) throws -> HTTPServerResponse {
+        let document = JSON.object([(flag, .bool(true))] + requestFields(request, ["headers", "method", "origin"]))
+        let body = try coding.compress(Array((document.encoded() + "\n").utf8))
+        return HTTPServerResponse(
+            headerFields: [.contentType: "application/json", .contentEncoding: coding.rawValue],
+            body: HTTPBody(bytes: body))
     }
 
     static func badRequest(_ message: String) -> HTTPServerResponse {

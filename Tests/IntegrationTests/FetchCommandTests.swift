@@ -156,3 +156,80 @@ struct FetchCommandTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 }
+
+/// Issue 14: `aio serve`'s compressed endpoints against curl and Python, and `aio fetch` asking for
+/// compressed bodies, decoding them, sending `--header`, decoding character references in titles.
+@Suite(.timeLimit(.minutes(2)))
+struct ContentCodingCommandTests {
+    @Test func serveCompressesGzipAndDeflateForCurlAndPython() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let base = "http://127.0.0.1:\(server.port)"
+        for (path, flag, coding) in [("gzip", "gzipped", "gzip"), ("deflate", "deflated", "deflate")] {
+            // curl decodes with its own zlib.
+            let (status, out, err) = try await AioProcess(tool: "/usr/bin/curl", ["-sS", "--compressed", "-D", "-", "\(base)/\(path)"]).runToEnd()
+            #expect(status == 0, "\(err)")
+            #expect(out.lowercased().contains("content-encoding: \(coding)"), "\(out)")
+            let document = String(out[out.range(of: "\r\n\r\n")!.upperBound...])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])
+            #expect(json[flag] as? Bool == true)
+            #expect(json["method"] as? String == "GET")
+            // Python's zlib reads the raw body: gzip (RFC 1952), or deflate in the zlib format (RFC 1950).
+            let (pyStatus, pyOut, pyErr) = try await AioProcess(tool: "/usr/bin/python3", ["-c", """
+                import json, sys, urllib.request, zlib
+                raw = urllib.request.urlopen(sys.argv[1]).read()
+                body = zlib.decompress(raw, 31 if sys.argv[2] == "gzip" else 15)
+                print(json.loads(body)[sys.argv[3]])
+                """, "\(base)/\(path)", coding, flag]).runToEnd()
+            #expect(pyStatus == 0, "\(pyErr)")
+            #expect(pyOut == "True\n")
+        }
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
+    }
+
+    @Test func fetchAsksForCompressionDecodesAndSendsHeaders() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        let base = "http://127.0.0.1:\(server.port)"
+        // /gzip's bytes count decoded: more than what came over the wire.
+        let (status, out, err) = try await AioProcess(["fetch", "--json", "\(base)/gzip", "\(base)/deflate"]).runToEnd()
+        #expect(status == 0, "\(err)")
+        for line in out.split(separator: "\n") {
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(row["status"] as? Int == 200)
+            #expect((row["bytes"] as? Int ?? 0) > 100)
+        }
+        // The request fields as the server saw them: Accept-Encoding by default, replaced by --header.
+        let echoed = AioProcess(tool: "/usr/bin/python3", ["-u", "-c", """
+            import http.server
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    title = "%s | %s | &lt;&#x2014;&amp;lt;&#39;&hellip;&bogus;" % (self.headers.get("Accept-Encoding"), self.headers.get("X-Probe"))
+                    body = ("<title>%s</title>" % title).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(("127.0.0.1", 0), H)
+            print(s.server_address[1], flush=True)
+            s.serve_forever()
+            """])
+        try echoed.start()
+        let port = try await echoed.nextLine()
+        let (s1, o1, e1) = try await AioProcess(["fetch", "--json", "--header", "X-Probe: one", "http://127.0.0.1:\(port)/"]).runToEnd()
+        #expect(s1 == 0, "\(e1)")
+        #expect(o1.contains(#""title":"gzip, deflate | one | <—&lt;'…&bogus;""#), "\(o1)")
+        let (s2, o2, e2) = try await AioProcess(["fetch", "--json", "--header", "accept-encoding: identity", "http://127.0.0.1:\(port)/"]).runToEnd()
+        #expect(s2 == 0, "\(e2)")
+        #expect(o2.contains(#""title":"identity | None |"#), "\(o2)")
+        let (s3, _, e3) = try await AioProcess(["fetch", "--header", "no colon here", "http://127.0.0.1:\(port)/"]).runToEnd()
+        #expect(s3 == 2)
+        #expect(e3.contains("Name: value"))
+        echoed.signal(SIGKILL)
+        _ = await echoed.waitForExit(timeout: .seconds(5))
+        server.signal(SIGTERM)
+        _ = await server.waitForExit(timeout: .seconds(5))
+    }
+}

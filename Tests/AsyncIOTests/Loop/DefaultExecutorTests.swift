@@ -168,9 +168,10 @@ struct TaskSleepOnTheLoopTests {
             try await slept
             #expect(EventLoop.current === loop)
             // The runtime hands over a deadline on Swift's continuous clock; the real time between the
-            // call and the hand-over (microseconds) is all the virtual clock can be off by.
+            // call and the hand-over (microseconds; more on a loaded machine) is all the virtual clock can
+            // be off by.
             let elapsed = start.duration(to: loop.now)
-            #expect(elapsed > Duration.seconds(3600) - .milliseconds(5) && elapsed <= Duration.seconds(3600), "\(elapsed)")
+            #expect(elapsed > Duration.seconds(3600) - .milliseconds(200) && elapsed <= Duration.seconds(3600), "\(elapsed)")
             // Cancelling it wakes it at once with CancellationError.
             let cancelledAt = loop.now
             let task = loop.spawn { try await Task.sleep(for: .seconds(10)) }
