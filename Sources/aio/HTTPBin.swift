@@ -25,6 +25,7 @@ enum HTTPBin {
         ("/gzip", "a JSON document, gzip-compressed"),
         ("/deflate", "a JSON document, deflate-compressed (zlib format)"),
         ("/html", "an HTML page"),
+    ] + applicationEndpoints + [
         ("/json", "a JSON document"),
         ("/plaintext", "Hello, World! (the benchmark route)"),
     ]
@@ -58,6 +59,7 @@ enum HTTPBin {
         router.get("/redirect/:count", redirect)
         router.get("/gzip") { request in try compressed(request, .gzip, flag: "gzipped") }
         router.get("/deflate") { request in try compressed(request, .deflate, flag: "deflated") }
+        addApplicationRoutes(to: &router)
         return router
     }
 
@@ -98,18 +100,7 @@ enum HTTPBin {
     }
 
     /// The query: one string per name, or an array when a name repeats.
-    static func args(_ request: HTTPServerRequest) -> JSON {
-        var order: [String] = []
-        var values: [String: [String]] = [:]
-        for (name, value) in request.queryItems {
-            if values[name] == nil { order.append(name) }
-            values[name, default: []].append(value)
-        }
-        return .object(order.map { name in
-            let all = values[name]!
-            return (name, all.count == 1 ? .string(all[0]) : .array(all.map(JSON.string)))
-        })
-    }
+    static func args(_ request: HTTPServerRequest) -> JSON { groupedPairs(request.queryItems) }
 
     /// Headers with httpbin's Title-Case names, `Host` first; repeated fields joined with commas.
     static func headers(_ request: HTTPServerRequest) -> JSON {
@@ -142,23 +133,40 @@ enum HTTPBin {
     }
 
     /// `/anything` and the method endpoints: the request and its body.
+    /// A form body (urlencoded or multipart) gives `form` and `files` and an empty `data`, as httpbin.
     static func echoDocument(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         let body = try await request.body.collect(upTo: .max)
-        let text = String(decoding: body, as: UTF8.self)
-        var form: [(String, JSON)] = []
-        if request.head.headerFields[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
-            for pair in text.split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                form.append((PercentDecoding.decode(parts[0], plusIsSpace: true),
-                             .string(PercentDecoding.decode(parts.count > 1 ? parts[1] : "", plusIsSpace: true))))
+        let mediaType = request.head.headerFields[.contentType]?.split(separator: ";").first?.lowercased() ?? ""
+        var form = HTTPForm(fields: [], files: [])
+        var isForm = true
+        switch mediaType.filter({ $0 != " " }) {
+        case "application/x-www-form-urlencoded":
+            form = HTTPForm.urlencoded(body)
+        case "multipart/form-data":
+            switch multipartForm(body, request) {
+            case .success(let parsed): form = parsed
+            case .failure(let error): return badRequest(error.message)
             }
+        default:
+            isForm = false
         }
+        let text = isForm ? "" : String(decoding: body, as: UTF8.self)
+        let files = form.files.map { (name: $0.name, value: String(decoding: $0.content, as: UTF8.self)) }
         var fields = requestFields(request, ["args", "headers", "origin", "url", "method"])
         fields.insert(("data", .string(text)), at: 1)
-        fields.insert(("files", .object([])), at: 2)
-        fields.insert(("form", .object(form)), at: 3)
-        fields.insert(("json", body.isEmpty ? .null : JSON.parse(body) ?? .null), at: 5)
+        fields.insert(("files", groupedPairs(files)), at: 2)
+        fields.insert(("form", groupedPairs(form.fields)), at: 3)
+        fields.insert(("json", isForm || body.isEmpty ? .null : JSON.parse(body) ?? .null), at: 5)
         return json(.object(fields))
+    }
+
+    /// The multipart form of `body`, or why it is malformed.
+    static func multipartForm(_ body: [UInt8], _ request: HTTPServerRequest) -> Result<HTTPForm, HTTPFormError> {
+        do {
+            return .success(try HTTPForm.multipart(body, boundary: HTTPServerRequest.multipartBoundary(request)))
+        } catch {
+            return .failure(error)
+        }
     }
 
     // MARK: - Endpoints with parameters

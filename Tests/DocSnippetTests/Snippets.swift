@@ -468,6 +468,16 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPClient_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPCookie.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPCookie_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            var response = HTTPServerResponse.text("welcome")
+            try response.setCookie(HTTPCookie(name: "session", value: "d41d8cd9", maxAge: .seconds(3600), httpOnly: true))
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/HTTPParser.swift:1
 enum Snippet_Sources_AsyncIOHTTP_HTTPParser_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {

@@ -47,7 +47,7 @@ struct ServeCommandTests {
         #expect(post["data"] as? String == #"{"a": [1, 2.5, null]}"#)
         #expect((post["json"] as? [String: Any])?["a"] as? [Any] != nil)
         #expect(post["method"] as? String == "POST")
-        let notJSON = try json(try await curl(["-X", "PUT", "\(base)/put", "-d", "plain words"]))
+        let notJSON = try json(try await curl(["-X", "PUT", "\(base)/put", "-H", "Content-Type: text/plain", "-d", "plain words"]))
         #expect(notJSON["data"] as? String == "plain words")
         #expect(notJSON["json"] is NSNull)
         let anything = try json(try await curl(["-X", "PATCH", "\(base)/anything/deep/path?q=1"]))
