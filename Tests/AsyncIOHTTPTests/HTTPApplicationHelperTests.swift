@@ -1,4 +1,5 @@
 import AsyncIOHTTP
+import AsyncIOSystem
 import HTTPTypes
 import Testing
 
@@ -74,6 +75,50 @@ struct HTTPApplicationHelperTests {
         ]
         for text in malformed {
             #expect(throws: HTTPFormError.self, "\(text)") { try HTTPForm.multipart(Array(text.utf8), boundary: "B") }
+        }
+    }
+}
+
+/// JSON through Codable on both sides, and text in the response's charset (issue 14).
+@Suite(.timeLimit(.minutes(1)))
+struct HTTPJSONTests {
+    struct Order: Codable, Equatable, Sendable {
+        var item: String
+        var quantity: Int
+        var notes: [String]?
+    }
+
+    struct Receipt: Codable, Equatable, Sendable {
+        var order: Order
+        var total: Double
+    }
+
+    @Test func jsonRoundTripsThroughServerAndClient() async throws {
+        var router = HTTPRouter()
+        router.post("/orders") { request in
+            let order = try await request.json(as: Order.self)
+            return try .json(Receipt(order: order, total: Double(order.quantity) * 2.5), status: .created)
+        }
+        router.get("/latin1") { _ in
+            HTTPServerResponse(headerFields: [.contentType: "text/plain; charset=ISO-8859-1"], body: HTTPBody(bytes: [0x63, 0x61, 0x66, 0xE9]))
+        }
+        router.get("/utf8") { _ in .text("café") }
+        try await withServer(router) { server, _ in
+            try await withHTTPClient { client in
+                let base = "http://127.0.0.1:\(server.localAddress.port!)"
+                let order = Order(item: "tea", quantity: 4, notes: ["green", "no sugar"])
+                let response = try await client.post("\(base)/orders", json: order)
+                #expect(response.status == .created)
+                #expect(response.headerFields[.contentType] == "application/json")
+                let receipt = try await response.json(as: Receipt.self)
+                #expect(receipt == Receipt(order: order, total: 10))
+                // A body that is not the JSON asked for is a DecodingError, not a crash.
+                let wrong = try await client.post("\(base)/orders", json: ["item": "tea"])
+                #expect(wrong.status == .internalServerError)
+                _ = try await wrong.body.collect()
+                #expect(try await client.get("\(base)/latin1").text() == "café")
+                #expect(try await client.get("\(base)/utf8").text() == "café")
+            }
         }
     }
 }
