@@ -21,12 +21,18 @@ public struct HTTPRouter: Sendable {
 
     struct Route: Sendable {
         let method: HTTPRequest.Method?
+        let pattern: String
         let segments: [Segment]
         let handler: HTTPServer.Handler
     }
 
     private var literal: [String: [Route]] = [:]
     private var patterned: [Route] = []
+    /// Around every route, the first outermost (``use(_:)``).
+    var middlewares: [HTTPMiddleware] = []
+
+    /// Every route, in the order it was added within each kind (for ``mount(_:_:)``).
+    var allRoutes: [Route] { literal.values.flatMap { $0 } + patterned }
 
     /// The handler for requests no route matches; by default a plain `404 Not Found`.
     public var notFound: HTTPServer.Handler = { _ in .text("Not Found\n", status: .notFound) }
@@ -51,7 +57,7 @@ public struct HTTPRouter: Sendable {
         for (index, segment) in segments.enumerated() {
             if case .rest = segment { precondition(index == segments.count - 1, "*rest must be the last segment") }
         }
-        let route = Route(method: method, segments: segments, handler: handler)
+        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
             literal[Self.normalized(pattern[...]), default: []].append(route)
         } else {
@@ -70,10 +76,10 @@ public struct HTTPRouter: Sendable {
     /// Adds a `DELETE` route.
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.delete, pattern, handler) }
 
-    /// The router as a server handler.
+    /// The router as a server handler, inside its middlewares.
     public var handler: HTTPServer.Handler {
         let router = self
-        return { request in try await router.route(request) }
+        return Self.chain(middlewares) { request in try await router.route(request) }
     }
 
     /// Finds the route for `request` and calls its handler.

@@ -478,6 +478,21 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPCookie_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPMiddleware.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPMiddleware_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            var router = HTTPRouter()
+            router.use { request, next in
+                guard request.head.headerFields[.authorization] != nil else { return .text("who are you?\n", status: .unauthorized) }
+                var response = try await next(request)
+                response.head.headerFields[HTTPField.Name("X-Served-By")!] = "aio"
+                return response
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/HTTPParser.swift:1
 enum Snippet_Sources_AsyncIOHTTP_HTTPParser_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
