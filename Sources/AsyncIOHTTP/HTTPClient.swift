@@ -56,6 +56,15 @@ public final class HTTPClient: @unchecked Sendable {
         /// ``HTTPClientError/Code-swift.struct/badContentEncoding``. `collect(upTo:)` limits the decoded
         /// size, and no more than 64 KiB of decoded body is held at a time. Default `true`.
         public var decompressesResponses = true
+        /// The URL that relative request URLs (`/users/7`, `users?page=2`) are resolved against
+        /// (aiohttp's `base_url`). Nil: every request URL must be absolute.
+        public var baseURL: String?
+        /// Fields sent with every request; a request's own field of the same name replaces them.
+        public var headerFields: HTTPFields = [:]
+        /// Basic credentials sent with every request that has no `Authorization` of its own (and no
+        /// `user:password@` in its URL). Like every `Authorization`, dropped on a redirect to another
+        /// scheme, host or port.
+        public var basicCredentials: HTTPBasicCredentials?
         /// The TLS client context for `https://` (trust roots, verification, client certificate). Nil:
         /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
         public var tls: TLSContext?
@@ -109,8 +118,10 @@ public final class HTTPClient: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// As ``request(_:_:headerFields:body:timeouts:)``.
-    public func get(_ url: String, headerFields: HTTPFields = [:], timeouts: Timeouts? = nil) async throws -> HTTPClientResponse {
-        try await request(.get, url, headerFields: headerFields, timeouts: timeouts)
+    public func get(
+        _ url: String, query: [(name: String, value: String)] = [], headerFields: HTTPFields = [:], timeouts: Timeouts? = nil
+    ) async throws -> HTTPClientResponse {
+        try await request(.get, url, query: query, headerFields: headerFields, timeouts: timeouts)
     }
 
     /// `POST url` with `body`.
@@ -135,6 +146,7 @@ public final class HTTPClient: @unchecked Sendable {
     public func request(
         _ method: HTTPRequest.Method,
         _ url: String,
+        query: [(name: String, value: String)] = [],
         headerFields: HTTPFields = [:],
         body: HTTPBody = .empty,
         timeouts: Timeouts? = nil
@@ -145,13 +157,21 @@ public final class HTTPClient: @unchecked Sendable {
         if let (text, parsed) = lastURL, text == url {
             target = parsed  // the same URL as last time (polling, benchmarks): no parse
         } else {
-            target = try HTTPURL(url)
+            target = try resolve(url)
             lastURL = (url, target)
         }
+        if !query.isEmpty { target = try target.appendingQuery(query) }
         var method = method
         var fields = headerFields
+        if !configuration.headerFields.isEmpty {
+            for field in configuration.headerFields where fields[field.name] == nil { fields.append(field) }
+        }
+        if fields[.authorization] == nil, let credentials = target.credentials ?? configuration.basicCredentials {
+            fields[.authorization] = credentials.authorizationValue
+        }
         var body = body
         var redirects = 0
+        var history: [HTTPClientRedirect] = []
         while true {
             let response = try await send(method, target, fields, body, timeouts, totalDeadline)
             let status = response.status.code
@@ -160,8 +180,10 @@ public final class HTTPClient: @unchecked Sendable {
             default: false
             }
             guard isRedirect, configuration.maxRedirects > 0, let location = response.headerFields[.location] else {
-                return HTTPClientResponse(head: response.head, url: target, redirects: redirects, body: response.body)
+                return HTTPClientResponse(head: response.head, url: target, redirects: redirects, body: response.body,
+                                          history: history)
             }
+            history.append(HTTPClientRedirect(status: response.status, url: target, location: location))
             // Follow: drop the redirect's body (reusing the connection if it is small).
             _ = try? await response.body.collect(upTo: 64 * 1024)
             redirects += 1
@@ -177,7 +199,9 @@ public final class HTTPClient: @unchecked Sendable {
                 fields[.transferEncoding] = nil
             } else if (status == 307 || status == 308), case .stream = body.storage {
                 // A streamed body cannot be sent twice: hand the redirect back.
-                return HTTPClientResponse(head: response.head, url: target, redirects: redirects - 1, body: HTTPClientResponseBody(source: nil, declaredLength: 0))
+                history.removeLast()
+                return HTTPClientResponse(head: response.head, url: target, redirects: redirects - 1,
+                                          body: HTTPClientResponseBody(source: nil, declaredLength: 0), history: history)
             }
             if next.host != target.host || next.port != target.port || next.scheme != target.scheme {
                 fields[.authorization] = nil
@@ -201,6 +225,17 @@ public final class HTTPClient: @unchecked Sendable {
         }
         let url = "\(request.scheme ?? "http")://\(authority)\(request.path ?? "/")"
         return try await self.request(request.method, url, headerFields: request.headerFields, body: body, timeouts: timeouts)
+    }
+
+    /// `url`, absolute, or relative to ``Configuration-swift.struct/baseURL``.
+    private func resolve(_ url: String) throws -> HTTPURL {
+        if let base = configuration.baseURL, !url.contains("://") {
+            let baseURL = try HTTPURL(base)
+            var resolved = try baseURL.resolving(url)
+            if resolved.host == baseURL.host && resolved.port == baseURL.port { resolved.credentialsFromBase(baseURL) }
+            return resolved
+        }
+        return try HTTPURL(url)
     }
 
     /// The decoder for a `Content-Encoding` value: nil for `identity`; an error (the connection closed)

@@ -14,6 +14,14 @@ public struct HTTPClientResponse: Sendable {
     public var redirects: Int
     /// The body.
     public var body: HTTPClientResponseBody
+    /// The redirects followed to get here, in order (aiohttp's `history`).
+    public var history: [HTTPClientRedirect] = []
+
+    /// Throws ``HTTPStatusError`` for a `4xx` or `5xx` status (aiohttp's `raise_for_status()`); the
+    /// body is left unread (drop the response to close its connection, or read it for the details).
+    public func raiseForStatus() throws(HTTPStatusError) {
+        if head.status.code >= 400 { throw HTTPStatusError(status: head.status, url: url) }
+    }
 
     /// The status.
     public var status: HTTPResponse.Status { head.status }
@@ -169,4 +177,24 @@ public struct HTTPClientResponseBody: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source) }
+}
+
+/// One redirect a request followed.
+public struct HTTPClientRedirect: Sendable, Hashable {
+    /// The redirect's status (301, 302, 303, 307 or 308).
+    public var status: HTTPResponse.Status
+    /// The URL that answered with it.
+    public var url: HTTPURL
+    /// Its `Location`.
+    public var location: String
+}
+
+/// A response whose status says the request failed (``HTTPClientResponse/raiseForStatus()``).
+public struct HTTPStatusError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The status.
+    public let status: HTTPResponse.Status
+    /// The URL that answered.
+    public let url: HTTPURL
+
+    public var description: String { "\(url): \(status.code) \(status.reasonPhrase)" }
 }

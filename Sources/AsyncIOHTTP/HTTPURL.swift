@@ -10,6 +10,9 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     public let target: String
     /// The `Host` field: the host, with the port unless it is the scheme's default.
     public let authority: String
+    /// Credentials from `user:password@` in the URL, sent as `Authorization: Basic`; never part of
+    /// ``authority`` or ``description``.
+    public private(set) var credentials: HTTPBasicCredentials?
 
     /// Parses an absolute URL.
     ///
@@ -26,11 +29,18 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
         var rest = text[schemeEnd.upperBound...]
         if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authorityText = rest[..<authorityEnd]
+        var authorityText = rest[..<authorityEnd]
         var target = String(rest[authorityEnd...])
         if target.isEmpty || target.hasPrefix("?") { target = "/" + target }
-        guard !authorityText.contains("@") else {
-            throw HTTPClientError(.badURL, url: string, "user information in URLs is not supported")
+        var credentials: HTTPBasicCredentials?
+        if let at = authorityText.lastIndex(of: "@") {
+            // `user:password@host` (RFC 3986 §3.2.1): sent as Basic credentials, never on the wire as is.
+            let userinfo = authorityText[..<at]
+            let colon = userinfo.firstIndex(of: ":") ?? userinfo.endIndex
+            credentials = HTTPBasicCredentials(
+                user: PercentDecoding.decode(userinfo[..<colon]),
+                password: colon == userinfo.endIndex ? "" : PercentDecoding.decode(userinfo[userinfo.index(after: colon)...]))
+            authorityText = authorityText[authorityText.index(after: at)...]
         }
         var host: Substring
         var portText: Substring?
@@ -63,6 +73,7 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
         guard target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw HTTPClientError(.badURL, url: string, "spaces or control characters in the path")
         }
+        self.credentials = credentials
         self.scheme = scheme
         self.host = String(host).lowercased()
         self.port = port
@@ -142,5 +153,45 @@ extension String {
         while let first = text.first, first == " " || first == "\t" || first == "\n" || first == "\r" { text = text.dropFirst() }
         while let last = text.last, last == " " || last == "\t" || last == "\n" || last == "\r" { text = text.dropLast() }
         return text
+    }
+}
+
+extension HTTPURL {
+    /// This URL with `items` appended to its query, each name and value percent-encoded (RFC 3986:
+    /// everything but unreserved characters; a space is `%20`).
+    public func appendingQuery(_ items: [(name: String, value: String)]) throws -> HTTPURL {
+        guard !items.isEmpty else { return self }
+        let encoded = items.map { "\(PercentEncoding.encode($0.name))=\(PercentEncoding.encode($0.value))" }
+            .joined(separator: "&")
+        let separator = target.contains("?") ? (target.hasSuffix("?") || target.hasSuffix("&") ? "" : "&") : "?"
+        var url = try HTTPURL("\(scheme)://\(authority)\(target)\(separator)\(encoded)")
+        url.credentials = credentials
+        return url
+    }
+}
+
+/// Percent-encoding of URL components (RFC 3986 §2.1).
+public enum PercentEncoding {
+    /// `text` with every byte outside the unreserved set (`A-Z a-z 0-9 - . _ ~`) as `%XX` (UTF-8).
+    public static func encode(_ text: some StringProtocol) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension HTTPURL {
+    /// Takes `base`'s credentials, for a URL resolved against it on the same host.
+    mutating func credentialsFromBase(_ base: HTTPURL) {
+        if credentials == nil { credentials = base.credentials }
     }
 }
