@@ -65,4 +65,56 @@ public enum FileOps {
         try systemCall("fstat") { fstat(fd, &info) }
         return Int(info.st_size)
     }
+
+    /// The status of an open file (`fstat`).
+    ///
+    /// The corresponding C function is `fstat`.
+    public static func status(_ fd: Int32) throws(Errno) -> FileStatus {
+        var info = stat()
+        try systemCall("fstat") { fstat(fd, &info) }
+        let kind = info.st_mode & S_IFMT
+        return FileStatus(
+            isRegularFile: kind == S_IFREG, isDirectory: kind == S_IFDIR, size: Int(info.st_size),
+            modifiedSeconds: Int64(info.st_mtim.tv_sec), inode: UInt64(info.st_ino))
+    }
+
+    /// The canonical absolute path of `path`: symbolic links, `.` and `..` resolved.
+    ///
+    /// The corresponding C function is `realpath`.
+    public static func realPath(_ path: String) throws(Errno) -> String {
+        guard let resolved = Glibc.realpath(path, nil) else { throw Errno.current }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Moves the file offset to `offset` bytes from the start.
+    ///
+    /// The corresponding C function is `lseek`.
+    public static func seek(_ fd: Int32, to offset: Int) throws(Errno) {
+        let result = Glibc.lseek(fd, off_t(offset), SEEK_SET)
+        if result < 0 { throw Errno.current }
+    }
+}
+
+/// What `fstat` says about a file.
+public struct FileStatus: Sendable, Hashable {
+    /// A regular file.
+    public let isRegularFile: Bool
+    /// A directory.
+    public let isDirectory: Bool
+    /// The size in bytes.
+    public let size: Int
+    /// The last modification, in seconds since the Unix epoch.
+    public let modifiedSeconds: Int64
+    /// The inode number.
+    public let inode: UInt64
+}
+
+/// Questions about paths, asked synchronously (for start-up checks, never on a loop's hot path).
+public enum SystemFiles {
+    /// Whether `path` names a directory (following symbolic links).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
 }

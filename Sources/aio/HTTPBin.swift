@@ -30,7 +30,7 @@ enum HTTPBin {
         ("/plaintext", "Hello, World! (the benchmark route)"),
     ]
 
-    static func router() -> HTTPRouter {
+    static func router(staticDirectory: String? = nil) -> HTTPRouter {
         var router = HTTPRouter()
         // CONTRACT.md: "anything else" gets 404, a known path with another method included.
         router.answersMethodNotAllowed = false
@@ -60,6 +60,7 @@ enum HTTPBin {
         router.get("/gzip") { request in try compressed(request, .gzip, flag: "gzipped") }
         router.get("/deflate") { request in try compressed(request, .deflate, flag: "deflated") }
         addApplicationRoutes(to: &router)
+        if let staticDirectory { router.serveFiles(at: "/static", from: staticDirectory) }
         return router
     }
 

@@ -43,6 +43,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: "The most open connections; more wait to be accepted.")
     var maxConnections = 10_000
 
+    @Option(name: .customLong("static"), help: ArgumentHelp("Serve the files under this directory at /static/.", valueName: "dir"))
+    var staticDirectory: String?
+
     @OptionGroup var tls: TLSServerOptions
 
     func validate() throws {
@@ -53,6 +56,9 @@ struct ServeCommand: ParsableCommand {
         }
         guard maxBody >= 0 else { throw ValidationError("--max-body must be a number of bytes, 0 or more") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let staticDirectory, !SystemFiles.isDirectory(staticDirectory) {
+            throw ValidationError("--static \(staticDirectory): not a directory")
+        }
     }
 
     func run() throws {
@@ -65,13 +71,13 @@ struct ServeCommand: ParsableCommand {
         configuration.maxBodySize = maxBody
         configuration.maxConnections = maxConnections
         configuration.tls = try tls.makeContext(applicationProtocols: ["http/1.1"])
-        let host = self.host, port = self.port
+        let host = self.host, port = self.port, staticDirectory = self.staticDirectory
         try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
             let server: HTTPServer
             do {
-                server = try await HTTPServer.start(host: host, port: port, configuration: configuration, handler: HTTPBin.router().handler)
+                server = try await HTTPServer.start(host: host, port: port, configuration: configuration, handler: HTTPBin.router(staticDirectory: staticDirectory).handler)
             } catch let error as StreamError {
                 throw CommandFailure(message: "\(error)", exitCode: 1)
             }

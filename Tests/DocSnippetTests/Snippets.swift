@@ -526,6 +526,16 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPServer_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPStaticFiles.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPStaticFiles_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            var router = HTTPRouter()
+            router.serveFiles(at: "/static", from: "/srv/www")
+        }
+    }
+}
+
 /// Sources/AsyncIOTLS/TLSConfiguration.swift:1
 enum Snippet_Sources_AsyncIOTLS_TLSConfiguration_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {

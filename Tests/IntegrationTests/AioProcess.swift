@@ -95,6 +95,9 @@ final class AioProcess: @unchecked Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// The process id.
+    var pid: Int32 { process.processIdentifier }
+
     /// Waits for the process to exit, up to `timeout`; returns its status, or nil if it is still running
     /// (then it is killed).
     func waitForExit(timeout: Duration) async -> Int32? {

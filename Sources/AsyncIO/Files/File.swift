@@ -161,6 +161,11 @@ public final class File: @unchecked Sendable {
     }
 
     /// Runs `body` with the descriptor, one operation at a time.
+    /// Runs `body` with the descriptor, alone among this file's operations (for extensions).
+    func withDescriptor<Result>(_ operation: String, _ body: (Int32) async throws -> Result) async throws -> Result {
+        try await exclusive(operation, body)
+    }
+
     private func exclusive<Result>(_ operation: String, _ body: (Int32) async throws -> Result) async throws -> Result {
         try await turn.withLock {
             if isClosed { throw FileError(path: path, operation: operation, reason: "the file is closed") }
