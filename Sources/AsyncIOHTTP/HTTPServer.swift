@@ -52,6 +52,11 @@ public final class HTTPServer: @unchecked Sendable {
         public var backlog: Int32 = 511
         /// `SO_REUSEPORT`, to run one server per loop on the same port.
         public var reusePort = false
+        /// A limit shared by the servers of several loops (one per loop on the same port): each open
+        /// connection holds one of its permits, so ``maxConnections`` applies per server and this one to
+        /// them all. A server that accepts a connection while no permit is left holds it unserved (as
+        /// the kernel's backlog would) and accepts nothing more until another server frees one. Nil: none.
+        public var sharedConnectionLimit: Semaphore?
         /// Serve HTTPS with this server context (offer ALPN `http/1.1` in it). Each connection's handshake
         /// runs in its own task within the context's handshake timeout, which runs from the accept; the
         /// header timeout starts when the handshake ends. Default nil: plain HTTP.
@@ -76,6 +81,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// Connections still in their TLS handshake: counted against the limit, closed at shutdown.
     private var handshaking: [ObjectIdentifier: Socket] = [:]
     private var slotWaiter: UnsafeContinuation<Void, Never>?
+    /// While the accept loop waits for a shared permit: its scope, which shutdown cancels.
+    private var sharedLimitScope: CancelScope?
     private var cachedDate: (second: Int64, line: [UInt8]) = (-1, [])
 
     private init(listener: Socket, localAddress: SocketAddress, configuration: Configuration) {
@@ -144,6 +151,7 @@ public final class HTTPServer: @unchecked Sendable {
         if !isShuttingDown {
             isShuttingDown = true
             listener.close()
+            sharedLimitScope?.reschedule(listener.loop.now)
             if let waiter = slotWaiter {
                 slotWaiter = nil
                 waiter.resume()
@@ -176,6 +184,20 @@ public final class HTTPServer: @unchecked Sendable {
                         continue
                     }
                     guard let socket = try await loop.nextConnection(on: listener) else { return }
+                    if let shared = configuration.sharedConnectionLimit, !shared.tryAcquire() {
+                        // Full across the loops: hold this connection unserved (as the backlog would)
+                        // until another server frees a permit; this loop accepts nothing more meanwhile.
+                        // Shutdown ends the wait by moving the scope's deadline to now.
+                        let acquired: Void? = try await moveOnAt(nil) { scope in
+                            sharedLimitScope = scope
+                            defer { sharedLimitScope = nil }
+                            try await shared.acquire()
+                        }
+                        if acquired == nil {
+                            socket.close()
+                            continue
+                        }
+                    }
                     if let tls = configuration.tls {
                         let socketID = ObjectIdentifier(socket)
                         handshaking[socketID] = socket
@@ -218,6 +240,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func slotFreed() {
+        try? configuration.sharedConnectionLimit?.release()
         if let waiter = slotWaiter {
             slotWaiter = nil
             waiter.resume()

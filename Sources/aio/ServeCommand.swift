@@ -43,6 +43,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: "The most open connections; more wait to be accepted.")
     var maxConnections = 10_000
 
+    @Option(help: "Event loops, one thread each, with SO_REUSEPORT listeners; --max-connections is for them all.")
+    var loops = 1
+
     @Option(name: .customLong("static"), help: ArgumentHelp("Serve the files under this directory at /static/.", valueName: "dir"))
     var staticDirectory: String?
 
@@ -56,6 +59,7 @@ struct ServeCommand: ParsableCommand {
         }
         guard maxBody >= 0 else { throw ValidationError("--max-body must be a number of bytes, 0 or more") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard loops >= 1 && loops <= 1024 else { throw ValidationError("--loops must be between 1 and 1024") }
         if let staticDirectory, !SystemFiles.isDirectory(staticDirectory) {
             throw ValidationError("--static \(staticDirectory): not a directory")
         }
@@ -71,18 +75,41 @@ struct ServeCommand: ParsableCommand {
         configuration.maxBodySize = maxBody
         configuration.maxConnections = maxConnections
         configuration.tls = try tls.makeContext(applicationProtocols: ["http/1.1"])
-        let host = self.host, port = self.port, staticDirectory = self.staticDirectory
+        let host = self.host, port = self.port, staticDirectory = self.staticDirectory, loops = self.loops
+        if loops > 1 {
+            configuration.reusePort = true
+            configuration.sharedConnectionLimit = Semaphore(value: maxConnections)
+        }
+        let settings = configuration
         try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
-            let server: HTTPServer
+            let handler = HTTPBin.router(staticDirectory: staticDirectory).handler
+            var servers: [HTTPServer] = []
+            var group: EventLoopGroup?
             do {
-                server = try await HTTPServer.start(host: host, port: port, configuration: configuration, handler: HTTPBin.router(staticDirectory: staticDirectory).handler)
+                if loops == 1 {
+                    servers = [try await HTTPServer.start(host: host, port: port, configuration: settings, handler: handler)]
+                } else {
+                    // One server per loop on the same port (SO_REUSEPORT): the kernel spreads the connections.
+                    let threads = try EventLoopGroup(loops: loops, name: "serve")
+                    group = threads
+                    var chosenPort = port
+                    for serverLoop in threads.loops {
+                        let p = chosenPort
+                        let server = try await serverLoop.spawn {
+                            try await HTTPServer.start(host: host, port: p, configuration: settings, handler: handler)
+                        }.value
+                        chosenPort = server.localAddress.port ?? p
+                        servers.append(server)
+                    }
+                }
             } catch let error as StreamError {
+                group?.shutdown()
                 throw CommandFailure(message: "\(error)", exitCode: 1)
             }
             // Last: once this line is out, the server accepts connections.
-            StandardStreams.printLine("listening on \(host):\(server.localAddress.port ?? port)")
+            StandardStreams.printLine("listening on \(host):\(servers[0].localAddress.port ?? port)")
 
             _ = try await signals.next()
             // First signal: stop accepting, finish what is in flight (10 s at most). A second one ends
@@ -90,7 +117,10 @@ struct ServeCommand: ParsableCommand {
             loop.spawn(name: "second-signal") {
                 if (try? await signals.next()) != nil { exitImmediately(0) }
             }
-            await server.shutdown(gracePeriod: .seconds(10))
+            await withTaskGroup(of: Void.self) { shutdowns in
+                for server in servers { shutdowns.addTask { await server.shutdown(gracePeriod: .seconds(10)) } }
+            }
+            group?.shutdown()
         }
     }
 }
