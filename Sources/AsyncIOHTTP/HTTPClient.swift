@@ -65,6 +65,11 @@ public final class HTTPClient: @unchecked Sendable {
         /// `user:password@` in its URL). Like every `Authorization`, dropped on a redirect to another
         /// scheme, host or port.
         public var basicCredentials: HTTPBasicCredentials?
+        /// Whether the client keeps the cookies servers set and sends them back (RFC 6265), in
+        /// ``HTTPClient/cookieJar``. Default `true`.
+        public var storesCookies = true
+        /// The jar to keep them in, to share one between clients; nil: each client has its own.
+        public var cookieJar: HTTPCookieJar?
         /// The TLS client context for `https://` (trust roots, verification, client certificate). Nil:
         /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
         public var tls: TLSContext?
@@ -75,6 +80,8 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// The client's settings.
     public let configuration: Configuration
+    /// The cookies the client keeps (when ``Configuration-swift.struct/storesCookies``).
+    public let cookieJar: HTTPCookieJar
     let pool: HTTPConnectionPool
     private var lastURL: (String, HTTPURL)?
     private var requestTemplate: HTTPRequest?
@@ -99,6 +106,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// A client on `loop` (on its thread).
     private init(loop: EventLoop, configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        cookieJar = configuration.cookieJar ?? HTTPCookieJar()
         pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
                                   idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
     }
@@ -173,7 +181,16 @@ public final class HTTPClient: @unchecked Sendable {
         var redirects = 0
         var history: [HTTPClientRedirect] = []
         while true {
-            let response = try await send(method, target, fields, body, timeouts, totalDeadline)
+            var hopFields = fields
+            if configuration.storesCookies, let stored = cookieJar.cookieValue(for: target) {
+                hopFields[.cookie] = hopFields[.cookie].map { "\($0); \(stored)" } ?? stored
+            }
+            let response = try await send(method, target, hopFields, body, timeouts, totalDeadline)
+            if configuration.storesCookies {
+                for field in response.headerFields where field.name == .setCookie {
+                    cookieJar.store(setCookie: field.value, from: target)
+                }
+            }
             let status = response.status.code
             let isRedirect = switch status {
             case 301, 302, 303, 307, 308: true

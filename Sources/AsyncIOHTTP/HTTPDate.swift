@@ -18,6 +18,42 @@ public enum HTTPDate {
     /// The date now, from the wall clock.
     public static func now() -> String { string(secondsSinceEpoch: WallClock.secondsSinceEpoch()) }
 
+    /// Seconds since the epoch of a UTC date and time (Howard Hinnant's `days_from_civil`).
+    static func epochSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+
+    /// A cookie date (RFC 6265 §5.1.1: tokens for the time, day, month and year in any order, two-digit
+    /// years mapped to 1970–2069), as seconds since the epoch; nil if one is missing or out of range.
+    static func parseCookieDate(_ text: String) -> Int64? {
+        let tokens = text.split { !($0.isLetter || $0.isNumber || $0 == ":") }
+        let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        var time: [Int]?, day: Int?, month: Int?, year: Int?
+        for token in tokens {
+            if time == nil, token.contains(":") {
+                let parts = token.split(separator: ":").compactMap { Int($0) }
+                if parts.count == 3 { time = parts; continue }
+            }
+            if day == nil, token.count <= 2, let value = Int(token) { day = value; continue }
+            if month == nil, token.count >= 3, let index = months.firstIndex(of: token.prefix(3).lowercased()) {
+                month = index + 1
+                continue
+            }
+            if year == nil, (2...4).contains(token.count), let value = Int(token) {
+                year = value < 70 && token.count <= 2 ? value + 2000 : value < 100 && token.count <= 2 ? value + 1900 : value
+            }
+        }
+        guard let time, let day, let month, let year, (1...31).contains(day), year >= 1601,
+              time[0] <= 23, time[1] <= 59, time[2] <= 59 else { return nil }
+        return epochSeconds(year: year, month: month, day: day, hour: time[0], minute: time[1], second: time[2])
+    }
+
     /// Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a day number.
     static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468

@@ -117,24 +117,8 @@ enum HTTPStaticFiles {
         return false
     }
 
-    /// Seconds since the epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), or nil.
-    static func parseIMFDate(_ text: String) -> Int64? {
-        let parts = text.split(separator: " ")
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let month = months.firstIndex(of: String(parts[2])),
-              let year = Int(parts[3]) else { return nil }
-        let time = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard time.count == 3 else { return nil }
-        // Howard Hinnant's days_from_civil.
-        let y = month < 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let m = month + 1
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return Int64(days) * 86_400 + Int64(time[0] * 3600 + time[1] * 60 + time[2])
-    }
+    /// Seconds since the epoch of an HTTP date (IMF-fixdate, or the obsolete forms), or nil.
+    static func parseIMFDate(_ text: String) -> Int64? { HTTPDate.parseCookieDate(text) }
 
     static func contentType(forPath path: String) -> String {
         let name = path.split(separator: "/").last ?? ""
