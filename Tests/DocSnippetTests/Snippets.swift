@@ -153,6 +153,36 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_AsyncIOHTTP_md_2 {
     }
 }
 
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/AsyncIOHTTP.md:3
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_AsyncIOHTTP_md_3 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+
+            struct Order: Codable, Sendable { var item: String; var quantity: Int }
+
+            try EventLoop.run { loop in
+                var api = HTTPRouter()
+                api.post("/orders") { request in try .json(try await request.json(as: Order.self), status: .created) }
+                var app = HTTPRouter()
+                app.mount("/api", api)                            // a sub-app
+                app.serveFiles(at: "/static", from: "/srv/www")   // static files: ranges, ETag, no escaping the root
+                app.use(HTTPMiddlewares.compression())            // gzip or deflate, as the client accepts
+                app.use(HTTPMiddlewares.accessLog())              // Common Log Format through swift-log
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, handler: app.handler)
+
+                var configuration = HTTPClient.Configuration()
+                configuration.baseURL = "http://127.0.0.1:\(server.localAddress.port!)/api/"
+                try await withHTTPClient(configuration: configuration) { client in
+                    let response = try await client.post("orders", json: Order(item: "tea", quantity: 2))
+                    try response.raiseForStatus()
+                    print(try await response.json(as: Order.self))
+                }
+                await server.shutdown()
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOTLS/AsyncIOTLS.docc/AsyncIOTLS.md:1
 enum Snippet_Sources_AsyncIOTLS_AsyncIOTLS_docc_AsyncIOTLS_md_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
