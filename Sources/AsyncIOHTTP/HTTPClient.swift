@@ -70,6 +70,12 @@ public final class HTTPClient: @unchecked Sendable {
         public var storesCookies = true
         /// The jar to keep them in, to share one between clients; nil: each client has its own.
         public var cookieJar: HTTPCookieJar?
+        /// The proxy every request goes through (``HTTPProxy``). Nil: direct, or as the environment
+        /// says when ``proxiesFromEnvironment`` is set.
+        public var proxy: HTTPProxy?
+        /// Whether requests without ``proxy`` follow `http_proxy`, `https_proxy` and `no_proxy` (aiohttp's
+        /// `trust_env`; curl always does). Default `false`.
+        public var proxiesFromEnvironment = false
         /// The TLS client context for `https://` (trust roots, verification, client certificate). Nil:
         /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
         public var tls: TLSContext?
@@ -304,7 +310,13 @@ public final class HTTPClient: @unchecked Sendable {
                 if left <= .zero { throw HTTPClientError(.timedOut, url: url.description, "the total timeout passed") }
                 connectTimeout = min(connectTimeout, left)
             }
-            let (connection, reused) = try await pool.acquire(url, connectTimeout: connectTimeout, forceNew: forceNew)
+            let proxy = configuration.proxy ?? (configuration.proxiesFromEnvironment ? HTTPProxy.fromEnvironment(for: url) : nil)
+            if let proxy, url.scheme == "http" {
+                // Forwarded: the absolute URL as the target (RFC 9112 §3.2.2), and the proxy's credentials.
+                request.path = "http://\(url.authority)\(url.target)"
+                if let authorization = proxy.authorization { request.headerFields[.proxyAuthorization] = authorization }
+            }
+            let (connection, reused) = try await pool.acquire(url, via: proxy, connectTimeout: connectTimeout, forceNew: forceNew)
             do {
                 try await connection.send(
                     request, body: body, url: url, userAgent: configuration.userAgent,

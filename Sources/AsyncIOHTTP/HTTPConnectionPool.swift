@@ -11,6 +11,9 @@ final class HTTPConnectionPool: @unchecked Sendable {
         let isSecure: Bool
         let host: String
         let port: UInt16
+        /// The proxy the connection goes through: for `http`, the connection is to the proxy itself
+        /// (host and port are the proxy's); for `https`, it is a `CONNECT` tunnel to host and port.
+        var proxy: HTTPProxy? = nil
     }
 
     private final class Host: @unchecked Sendable {
@@ -41,8 +44,14 @@ final class HTTPConnectionPool: @unchecked Sendable {
     }
 
     /// An idle connection to `url`'s host, a new one, or (at the limit) the next one to come free.
-    func acquire(_ url: HTTPURL, connectTimeout: Duration, forceNew: Bool) async throws -> (HTTPClientConnection, reused: Bool) {
-        let key = Key(isSecure: url.scheme == "https", host: url.host, port: url.port)
+    func acquire(
+        _ url: HTTPURL, via proxy: HTTPProxy? = nil, connectTimeout: Duration, forceNew: Bool
+    ) async throws -> (HTTPClientConnection, reused: Bool) {
+        let key = if let proxy, url.scheme == "http" {
+            Key(isSecure: false, host: proxy.url.host, port: proxy.url.port, proxy: proxy)
+        } else {
+            Key(isSecure: url.scheme == "https", host: url.host, port: url.port, proxy: proxy)
+        }
         let host = hosts[key] ?? { let made = Host(); hosts[key] = made; return made }()
         while true {
             if isShutDown { throw HTTPClientError(.connectionClosed, url: url.description, "the client is shut down") }
@@ -137,9 +146,20 @@ final class HTTPConnectionPool: @unchecked Sendable {
         do {
             let tls = key.isSecure ? try self.tls ?? TLSContext.defaultClient(applicationProtocols: ["http/1.1"]) : nil
             let stream: any ByteStream = try await withTimeout(timeout) {
-                let socket = try await self.loop.connect(host: url.host, port: url.port)
-                guard let tls else { return socket }
-                return try await TLSStream.connect(over: socket, context: tls, serverName: url.host, port: url.port)
+                guard let proxy = key.proxy else {
+                    let socket = try await self.loop.connect(host: url.host, port: url.port)
+                    guard let tls else { return socket }
+                    return try await TLSStream.connect(over: socket, context: tls, serverName: url.host, port: url.port)
+                }
+                let socket = try await self.loop.connect(host: proxy.url.host, port: proxy.url.port)
+                guard let tls else { return socket }  // plain http: the proxy forwards each request
+                do {
+                    try await self.openTunnel(over: socket, to: url, via: proxy)
+                    return try await TLSStream.connect(over: socket, context: tls, serverName: url.host, port: url.port)
+                } catch {
+                    socket.close()
+                    throw error
+                }
             }
             return HTTPClientConnection(key: key, reader: StreamReader(stream: stream), writer: StreamWriter(stream: stream))
         } catch is TimeoutError {
@@ -152,6 +172,35 @@ final class HTTPConnectionPool: @unchecked Sendable {
             case .resolution: throw HTTPClientError(.resolution, url: url.description, error.description)
             default: throw HTTPClientError(.connectFailed, url: url.description, error.description)
             }
+        }
+    }
+
+    /// Asks the proxy for a tunnel to `url`'s host and port (`CONNECT`, RFC 9110 §9.3.6) and reads its
+    /// answer: a `2xx` opens the tunnel; anything else is an error naming the status.
+    private func openTunnel(over socket: Socket, to url: HTTPURL, via proxy: HTTPProxy) async throws {
+        let authority = url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)"
+        var head = "CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n"
+        if let authorization = proxy.authorization { head += "Proxy-Authorization: \(authorization)\r\n" }
+        head += "\r\n"
+        try await loop.sendAll(socket, Array(head.utf8))
+        // The answer's head, read byte by byte so that nothing of the tunnel is consumed (a proxy sends
+        // no body with a 2xx to CONNECT).
+        var answer: [UInt8] = []
+        while !answer.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard answer.count < 16 * 1024 else {
+                throw HTTPClientError(.protocolError, url: url.description, "the proxy's answer to CONNECT is too long")
+            }
+            let received = try await loop.receive(socket, upTo: 1)
+            guard received.count == 1 else {
+                throw HTTPClientError(.connectionClosed, url: url.description, "the proxy closed the connection during CONNECT")
+            }
+            answer.append(received[0])
+        }
+        let statusLine = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self)
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]), (200..<300).contains(code) else {
+            throw HTTPClientError(.connectFailed, url: url.description,
+                                  "the proxy \(proxy.url.authority) refused the tunnel: \(statusLine)")
         }
     }
 

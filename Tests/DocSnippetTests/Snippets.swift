@@ -533,6 +533,16 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPParser_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPProxy.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPProxy_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            var configuration = HTTPClient.Configuration()
+            configuration.proxy = try HTTPProxy("http://user:secret@proxy.internal:3128")
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/HTTPRouter.swift:1
 enum Snippet_Sources_AsyncIOHTTP_HTTPRouter_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
