@@ -76,6 +76,8 @@ public final class HTTPClient: @unchecked Sendable {
         /// Whether requests without ``proxy`` follow `http_proxy`, `https_proxy` and `no_proxy` (aiohttp's
         /// `trust_env`; curl always does). Default `false`.
         public var proxiesFromEnvironment = false
+        /// Callbacks around every request, for logging and metrics.
+        public var trace = HTTPClientTrace()
         /// The TLS client context for `https://` (trust roots, verification, client certificate). Nil:
         /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
         public var tls: TLSContext?
@@ -131,7 +133,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// `GET url`.
     ///
     /// ### Cancellation
-    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    /// As ``request(_:_:query:headerFields:body:timeouts:)``.
     public func get(
         _ url: String, query: [(name: String, value: String)] = [], headerFields: HTTPFields = [:], timeouts: Timeouts? = nil
     ) async throws -> HTTPClientResponse {
@@ -141,7 +143,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// `POST url` with `body`.
     ///
     /// ### Cancellation
-    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    /// As ``request(_:_:query:headerFields:body:timeouts:)``.
     public func post(
         _ url: String, body: HTTPBody, headerFields: HTTPFields = [:], timeouts: Timeouts? = nil
     ) async throws -> HTTPClientResponse {
@@ -237,10 +239,10 @@ public final class HTTPClient: @unchecked Sendable {
     /// Sends `request` (an `HTTPRequest` with scheme, authority and path; the scheme defaults to
     /// `http`) with `body`, follows redirects, and returns the response once its head has arrived.
     ///
-    /// - Throws: As ``request(_:_:headerFields:body:timeouts:)``; `.badURL` without an authority.
+    /// - Throws: As ``request(_:_:query:headerFields:body:timeouts:)``; `.badURL` without an authority.
     ///
     /// ### Cancellation
-    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    /// As ``request(_:_:query:headerFields:body:timeouts:)``.
     public func request(_ request: HTTPRequest, body: HTTPBody = .empty, timeouts: Timeouts? = nil) async throws -> HTTPClientResponse {
         try pool.loop.checkInLoop("HTTPClient", "request")
         guard let authority = request.authority, !authority.isEmpty else {
@@ -316,7 +318,16 @@ public final class HTTPClient: @unchecked Sendable {
                 request.path = "http://\(url.authority)\(url.target)"
                 if let authorization = proxy.authorization { request.headerFields[.proxyAuthorization] = authorization }
             }
-            let (connection, reused) = try await pool.acquire(url, via: proxy, connectTimeout: connectTimeout, forceNew: forceNew)
+            let started = pool.loop.now
+            configuration.trace.requestStart?(HTTPClientTrace.Start(method: method, url: url, headerFields: fields))
+            let (connection, reused): (HTTPClientConnection, Bool)
+            do {
+                (connection, reused) = try await pool.acquire(url, via: proxy, connectTimeout: connectTimeout, forceNew: forceNew)
+            } catch {
+                configuration.trace.requestFailed?(HTTPClientTrace.Failure(method: method, url: url, error: error))
+                throw error
+            }
+            if !reused { configuration.trace.connectionCreated?(url) }
             do {
                 try await connection.send(
                     request, body: body, url: url, userAgent: configuration.userAgent,
@@ -331,6 +342,9 @@ public final class HTTPClient: @unchecked Sendable {
                     if decoder != nil { declared = nil }  // the length on the wire, not the decoded one
                 }
                 let source = HTTPClientResponseBody.Source(connection: connection, pool: pool, url: url, decoder: decoder)
+                configuration.trace.requestEnd?(HTTPClientTrace.End(
+                    method: method, url: url, status: head.response.status, duration: started.duration(to: pool.loop.now),
+                    reusedConnection: reused))
                 return HTTPClientResponse(
                     head: head.response, url: url, redirects: 0,
                     body: HTTPClientResponseBody(source: source, declaredLength: head.framing == .none ? 0 : declared))
@@ -344,6 +358,7 @@ public final class HTTPClient: @unchecked Sendable {
             } catch {
                 connection.close()
                 pool.release(connection)
+                configuration.trace.requestFailed?(HTTPClientTrace.Failure(method: method, url: url, error: error))
                 throw error
             }
         }

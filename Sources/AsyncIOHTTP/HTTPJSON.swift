@@ -16,10 +16,10 @@ extension HTTPClient {
     /// Sends `method url` with `value` as a JSON body (`Content-Type: application/json` unless
     /// `headerFields` has one).
     ///
-    /// - Throws: `EncodingError`; what ``request(_:_:headerFields:body:timeouts:)`` throws.
+    /// - Throws: `EncodingError`; what ``request(_:_:query:headerFields:body:timeouts:)`` throws.
     ///
     /// ### Cancellation
-    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    /// As ``request(_:_:query:headerFields:body:timeouts:)``.
     public func request(
         _ method: HTTPRequest.Method, _ url: String, json value: some Encodable, headerFields: HTTPFields = [:],
         timeouts: Timeouts? = nil
@@ -32,7 +32,7 @@ extension HTTPClient {
     /// `POST url` with `value` as a JSON body.
     ///
     /// ### Cancellation
-    /// As ``request(_:_:headerFields:body:timeouts:)``.
+    /// As ``request(_:_:query:headerFields:body:timeouts:)``.
     public func post(
         _ url: String, json value: some Encodable, headerFields: HTTPFields = [:], timeouts: Timeouts? = nil
     ) async throws -> HTTPClientResponse {

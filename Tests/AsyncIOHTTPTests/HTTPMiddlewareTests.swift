@@ -127,3 +127,31 @@ struct LineCollector: LogHandler {
     }
     func log(event: LogEvent) { lines.append("\(event.message)") }
 }
+
+/// The client's trace callbacks (issue 14, aiohttp's TraceConfig).
+@Suite(.timeLimit(.minutes(1)))
+struct HTTPClientTraceTests {
+    @Test func everyHopConnectionAndFailureIsReported() async throws {
+        var router = HTTPRouter()
+        router.get("/a") { _ in HTTPServerResponse(status: .found, headerFields: [.location: "/b"]) }
+        router.get("/b") { _ in .text("b") }
+        try await withServer(router) { server, _ in
+            let events = Recorder()
+            var configuration = HTTPClient.Configuration()
+            configuration.trace.requestStart = { events.append("start \($0.method) \($0.url.target)") }
+            configuration.trace.requestEnd = { events.append("end \($0.url.target) \($0.status.code) reused=\($0.reusedConnection)") }
+            configuration.trace.connectionCreated = { events.append("connect \($0.port)") }
+            configuration.trace.requestFailed = { events.append("failed \($0.url.port) \(($0.error as? HTTPClientError)?.code.description ?? "?")") }
+            try await withHTTPClient(configuration: configuration) { client in
+                let port = server.localAddress.port!
+                _ = try await client.get("http://127.0.0.1:\(port)/a").body.collect()
+                await #expect(throws: HTTPClientError.self) { _ = try await client.get("http://127.0.0.1:1/") }
+                #expect(events.value == [
+                    "start GET /a", "connect \(port)", "end /a 302 reused=false",
+                    "start GET /b", "end /b 200 reused=true",
+                    "start GET /", "failed 1 connection refused",
+                ])
+            }
+        }
+    }
+}

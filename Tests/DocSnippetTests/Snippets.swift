@@ -498,6 +498,18 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPClient_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPClientTrace.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPClientTrace_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            var configuration = HTTPClient.Configuration()
+            configuration.trace.requestEnd = { event in
+                print("\(event.method) \(event.url) -> \(event.status.code) in \(event.duration)")
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/HTTPCookie.swift:1
 enum Snippet_Sources_AsyncIOHTTP_HTTPCookie_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
