@@ -44,6 +44,9 @@ public final class HTTPClient: @unchecked Sendable {
         public var timeouts = Timeouts()
         /// The most connections to one host and port. Default 8.
         public var maxConnectionsPerHost = 8
+        /// The most connections across every host (aiohttp's `limit`); at the limit the oldest idle
+        /// connection of another host is closed, or the request waits. Default 100.
+        public var maxConnections = 100
         /// How long an unused pooled connection stays open. Default 60 s.
         public var idleConnectionTimeout: Duration = .seconds(60)
         /// The most redirects followed for one request; 0 returns redirects as they are. Default 10.
@@ -116,6 +119,7 @@ public final class HTTPClient: @unchecked Sendable {
         self.configuration = configuration
         cookieJar = configuration.cookieJar ?? HTTPCookieJar()
         pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
+                                  maxTotal: configuration.maxConnections,
                                   idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
     }
 

@@ -24,6 +24,12 @@ final class HTTPConnectionPool: @unchecked Sendable {
 
     let loop: EventLoop
     private let maxPerHost: Int
+    /// The most connections across every host (idle ones included).
+    private let maxTotal: Int
+    /// Connections open across every host.
+    private var totalOpen = 0
+    /// Requests waiting because the whole pool is full (woken whenever a connection closes or idles).
+    private var poolWaiters: Host = Host()
     private let idleTimeout: Duration
     private var hosts: [Key: Host] = [:]
     private var nextWaiterID: UInt64 = 0
@@ -35,8 +41,10 @@ final class HTTPConnectionPool: @unchecked Sendable {
     /// The TLS context for `https`, nil for the shared default.
     private let tls: TLSContext?
 
-    init(loop: EventLoop, maxPerHost: Int, idleTimeout: Duration, tls: TLSContext?) {
+    init(loop: EventLoop, maxPerHost: Int, maxTotal: Int = .max, idleTimeout: Duration, tls: TLSContext?) {
         precondition(maxPerHost > 0, "maxConnectionsPerHost must be positive")
+        precondition(maxTotal > 0, "maxConnections must be positive")
+        self.maxTotal = maxTotal
         self.loop = loop
         self.tls = tls
         self.maxPerHost = maxPerHost
@@ -59,25 +67,37 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 while let connection = host.idle.popLast() {
                     if connection.isUsableWhenIdle { return (connection, true) }
                     connection.close()
-                    host.open -= 1
+                    closed(host)
                 }
             } else if host.open >= maxPerHost, let oldest = host.idle.first {
                 // A fresh connection was asked for: make room by closing an idle one.
                 host.idle.removeFirst()
                 oldest.close()
-                host.open -= 1
+                closed(host)
             }
-            if host.open < maxPerHost {
+            if host.open < maxPerHost && totalOpen >= maxTotal {
+                // The pool is full: make room by closing the oldest idle connection of another host.
+                if let (other, oldest) = oldestIdleElsewhere(than: host) {
+                    other.idle.removeFirst()
+                    oldest.close()
+                    closed(other)
+                }
+            }
+            if host.open < maxPerHost && totalOpen < maxTotal {
                 host.open += 1
+                totalOpen += 1
                 do {
                     let connection = try await connect(url, key: key, timeout: connectTimeout)
                     connectionsOpened += 1
                     return (connection, false)
                 } catch {
-                    host.open -= 1
-                    wakeOne(host)
+                    closed(host)
                     throw error
                 }
+            }
+            if host.open < maxPerHost {
+                try await wait(in: poolWaiters)  // full across hosts, nothing idle to close
+                continue
             }
             try await wait(in: host)
         }
@@ -90,9 +110,12 @@ final class HTTPConnectionPool: @unchecked Sendable {
             connection.idleDeadline = loop.now.nanoseconds.addingSaturated(idleTimeout.nanoseconds)
             host.idle.append(connection)
             if sweepTimer == nil { armSweep(at: connection.idleDeadline) }
+            wakeOne(poolWaiters)  // an idle connection can now be closed for another host
         } else {
             connection.close()
             host.open -= 1
+            totalOpen -= 1
+            wakeOne(poolWaiters)
         }
         wakeOne(host)
     }
@@ -115,7 +138,11 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 return false
             }
             host.open -= closed
-            for _ in 0..<closed { wakeOne(host) }
+            totalOpen -= closed
+            for _ in 0..<closed {
+                wakeOne(host)
+                wakeOne(poolWaiters)
+            }
         }
         if let earliest, !isShutDown { armSweep(at: earliest) }
     }
@@ -132,11 +159,15 @@ final class HTTPConnectionPool: @unchecked Sendable {
         for host in hosts.values {
             for connection in host.idle { connection.close() }
             host.open -= host.idle.count
+            totalOpen -= host.idle.count
             host.idle.removeAll()
             let waiters = host.waiters
             host.waiters.removeAll()
             for waiter in waiters { waiter.continuation.resume() }  // they see isShutDown
         }
+        let waiters = poolWaiters.waiters
+        poolWaiters.waiters.removeAll()
+        for waiter in waiters { waiter.continuation.resume() }
     }
 
     /// Idle connections, for tests.
@@ -217,6 +248,24 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 host.waiters.remove(at: index).continuation.resume(throwing: CancellationError())
             }
         }
+    }
+
+    /// A connection of `host` closed: one fewer open, and a waiter of the host and of the pool may go.
+    private func closed(_ host: Host) {
+        host.open -= 1
+        totalOpen -= 1
+        wakeOne(host)
+        wakeOne(poolWaiters)
+    }
+
+    /// The host, other than `host`, whose first idle connection is the oldest.
+    private func oldestIdleElsewhere(than host: Host) -> (Host, HTTPClientConnection)? {
+        var best: (Host, HTTPClientConnection)?
+        for other in hosts.values where other !== host {
+            guard let first = other.idle.first else { continue }
+            if best == nil || first.idleDeadline < best!.1.idleDeadline { best = (other, first) }
+        }
+        return best
     }
 
     private func wakeOne(_ host: Host) {

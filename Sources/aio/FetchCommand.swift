@@ -80,6 +80,7 @@ struct FetchCommand: ParsableCommand {
         let allSucceeded = try EventLoop.run { loop in
             var configuration = HTTPClient.Configuration()
             configuration.maxConnectionsPerHost = concurrency
+            configuration.maxConnections = max(100, concurrency)
             configuration.tls = tlsContext
             configuration.timeouts = .init(connect: timeout, read: timeout, total: timeout)
             // CONTRACT.md: a live progress display on a terminal, nothing of it in a pipe or with --json.

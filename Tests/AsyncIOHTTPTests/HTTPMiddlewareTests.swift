@@ -155,3 +155,43 @@ struct HTTPClientTraceTests {
         }
     }
 }
+
+/// The client's total connection limit beside the per-host one (issue 14, aiohttp's `limit`).
+@Suite(.timeLimit(.minutes(1)))
+struct HTTPClientTotalLimitTests {
+    @Test func aFullPoolWaitsForABusyConnectionAndClosesAnIdleOne() async throws {
+        let gate = Future<Void>()
+        var router = HTTPRouter()
+        router.get("/hold") { _ in
+            HTTPServerResponse(body: .stream { writer in
+                try await gate.value
+                try await writer.write("released")
+            })
+        }
+        router.get("/quick") { _ in .text("quick") }
+        let handler = router.handler
+        try await withServer(router) { first, loop in
+            let second = try await HTTPServer.start(host: "127.0.0.1", port: 0, handler: handler)
+            var configuration = HTTPClient.Configuration()
+            configuration.maxConnections = 2
+            try await withHTTPClient(configuration: configuration) { client in
+                let a = "http://127.0.0.1:\(first.localAddress.port!)", b = "http://127.0.0.1:\(second.localAddress.port!)"
+                // Two responses in flight on the first host: the pool is full and nothing is idle.
+                let held1 = try await client.get("\(a)/hold"), held2 = try await client.get("\(a)/hold")
+                // (A Future, not the task's value: awaiting a Task is not a wait a deadline can end.)
+                let answer = Future<String>()
+                loop.spawn {
+                    do { answer.complete(try await client.get("\(b)/quick").text()) } catch { answer.fail(error) }
+                }
+                #expect(try await moveOnAfter(.seconds(1)) { _ in try await answer.value } == nil)
+                // A body read to its end idles its connection, which the waiting request then closes.
+                gate.complete(())
+                #expect(try await held1.text() == "released")
+                #expect(try await answer.value == "quick")
+                #expect(try await held2.text() == "released")
+                #expect(client.connectionsOpened == 3)
+            }
+            await second.shutdown()
+        }
+    }
+}
