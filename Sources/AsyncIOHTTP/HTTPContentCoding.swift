@@ -221,12 +221,3 @@ final class ContentDecoder {
         }
     }
 }
-
-extension StringProtocol {
-    var trimmingSpaces: Substring {
-        var text = Substring(self)
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
-        return text
-    }
-}

@@ -106,8 +106,7 @@ extension HTTPServerRequest {
             for pair in field.value.split(separator: ";") {
                 guard let equals = pair.firstIndex(of: "=") else { continue }
                 let name = pair[..<equals].trimmingSpaces
-                var value = pair[pair.index(after: equals)...].trimmingSpaces
-                if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
+                let value = pair[pair.index(after: equals)...].trimmingSpaces.unquoted
                 if !name.isEmpty { cookies.append((String(name), String(value))) }
             }
         }

@@ -90,8 +90,7 @@ public struct HTTPForm: Sendable {
                     for parameter in parameters.dropFirst() {
                         guard let equals = parameter.firstIndex(of: "=") else { continue }
                         let key = parameter[..<equals].trimmingSpaces.lowercased()
-                        var text = parameter[parameter.index(after: equals)...].trimmingSpaces
-                        if text.count >= 2, text.first == "\"", text.last == "\"" { text = text.dropFirst().dropLast() }
+                        let text = parameter[parameter.index(after: equals)...].trimmingSpaces.unquoted
                         if key == "name" { name = String(text) }
                         if key == "filename" { filename = String(text) }
                     }
@@ -175,12 +174,8 @@ extension HTTPServerRequest {
 
     /// The `boundary` parameter of a multipart `Content-Type`.
     static func boundary(_ contentType: String) throws(HTTPFormError) -> String {
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            guard let equals = parameter.firstIndex(of: "=") else { continue }
-            guard parameter[..<equals].trimmingSpaces.lowercased() == "boundary" else { continue }
-            var value = parameter[parameter.index(after: equals)...].trimmingSpaces
-            if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-            if !value.isEmpty && value.count <= 70 { return String(value) }
+        if let value = HTTPHeaderValue.parameter("boundary", in: contentType), !value.isEmpty && value.count <= 70 {
+            return String(value)
         }
         throw HTTPFormError("a multipart/form-data body needs a boundary parameter (RFC 2046: 1 to 70 characters)")
     }

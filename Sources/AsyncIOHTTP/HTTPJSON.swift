@@ -72,14 +72,7 @@ extension HTTPClientResponse {
 
     /// The `charset` parameter of a `Content-Type` value, lowercased.
     static func charset(_ contentType: String) -> String? {
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            guard let equals = parameter.firstIndex(of: "=") else { continue }
-            guard parameter[..<equals].trimmingSpaces.lowercased() == "charset" else { continue }
-            var value = parameter[parameter.index(after: equals)...].trimmingSpaces
-            if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-            return value.lowercased()
-        }
-        return nil
+        HTTPHeaderValue.parameter("charset", in: contentType)?.lowercased()
     }
 }
 

@@ -437,6 +437,7 @@ struct HTTPServerTests {
         // the body fails it.
         let total = isThreadSanitized ? 32 << 20 : 100 << 20
         let written = ManagedCounter()
+        let produced = Event()
         var router = HTTPRouter()
         router.get("/huge") { _ in
             HTTPServerResponse(body: .stream(length: total) { writer in
@@ -448,6 +449,7 @@ struct HTTPServerTests {
                     left -= size
                     written.value = writer.bytesWritten
                 }
+                produced.set()
             })
         }
         try await withServer(router) { server, loop in
@@ -478,6 +480,8 @@ struct HTTPServerTests {
                 received += count - start
             }
             #expect(received == total)
+            // The client can read the last bytes before the handler's last write has returned to it.
+            try await produced.wait()
             #expect(written.value == total)
             client.close()
         }
