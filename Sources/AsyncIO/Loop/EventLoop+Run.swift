@@ -170,6 +170,8 @@ extension EventLoop {
         }
         phase = .closed
         locals.removeAll()  // per-loop singletons may hold sockets, and so the loop: break the cycle
+        // A handler that captures the loop (to call its default handler, say) would keep it alive.
+        exceptionHandler.withLock { $0.handler = nil }
         for work in leftovers { forwardAfterClose(work) }
         while let work = ready.pop() { forwardAfterClose(work) }
         poller.close()
