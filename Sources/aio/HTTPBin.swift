@@ -70,7 +70,9 @@ enum HTTPBin {
     // MARK: - Documents
 
     static func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
-        .json(value.encoded() + "\n", status: status)
+        var bytes = value.encodedBytes()
+        bytes.append(UInt8(ascii: "\n"))
+        return HTTPServerResponse(status: status, headerFields: [.contentType: "application/json"], body: HTTPBody(bytes: bytes))
     }
 
     /// httpbin's `/gzip` and `/deflate`: `{flag: true, "headers", "method"}` in `coding`.

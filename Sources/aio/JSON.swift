@@ -29,58 +29,71 @@ indirect enum JSON: Equatable, Sendable {
 
     /// The JSON text: two-space indented when `pretty`, as httpbin writes it.
     func encoded(pretty: Bool = true) -> String {
-        var out = ""
+        String(decoding: encodedBytes(pretty: pretty), as: UTF8.self)
+    }
+
+    /// The JSON text's UTF-8 bytes (what a response body needs, without a detour through `String`).
+    func encodedBytes(pretty: Bool = true) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(into: &out, pretty: pretty, indent: 0)
         return out
     }
 
-    private func write(into out: inout String, pretty: Bool, indent: Int) {
+    private func newline(_ out: inout [UInt8], indent: Int) {
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent))
+    }
+
+    private func write(into out: inout [UInt8], pretty: Bool, indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .number(let text): out += text
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let text): out.append(contentsOf: text.utf8)
         case .string(let text): JSON.writeString(text, into: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
+            if items.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: " ", count: indent + 2) }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(&out, indent: indent + 2) }
                 item.write(into: &out, pretty: pretty, indent: indent + 2)
             }
-            if pretty { out += "\n" + String(repeating: " ", count: indent) }
-            out += "]"
+            if pretty { newline(&out, indent: indent) }
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
-            out += "{"
+            if members.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
             for (index, (key, value)) in members.enumerated() {
-                if index > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: " ", count: indent + 2) }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(&out, indent: indent + 2) }
                 JSON.writeString(key, into: &out)
-                out += pretty ? ": " : ":"
+                out.append(contentsOf: (pretty ? ": " : ":").utf8)
                 value.write(into: &out, pretty: pretty, indent: indent + 2)
             }
-            if pretty { out += "\n" + String(repeating: " ", count: indent) }
-            out += "}"
+            if pretty { newline(&out, indent: indent) }
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeString(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    /// `text` as a JSON string: `"`, `\` and control characters escaped, everything else as UTF-8.
+    private static func writeString(_ text: String, into out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            default: out.append(byte)  // bytes of multi-byte UTF-8 sequences are all 0x80 or more
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     // MARK: - Parsing
