@@ -42,12 +42,14 @@ def main():
             await asyncio.gather(player(), player())
         measure("await_pingpong", 200_000, args.runs, lambda n: run(pingpong(n)))
 
+    # create_task + await: spawn_join, and task_unstructured (asyncio's only kind of task) below.
+    async def spawn(n):
+        async def child(i):
+            return i
+        for i in range(n):
+            await asyncio.create_task(child(i))
+
     if wanted("spawn_join"):
-        async def spawn(n):
-            async def child(i):
-                return i
-            for i in range(n):
-                await asyncio.create_task(child(i))
         measure("spawn_join", 100_000, args.runs, lambda n: run(spawn(n)))
 
     if wanted("timers_1m"):
@@ -106,13 +108,7 @@ def main():
         measure("wait_first_completed", 50_000, args.runs, lambda n: run(waits(n)))
 
     if wanted("task_unstructured"):
-        # asyncio's create_task + await: the unstructured task of asyncio.
-        async def unstructured(n):
-            async def child(i):
-                return i
-            for i in range(n):
-                await asyncio.create_task(child(i))
-        measure("task_unstructured", 100_000, args.runs, lambda n: run(unstructured(n)))
+        measure("task_unstructured", 100_000, args.runs, lambda n: run(spawn(n)))
 
     if wanted("submit_8_threads"):
         def submit(n):

@@ -68,7 +68,7 @@ public final class HTTPCookieJar: Sendable {
             let key = pieces[0].trimmingSpaces.lowercased()
             let text = pieces.count > 1 ? String(pieces[1].trimmingSpaces) : ""
             switch key {
-            case "expires": if let date = HTTPDate.parseCookieDate(text) { expires = date }
+            case "expires": if let date = HTTPDate.parse(text) { expires = date }
             case "max-age": if let seconds = Int64(text) { maxAge = seconds }
             case "domain":
                 var domain = text.lowercased()

@@ -29,9 +29,11 @@ public enum HTTPDate {
         return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
-    /// A cookie date (RFC 6265 §5.1.1: tokens for the time, day, month and year in any order, two-digit
-    /// years mapped to 1970–2069), as seconds since the epoch; nil if one is missing or out of range.
-    static func parseCookieDate(_ text: String) -> Int64? {
+    /// An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms) or a cookie's `Expires`,
+    /// read with RFC 6265 §5.1.1's algorithm (tokens for the time, day, month and year in any order,
+    /// two-digit years mapped to 1970–2069), as seconds since the epoch; nil if one is missing or out of
+    /// range.
+    static func parse(_ text: String) -> Int64? {
         let tokens = text.split { !($0.isLetter || $0.isNumber || $0 == ":") }
         let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         var time: [Int]?, day: Int?, month: Int?, year: Int?

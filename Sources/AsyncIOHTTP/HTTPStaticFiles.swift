@@ -111,14 +111,11 @@ enum HTTPStaticFiles {
                 return tag == "*" || tag == eTag || tag == "W/" + eTag
             }
         }
-        if let ifModifiedSince = request.head.headerFields[.ifModifiedSince], let since = parseIMFDate(ifModifiedSince) {
+        if let ifModifiedSince = request.head.headerFields[.ifModifiedSince], let since = HTTPDate.parse(ifModifiedSince) {
             return modified <= since
         }
         return false
     }
-
-    /// Seconds since the epoch of an HTTP date (IMF-fixdate, or the obsolete forms), or nil.
-    static func parseIMFDate(_ text: String) -> Int64? { HTTPDate.parseCookieDate(text) }
 
     static func contentType(forPath path: String) -> String {
         let name = path.split(separator: "/").last ?? ""

@@ -54,28 +54,16 @@ struct EchoCommand: ParsableCommand {
         try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
-            var servers: [EchoServer] = []
-            var group: EventLoopGroup?
+            let started: LoopServers<EchoServer>
             do {
-                if loops == 1 {
-                    servers = [try await EchoServer.start(on: loop, host: host, port: port, api: api, tls: context, reusePort: false)]
-                } else {
-                    let threads = try EventLoopGroup(loops: loops, name: "echo")
-                    group = threads
-                    var chosenPort = port
-                    for serverLoop in threads.loops {
-                        let p = chosenPort
-                        let server = try await serverLoop.spawn {
-                            try await EchoServer.start(on: serverLoop, host: host, port: p, api: api, tls: context, reusePort: true)
-                        }.value
-                        chosenPort = server.port
-                        servers.append(server)
-                    }
+                started = try await LoopServers.start(loops: loops, on: loop, name: "echo", port: port, portOf: { $0.port }) {
+                    serverLoop, p, reusePort in
+                    try await EchoServer.start(on: serverLoop, host: host, port: p, api: api, tls: context, reusePort: reusePort)
                 }
             } catch let error as StreamError {
-                group?.shutdown()
                 throw CommandFailure(message: "\(error)", exitCode: 1)
             }
+            let servers = started.servers, group = started.group
             // SIGQUIT dumps the live tasks of every loop to stderr (asyncio's debug task dump).
             let quit = try SignalStream([.quit])
             defer { quit.close() }

@@ -85,29 +85,17 @@ struct ServeCommand: ParsableCommand {
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
             let handler = HTTPBin.router(staticDirectory: staticDirectory).handler
-            var servers: [HTTPServer] = []
-            var group: EventLoopGroup?
+            let started: LoopServers<HTTPServer>
             do {
-                if loops == 1 {
-                    servers = [try await HTTPServer.start(host: host, port: port, configuration: settings, handler: handler)]
-                } else {
-                    // One server per loop on the same port (SO_REUSEPORT): the kernel spreads the connections.
-                    let threads = try EventLoopGroup(loops: loops, name: "serve")
-                    group = threads
-                    var chosenPort = port
-                    for serverLoop in threads.loops {
-                        let p = chosenPort
-                        let server = try await serverLoop.spawn {
-                            try await HTTPServer.start(host: host, port: p, configuration: settings, handler: handler)
-                        }.value
-                        chosenPort = server.localAddress.port ?? p
-                        servers.append(server)
-                    }
+                // With several loops, `settings` asks for SO_REUSEPORT and one connection limit for all.
+                started = try await LoopServers.start(loops: loops, on: loop, name: "serve", port: port,
+                                                      portOf: { $0.localAddress.port }) { _, p, _ in
+                    try await HTTPServer.start(host: host, port: p, configuration: settings, handler: handler)
                 }
             } catch let error as StreamError {
-                group?.shutdown()
                 throw CommandFailure(message: "\(error)", exitCode: 1)
             }
+            let servers = started.servers, group = started.group
             // Last: once this line is out, the server accepts connections.
             StandardStreams.printLine("listening on \(host):\(servers[0].localAddress.port ?? port)")
 

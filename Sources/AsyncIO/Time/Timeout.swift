@@ -83,18 +83,11 @@ public nonisolated(nonsending) func withDeadline<Value>(
     _ deadline: LoopClock.Instant?,
     _ operation: (CancelScope) async throws -> Value
 ) async throws -> Value {
-    let scope = try CancelScope.open(deadline: deadline, "withDeadline")
-    do {
-        let value = try await CancelScope.currentKey.withValue(scope) { try await operation(scope) }
-        scope.close()
-        return value
-    } catch {
-        scope.close()
-        if scope.isCancelled && !Task.isCancelled {
-            throw TimeoutError(deadline: scope.deadline ?? deadline ?? scope.loop.now)
-        }
-        throw error
+    let (outcome, scope) = try await runInScope(deadline: deadline, "withDeadline", operation)
+    if case .failure = outcome, scope.isCancelled && !Task.isCancelled {
+        throw TimeoutError(deadline: scope.deadline ?? deadline ?? scope.loop.now)
     }
+    return try outcome.get()
 }
 
 /// Runs `operation`, cancelling its AsyncIO waits after `timeout`; returns `nil` instead of throwing
@@ -133,14 +126,24 @@ public nonisolated(nonsending) func moveOnAt<Value>(
     _ deadline: LoopClock.Instant?,
     _ operation: (CancelScope) async throws -> Value
 ) async throws -> Value? {
-    let scope = try CancelScope.open(deadline: deadline, "moveOnAt")
+    let (outcome, scope) = try await runInScope(deadline: deadline, "moveOnAt", operation)
+    if case .failure = outcome, scope.isCancelled && !Task.isCancelled { return nil }
+    return try outcome.get()
+}
+
+/// Runs `operation` in a new ``CancelScope`` with `deadline`, closes the scope, and returns what
+/// `operation` returned or threw with the scope, for the caller to tell a deadline from an error.
+@inlinable
+nonisolated(nonsending) func runInScope<Value>(
+    deadline: LoopClock.Instant?,
+    _ function: StaticString,
+    _ operation: (CancelScope) async throws -> Value
+) async throws -> (Result<Value, any Error>, CancelScope) {
+    let scope = try CancelScope.open(deadline: deadline, function)
+    defer { scope.close() }
     do {
-        let value = try await CancelScope.currentKey.withValue(scope) { try await operation(scope) }
-        scope.close()
-        return value
+        return (.success(try await CancelScope.currentKey.withValue(scope) { try await operation(scope) }), scope)
     } catch {
-        scope.close()
-        if scope.isCancelled && !Task.isCancelled { return nil }
-        throw error
+        return (.failure(error), scope)
     }
 }
