@@ -35,10 +35,16 @@ extension HTTPRouter {
     }
 
     /// `handler` inside `middlewares`, the first outermost.
+    ///
+    /// A plain loop, not `reduce`: a closure passed through a generic function comes back wrapped in
+    /// two reabstraction thunks, and each would add an async frame to every request in flight.
     static func chain(_ middlewares: [HTTPMiddleware], around handler: @escaping HTTPServer.Handler) -> HTTPServer.Handler {
-        middlewares.reversed().reduce(handler) { next, middleware in
-            { request in try await middleware(request, next) }
+        var chained = handler
+        for middleware in middlewares.reversed() {
+            let next = chained
+            chained = { request in try await middleware(request, next) }
         }
+        return chained
     }
 }
 

@@ -79,7 +79,10 @@ public struct HTTPRouter: Sendable {
     /// The router as a server handler, inside its middlewares.
     public var handler: HTTPServer.Handler {
         let router = self
-        return Self.chain(middlewares) { request in try await router.route(request) }
+        return Self.chain(middlewares) { request in
+            let (handler, routed) = router.resolve(request)
+            return try await handler(routed)
+        }
     }
 
     /// Finds the route for `request` and calls its handler.
@@ -87,11 +90,19 @@ public struct HTTPRouter: Sendable {
     /// ### Cancellation
     /// As the handler it calls.
     public func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        // The match is found outside this frame, which stays alive while the handler runs.
+        let (handler, routed) = resolve(request)
+        return try await handler(routed)
+    }
+
+    /// The handler for `request`, and the request as that handler sees it (with path parameters).
+    @inline(never)
+    func resolve(_ request: HTTPServerRequest) -> (HTTPServer.Handler, HTTPServerRequest) {
         let path = request.path
         var allowed: [HTTPRequest.Method] = []
         if let routes = literal[Self.normalized(path)] {
             if let route = Self.pick(routes, for: request.method, allowed: &allowed) {
-                return try await route.handler(request)
+                return (route.handler, request)
             }
         }
         if !patterned.isEmpty {
@@ -101,7 +112,7 @@ public struct HTTPRouter: Sendable {
                 if let picked = Self.pick([route], for: request.method, allowed: &allowed) {
                     var request = request
                     request.pathParameters = parameters
-                    return try await picked.handler(request)
+                    return (picked.handler, request)
                 }
             }
         }
@@ -110,9 +121,9 @@ public struct HTTPRouter: Sendable {
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
             response.head.headerFields[.allow] = methods.joined(separator: ", ")
-            return response
+            return ({ [response] _ in response }, request)
         }
-        return try await notFound(request)
+        return (notFound, request)
     }
 
     private static func pick(_ routes: [Route], for method: HTTPRequest.Method, allowed: inout [HTTPRequest.Method]) -> Route? {

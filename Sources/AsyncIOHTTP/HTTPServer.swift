@@ -75,7 +75,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let listener: Socket
     private var task: Task<Void, any Error>?
     private(set) var isShuttingDown = false
-    private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    private(set) var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
     /// Returns the memory of a wave of connections to the system once most of them are gone.
     private var reclaimer = MemoryReclaimer()
     /// Connections still in their TLS handshake: counted against the limit, closed at shutdown.
@@ -229,6 +229,9 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// Out of line: its frame and the connection task's closure stay alive for the connection's life,
+    /// so neither carries the other's temporaries.
+    @inline(never)
     private func serve(_ connection: HTTPServerConnection, handler: Handler) async {
         let id = ObjectIdentifier(connection)
         connections[id] = connection

@@ -18,7 +18,6 @@ final class HTTPServerConnection: @unchecked Sendable {
     private var state = HTTPServerConnectionState()
     private var deadline: ConnectionDeadline!
     private var timedOut: Bool { deadline.hasExpired }
-    private var scratch: [UInt8] = []
 
     /// What the connection is doing.
     var phase: HTTPServerConnectionState.Phase { state.phase }
@@ -123,7 +122,25 @@ final class HTTPServerConnection: @unchecked Sendable {
     }
 
     /// Answers one request; returns whether the connection can carry another.
+    ///
+    /// This function's frame stays alive for as long as the handler runs (for every request in flight),
+    /// so it holds only the request: setting up and responding are functions of their own.
+    @inline(never)
     private func serve(_ head: HTTPRequestHead, handler: HTTPServer.Handler) async -> Bool {
+        let request = makeRequest(head)
+        // Nothing buffered: give the receive buffer back while the handler runs (it may wait long).
+        reader.releaseStorageIfEmpty()
+        let outcome: Result<HTTPServerResponse, any Error>
+        do {
+            outcome = .success(try await handler(request))
+        } catch {
+            outcome = .failure(error)
+        }
+        return await respond(outcome, to: head)
+    }
+
+    @inline(never)
+    private func makeRequest(_ head: HTTPRequestHead) -> HTTPServerRequest {
         let generation = state.headReceived(hasBody: head.framing != .none, expectsContinue: head.expectsContinue)
         if state.bodyComplete {
             // Consume the parser's end-of-message event.
@@ -135,24 +152,32 @@ final class HTTPServerConnection: @unchecked Sendable {
         let body = state.bodyComplete
             ? HTTPRequestBody.empty
             : HTTPRequestBody(connection: self, generation: generation, declaredLength: Self.declaredLength(head.framing))
-        let request = HTTPServerRequest(head: head, body: body, connection: self)
+        return HTTPServerRequest(head: head, body: body, connection: self)
+    }
 
+    /// Writes the handler's response (or the error's); returns whether the connection stays open.
+    @inline(never)
+    private func respond(_ outcome: Result<HTTPServerResponse, any Error>, to head: HTTPRequestHead) async -> Bool {
         var response: HTTPServerResponse
-        do {
-            response = try await handler(request)
-        } catch is CancellationError {
-            return false
-        } catch let error as HTTPParseError {
-            // The handler read a malformed or oversized body.
-            await respondToParseError(error)
-            return false
-        } catch let error as HTTPBodyError where error.code == .tooLarge {
-            await respondToParseError(HTTPParseError(.bodyTooLarge, error.message, offset: 0))
-            return false
-        } catch {
-            if timedOut || writer.isClosed { return false }
-            server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
-            response = HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
+        switch outcome {
+        case .success(let value):
+            response = value
+        case .failure(let error):
+            switch error {
+            case is CancellationError:
+                return false
+            case let error as HTTPParseError:
+                // The handler read a malformed or oversized body.
+                await respondToParseError(error)
+                return false
+            case let error as HTTPBodyError where error.code == .tooLarge:
+                await respondToParseError(HTTPParseError(.bodyTooLarge, error.message, offset: 0))
+                return false
+            default:
+                if timedOut || writer.isClosed { return false }
+                server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
+                response = HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
+            }
         }
         let plan = state.handlerFinished(requestKeepAlive: head.keepAlive, serverShuttingDown: server.isShuttingDown)
         var keepAlive = plan.keepAlive
@@ -245,7 +270,9 @@ final class HTTPServerConnection: @unchecked Sendable {
         }
         if !mayDeclareLength { length = nil }
 
-        scratch.removeAll(keepingCapacity: true)
+        // A fresh buffer per response, not one kept per connection: an idle connection holds none.
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(256)
         HTTPSerializer.writeResponseLine(response.head, version: .http1_1, into: &scratch)
         let fields = response.head.headerFields
         HTTPSerializer.appendFields(fields, skippingFraming: true, into: &scratch)

@@ -106,7 +106,8 @@ struct ByteBuffer: ~Copyable {
         return nil
     }
 
-    /// Releases memory beyond `capacity` once the buffer is empty (after a burst).
+    /// Releases the storage once the buffer is empty, if it is larger than `target` bytes (after a
+    /// burst; 0 releases any).
     mutating func shrink(to target: Int) {
         guard isEmpty, capacity > target else { return }
         base.deallocate()

@@ -83,6 +83,9 @@ public final class EventLoop: @unchecked Sendable {
     /// The longest a job may hold the loop in debug mode before it is reported (default 100 ms).
     public let slowJobThreshold: Duration
     let logger: Logger
+    /// Where stream readers with no buffer storage receive (loop thread, used synchronously: bytes are
+    /// copied out before the receiving call returns). Freed with the loop.
+    let receiveScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
     /// The serial-executor facade, created with the loop.
     private(set) var serialFacade: LoopSerialExecutor!
 
@@ -133,6 +136,7 @@ public final class EventLoop: @unchecked Sendable {
     deinit {
         precondition(phase != .running, "EventLoop deinitialised while running")
         if phase != .closed { poller.close() }
+        receiveScratch.deallocate()
     }
 
     // MARK: - Where we are

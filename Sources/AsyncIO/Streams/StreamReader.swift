@@ -285,8 +285,41 @@ public final class StreamReader: @unchecked Sendable {
             return
         }
         let want = max(minimum, Self.receiveSize)
-        let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
-        let count = try await stream.receiveOnLoop(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
-        if count == 0 { eof = true } else { buffer.commitWrite(count) }
+        while true {
+            let result: IOResult<Int>
+            if buffer.capacity == 0 && want <= stream.loop.receiveScratch.count {
+                // No storage: receive into the loop's scratch space and keep only what arrived, so a
+                // reader that waits with nothing buffered holds no buffer memory.
+                let scratch = stream.loop.receiveScratch
+                result = try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: scratch.prefix(want)))
+                if case .done(let count) = result, count > 0 {
+                    buffer.append(UnsafeRawBufferPointer(rebasing: scratch.prefix(count)))
+                }
+            } else {
+                let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
+                result = try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
+                if case .done(let count) = result, count > 0 { buffer.commitWrite(count) }
+            }
+            switch result {
+            case .done(let count):
+                if count == 0 { eof = true }
+                await stream.loop.cooperateOnLoop()
+                return
+            case .wouldBlock:
+                // About to park: an empty buffer gives its memory back (an idle keep-alive connection
+                // costs no buffer), and the next receive goes through the scratch space.
+                if buffer.isEmpty { buffer.shrink(to: 0) }
+                try await stream.waitUntilReceivable()
+            }
+        }
+    }
+
+    /// Bytes of buffer storage the reader holds now (0 when it holds none).
+    package var storageCapacity: Int { buffer.capacity }
+
+    /// Frees the buffer's storage if nothing is buffered: for a protocol that is about to wait a long
+    /// time on something other than this stream (an HTTP server while its handler runs).
+    package func releaseStorageIfEmpty() {
+        buffer.shrink(to: 0)
     }
 }
