@@ -104,6 +104,30 @@ public final class HTTPBodyWriter: @unchecked Sendable {
         try await write(Array(text.utf8))
     }
 
+    /// Writes `count` bytes of `file` from `offset`: over plain TCP the kernel sends them from the page
+    /// cache (`sendfile(2)`, no copy through the program), over TLS they are read and written in
+    /// pieces (see `StreamWriter.sendFile(_:offset:count:)`).
+    ///
+    /// - Throws: ``HTTPBodyError`` `.lengthMismatch` past the declared length; `FileError` if the file
+    ///   cannot be read or is shorter than `count`; `StreamError` when the connection fails.
+    ///
+    /// ### Cancellation
+    /// Stops between pieces; the connection is then closed, since the body is cut short.
+    public func writeFile(_ file: File, offset: Int = 0, count: Int) async throws {
+        guard count > 0 else { return }
+        if let declaredLength, bytesWritten + count > declaredLength {
+            throw HTTPBodyError(.lengthMismatch, "wrote more than the declared \(declaredLength) bytes")
+        }
+        if chunked {
+            header.removeAll(keepingCapacity: true)
+            HTTPSerializer.writeChunkHeader(count: count, into: &header)
+            try await writer.write(header)
+        }
+        try await writer.sendFile(file, offset: offset, count: count)
+        bytesWritten += count
+        if chunked { try await writer.write([CR, LF]) }
+    }
+
     /// Ends the body: the last chunk, or a check that the declared length was met.
     func finish() async throws {
         if let declaredLength, bytesWritten != declaredLength {

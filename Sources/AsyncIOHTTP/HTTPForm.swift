@@ -53,85 +53,31 @@ public struct HTTPForm: Sendable {
     /// - Throws: ``HTTPFormError`` for a body that does not start with the boundary, a part without a
     ///   `Content-Disposition: form-data; name=...`, or a body cut short before the closing boundary.
     public static func multipart(_ body: [UInt8], boundary: String) throws(HTTPFormError) -> HTTPForm {
-        let delimiter = Array("--\(boundary)".utf8)
-        let crlf: [UInt8] = [13, 10]
-        guard var position = find(delimiter, in: body, from: 0) else {
-            throw HTTPFormError("the multipart body does not contain its boundary")
-        }
+        var parser = MultipartParser(boundary: boundary, maxHeaderBytes: max(body.count, 1))
+        parser.append(body)
+        parser.finish()
         var form = HTTPForm(fields: [], files: [])
-        position += delimiter.count
-        while true {
-            // After a delimiter: "--" ends the body, CRLF starts a part.
-            if body.count >= position + 2, body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-") {
+        var head: HTTPMultipartPartHead?
+        var content: [UInt8] = []
+        while let event = try parser.next() {
+            switch event {
+            case .part(let part):
+                head = part
+                content = []
+            case .content(let piece):
+                content += piece
+            case .partEnd:
+                guard let part = head else { continue }
+                if part.filename != nil {
+                    form.files.append(File(name: part.name, filename: part.filename, contentType: part.contentType, content: content))
+                } else {
+                    form.fields.append((part.name, String(decoding: content, as: UTF8.self)))
+                }
+            case .end:
                 return form
             }
-            guard body.count >= position + 2, body[position] == 13, body[position + 1] == 10 else {
-                throw HTTPFormError("the multipart body is cut short after a boundary")
-            }
-            position += 2
-            guard let headerEnd = find(crlf + crlf, in: body, from: position) else {
-                throw HTTPFormError("a multipart part's headers are cut short")
-            }
-            let headers = String(decoding: body[position..<headerEnd], as: UTF8.self)
-            position = headerEnd + 4
-            guard let next = find(crlf + delimiter, in: body, from: position) else {
-                throw HTTPFormError("a multipart part is cut short (no closing boundary)")
-            }
-            let content = Array(body[position..<next])
-            position = next + 2 + delimiter.count
-            var name: String?, filename: String?, contentType: String?
-            for line in headers.split(separator: "\r\n") {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                let field = line[..<colon].trimmingSpaces.lowercased()
-                let value = line[line.index(after: colon)...].trimmingSpaces
-                if field == "content-disposition" {
-                    let parameters = Self.parameters(value)
-                    guard parameters.first?.lowercased() == "form-data" else { continue }
-                    for parameter in parameters.dropFirst() {
-                        guard let equals = parameter.firstIndex(of: "=") else { continue }
-                        let key = parameter[..<equals].trimmingSpaces.lowercased()
-                        let text = parameter[parameter.index(after: equals)...].trimmingSpaces.unquoted
-                        if key == "name" { name = String(text) }
-                        if key == "filename" { filename = String(text) }
-                    }
-                } else if field == "content-type" {
-                    contentType = String(value)
-                }
-            }
-            guard let name else { throw HTTPFormError("a multipart part has no Content-Disposition: form-data; name=...") }
-            if filename != nil {
-                form.files.append(File(name: name, filename: filename, contentType: contentType, content: content))
-            } else {
-                form.fields.append((name, String(decoding: content, as: UTF8.self)))
-            }
         }
-    }
-
-    /// `form-data; name="a;b"` split at the semicolons outside quotes.
-    private static func parameters(_ value: Substring) -> [Substring] {
-        var parts: [Substring] = []
-        var start = value.startIndex
-        var quoted = false
-        for index in value.indices {
-            if value[index] == "\"" { quoted.toggle() }
-            if value[index] == ";" && !quoted {
-                parts.append(value[start..<index].trimmingSpaces)
-                start = value.index(after: index)
-            }
-        }
-        parts.append(value[start...].trimmingSpaces)
-        return parts
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        var index = start
-        let first = needle[0]
-        while index <= haystack.count - needle.count {
-            if haystack[index] == first && haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
-            index += 1
-        }
-        return nil
+        preconditionFailure("a finished multipart parser asked for more input")
     }
 }
 

@@ -4,7 +4,7 @@ import HTTPTypes
 
 /// Serves the regular files under a directory (aiohttp's `add_static`): `Content-Type` by extension,
 /// `Last-Modified` and `ETag`, conditional requests (`304`), single byte ranges (`206`, `416`), and
-/// files streamed from disk, never read whole into memory.
+/// files sent by the kernel (`sendfile(2)`) over plain TCP or read in pieces over TLS, never read whole into memory.
 ///
 /// A path that is not a regular file inside the directory gets ``HTTPRouter/notFound``: any `..` or
 /// `.` segment, raw or percent-encoded, even one that would stay inside; an encoded `/` or NUL; a
@@ -86,14 +86,8 @@ enum HTTPStaticFiles {
         let part = slice
         let body = HTTPBody.stream(length: part.count) { writer in
             do {
-                if part.lowerBound > 0 { try await file.seek(to: part.lowerBound) }
-                var left = part.count
-                while left > 0 {
-                    let chunk = try await file.read(upTo: min(left, 64 * 1024))
-                    if chunk.isEmpty { break }  // the file shrank: the length check fails the response
-                    try await writer.write(chunk)
-                    left -= chunk.count
-                }
+                // sendfile(2) over plain TCP; a file that shrank meanwhile fails the response.
+                try await writer.writeFile(file, offset: part.lowerBound, count: part.count)
             } catch {
                 try? await file.close()
                 throw error

@@ -50,6 +50,22 @@ public enum FileDescriptorOps {
         try nonBlockingCall("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// Copies up to `count` bytes of the file `source`, from `offset`, to `destination` inside the
+    /// kernel (from the page cache, no copy through the program), and advances `offset` by what was
+    /// copied. The file's own position does not move. `.wouldBlock` when `destination` (a non-blocking
+    /// socket or pipe) is full; `.done(0)` at the end of the file.
+    ///
+    /// A peer that has gone raises `SIGPIPE` (there is no `MSG_NOSIGNAL` for this call): ignore it
+    /// first (``ProcessOps/ignoreBrokenPipeSignal()``) to get `EPIPE` instead.
+    ///
+    /// The corresponding C function is `sendfile`.
+    public static func sendFile(to destination: Int32, from source: Int32, offset: inout Int, count: Int) throws(Errno) -> IOResult<Int> {
+        var position = off_t(offset)
+        let result = try nonBlockingCall("sendfile") { Glibc.sendfile(destination, source, &position, count) }
+        offset = Int(position)
+        return result
+    }
+
     /// Creates a pipe with `O_CLOEXEC | O_NONBLOCK` on both ends: `(read end, write end)`.
     ///
     /// The corresponding C function is `pipe2`.

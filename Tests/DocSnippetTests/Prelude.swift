@@ -1,4 +1,6 @@
 import AsyncIO
+import AsyncIOHTTP
+import HTTPTypes
 
 // The context doc fragments may use, besides `loop`, `reader` and `writer` (the parameters of each
 // snippet's `body`): the placeholders the docs name for "your code here".
@@ -39,3 +41,6 @@ enum MyStream {
 
 /// The running downloads of the `wait` example.
 nonisolated(unsafe) let downloads: [Task<Page, any Error>] = []
+
+/// The request a handler fragment reads (the `HTTPMultipartReader` example).
+let request = HTTPServerRequest(head: HTTPRequest(method: .post, scheme: nil, authority: "example.com", path: "/upload"))

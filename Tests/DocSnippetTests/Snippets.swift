@@ -535,6 +535,24 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPMiddleware_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPMultipartReader.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPMultipartReader_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let parts = try request.multipart()
+            while let part = try await parts.nextPart() {
+                if part.filename != nil {
+                    let file = try await File.open("/tmp/upload", mode: .write)
+                    while let piece = try await parts.readChunk() { try await file.write(piece) }
+                    try await file.close()
+                } else {
+                    print(part.name, String(decoding: try await parts.collectPart(upTo: 4096), as: UTF8.self))
+                }
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/HTTPParser.swift:1
 enum Snippet_Sources_AsyncIOHTTP_HTTPParser_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {

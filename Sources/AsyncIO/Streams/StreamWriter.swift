@@ -35,6 +35,9 @@ public final class StreamWriter: @unchecked Sendable {
     /// writer alive; one that reads nothing at all (its window and the kernel's buffers are full) does
     /// not. It costs nothing while writes complete at once: the timer runs only while bytes are buffered.
     public var stallTimeout: Duration?
+    /// A ``sendFile(_:offset:count:)`` is writing to the descriptor directly: other writes would
+    /// interleave with it, so they throw `.busy` meanwhile.
+    var isSendingFile = false
     private var isEOFRequested = false
     private var isEOFSent = false
     private var isClosing = false
@@ -221,9 +224,10 @@ public final class StreamWriter: @unchecked Sendable {
 
     // MARK: - Internals
 
-    private func checkWritable() throws {
+    func checkWritable() throws {
         try loop.checkInLoop("StreamWriter", "write")
         if let failure { throw failure }
+        if isSendingFile { throw StreamError(.busy, operation: "write") }
         if stream.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
     }
 
@@ -349,7 +353,7 @@ public final class StreamWriter: @unchecked Sendable {
         for waiter in ready { waiter.continuation.resume() }
     }
 
-    private func fail(_ error: any Error) {
+    func fail(_ error: any Error) {
         if failure == nil { failure = error }
         disarmFlush()
         let all = waiters
