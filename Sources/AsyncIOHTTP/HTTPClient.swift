@@ -257,7 +257,7 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     /// `url`, absolute, or relative to ``Configuration-swift.struct/baseURL``.
-    private func resolve(_ url: String) throws -> HTTPURL {
+    func resolve(_ url: String) throws -> HTTPURL {
         if let base = configuration.baseURL, !url.contains("://") {
             let baseURL = try HTTPURL(base)
             var resolved = try baseURL.resolving(url)

@@ -142,6 +142,18 @@ final class HTTPClientConnection: @unchecked Sendable {
         }
     }
 
+    /// The head of the answer to an upgrade request, for a protocol switch (a WebSocket): nothing after
+    /// the head is consumed, and the connection's timers stop (the new protocol keeps its own).
+    func readUpgradeHead(url: HTTPURL) async throws -> HTTPResponseHead {
+        switch try await nextEvent(url: url) {
+        case .responseHead(let head):
+            deadline.cancel()
+            return head
+        case .body, .end, .requestHead:
+            throw HTTPClientError(.protocolError, url: url.description, "a body before the response head")
+        }
+    }
+
     /// The next chunk of the response body, or nil at its end.
     func readBodyChunk(url: HTTPURL) async throws -> [UInt8]? {
         if bodyComplete { return nil }

@@ -120,6 +120,16 @@ final class HTTPConnectionPool: @unchecked Sendable {
         wakeOne(host)
     }
 
+    /// Takes a connection out of the pool for good (a WebSocket took it over): it no longer counts
+    /// against the limits, and the pool will never close or reuse it.
+    func detach(_ connection: HTTPClientConnection) {
+        guard let host = hosts[connection.key] else { return }
+        host.open -= 1
+        totalOpen -= 1
+        wakeOne(poolWaiters)
+        wakeOne(host)
+    }
+
     /// Closes the connections idle past their deadline; one timer for the whole pool, re-armed for the
     /// earliest deadline left (no timer per request).
     private func sweep() {

@@ -57,6 +57,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             let keepAlive = await serve(head, handler: handler)
             if !keepAlive || server.isShuttingDown { break }
         }
+        if writer.isClosed { return }  // closed by a protocol it was upgraded to
         if timedOut || reader.isAtEOF {
             if timedOut { writer.abort() } else { await writer.close() }
         } else {
@@ -85,8 +86,15 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Called at shutdown: a connection waiting for its next request closes now; one in the middle of
     /// a request closes after its response.
     func shutdownRequested() {
+        if let onShutdown {
+            onShutdown()
+            return
+        }
         if state.shutdownRequested() == .closeNow { writer.abort() }
     }
+
+    /// Set by a protocol that took the connection over (a WebSocket): how it closes at shutdown.
+    var onShutdown: (() -> Void)?
 
     // MARK: - Requests
 
@@ -178,6 +186,13 @@ final class HTTPServerConnection: @unchecked Sendable {
                 server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
                 response = HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
             }
+        }
+        if let upgrade = response.upgrade, response.head.status.code == 101 {
+            // Switching protocols: the head goes out, then the connection belongs to the new protocol.
+            do { _ = try await write(response, to: head, keepAlive: true) } catch { return false }
+            deadline.clear()
+            await upgrade(self)
+            return false
         }
         let plan = state.handlerFinished(requestKeepAlive: head.keepAlive, serverShuttingDown: server.isShuttingDown)
         var keepAlive = plan.keepAlive
@@ -287,7 +302,11 @@ final class HTTPServerConnection: @unchecked Sendable {
             HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &scratch)
         }
         scratch.append(contentsOf: server.dateLine())
-        if !keepAlive {
+        if status == 101, let connection = fields[.connection] {
+            scratch.append(contentsOf: "Connection: ".utf8)  // "Upgrade", from the protocol switched to
+            scratch.append(contentsOf: connection.utf8)
+            scratch.append(contentsOf: [CR, LF])
+        } else if !keepAlive {
             scratch.append(contentsOf: "Connection: close\r\n".utf8)
         } else if head.version == .http1_0 {
             scratch.append(contentsOf: "Connection: keep-alive\r\n".utf8)

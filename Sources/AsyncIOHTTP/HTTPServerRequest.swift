@@ -82,6 +82,9 @@ public struct HTTPServerResponse: Sendable {
     public var head: HTTPResponse
     /// The body (ignored for HEAD, 1xx, 204 and 304).
     public var body: HTTPBody
+    /// For a `101 Switching Protocols`: what takes the connection over once the head is out (a
+    /// WebSocket); the connection closes when it returns.
+    var upgrade: (@Sendable (HTTPServerConnection) async -> Void)?
 
     /// A response with `status`, `headerFields` and `body`.
     public init(status: HTTPResponse.Status = .ok, headerFields: HTTPFields = [:], body: HTTPBody = .empty) {

@@ -3,14 +3,14 @@ import AsyncIO
 import AsyncIOSystem
 import Logging
 
-/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo`, `serve` and `fetch`.
+/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo`, `serve`, `fetch` and `ws`.
 @main
 struct AIO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aio",
         abstract: "asyncio for Swift on Linux: servers and tools built on the AsyncIO event loop.",
         version: "0.1.0",
-        subcommands: [EchoCommand.self, ServeCommand.self, FetchCommand.self]
+        subcommands: [EchoCommand.self, ServeCommand.self, FetchCommand.self, WSCommand.self]
     )
 
     /// Like `ParsableCommand.main()`, but bad flags or arguments exit with 2 (CONTRACT.md), not
@@ -59,6 +59,7 @@ extension AIO {
         case "echo": return EchoCommand.examples
         case "serve": return ServeCommand.examples
         case "fetch": return FetchCommand.examples
+        case "ws": return WSCommand.examples
         default: return examples
         }
     }

@@ -54,8 +54,8 @@ struct FetchCommand: ParsableCommand {
 
     /// The request's fields: CONTRACT.md's `Accept-Encoding: gzip, deflate`, then each `--header`,
     /// which replaces a field of the same name.
-    static func headerFields(_ headers: [String]) throws -> HTTPFields {
-        var fields: HTTPFields = [.acceptEncoding: "gzip, deflate"]
+    static func headerFields(_ headers: [String], defaults: HTTPFields = [.acceptEncoding: "gzip, deflate"]) throws -> HTTPFields {
+        var fields = defaults
         var given: Set<HTTPField.Name> = []
         for header in headers {
             guard let colon = header.firstIndex(of: ":"), let name = HTTPField.Name(String(header[..<colon])) else {

@@ -28,6 +28,7 @@ enum HTTPBin {
     ] + applicationEndpoints + [
         ("/json", "a JSON document"),
         ("/plaintext", "Hello, World! (the benchmark route)"),
+        ("/ws/echo", "WebSocket: every message sent back (permessage-deflate when offered)"),
     ]
 
     static func router(staticDirectory: String? = nil) -> HTTPRouter {
@@ -60,6 +61,10 @@ enum HTTPBin {
         router.get("/gzip") { request in try compressed(request, .gzip, flag: "gzipped") }
         router.get("/deflate") { request in try compressed(request, .deflate, flag: "deflated") }
         addApplicationRoutes(to: &router)
+        // CONTRACT.md: every message back as one of the same type; 16 MiB messages (the default).
+        router.webSocket("/ws/echo") { ws, _ in
+            for try await message in ws.messages { try await ws.send(message) }
+        }
         if let staticDirectory { router.serveFiles(at: "/static", from: staticDirectory) }
         return router
     }
