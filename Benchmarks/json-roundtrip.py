@@ -7,7 +7,9 @@ Interleaved rounds; prints requests/s and the server's CPU microseconds per requ
     Benchmarks/json-roundtrip.py [--rounds 5] [--seconds 5] [--connections 16]
 
 Needs wrk, a release build of aio (swift build -c release --product aio) and python3 with aiohttp and
-uvloop.
+uvloop. The Hummingbird peer runs when it is built (`swift build -c release --package-path
+Benchmarks/peers/hb-json`, about 5 minutes the first time): Hummingbird 2.28.1, Codable JSON, its
+default NIO group (System.coreCount threads).
 """
 import argparse
 import json
@@ -57,6 +59,9 @@ def main():
         "aiohttp": ["python3", "Benchmarks/peers/aiohttp_json_server.py"],
         "aiohttp + uvloop": ["python3", "Benchmarks/peers/aiohttp_json_server.py", "--uvloop"],
     }
+    hummingbird = os.path.join(ROOT, "Benchmarks/peers/hb-json/.build/release/hb-json")
+    if os.path.exists(hummingbird):
+        servers["hummingbird"] = [hummingbird, "0"]
     results = {name: {"rps": [], "cpu": []} for name in servers}
     for r in range(args.rounds):
         for name, cmd in servers.items():

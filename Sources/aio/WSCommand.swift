@@ -52,6 +52,9 @@ struct WSCommand: ParsableCommand {
                 let ws: WebSocket
                 do {
                     ws = try await client.webSocket(url, headerFields: fields)
+                } catch let error as HTTPClientError {
+                    StandardStreams.printError("aio ws: \(error)")  // it names the URL
+                    return 1
                 } catch {
                     StandardStreams.printError("aio ws: \(url): \(error)")
                     return 1

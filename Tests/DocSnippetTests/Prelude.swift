@@ -44,3 +44,7 @@ nonisolated(unsafe) let downloads: [Task<Page, any Error>] = []
 
 /// The request a handler fragment reads (the `HTTPMultipartReader` example).
 let request = HTTPServerRequest(head: HTTPRequest(method: .post, scheme: nil, authority: "example.com", path: "/upload"))
+
+/// The router and client doc fragments add to and call (the WebSocket examples).
+nonisolated(unsafe) var router = HTTPRouter()
+var client: HTTPClient { get throws { try HTTPClient.shared } }

@@ -183,6 +183,42 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_AsyncIOHTTP_md_3 {
     }
 }
 
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/WebSockets.md:1
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_WebSockets_md_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+
+            try EventLoop.run {
+                var router = HTTPRouter()
+                router.webSocket("/chat") { ws, request in
+                    for try await message in ws.messages {
+                        if case .text(let text) = message {
+                            try await ws.send(text: "you said: \(text)")
+                        }
+                    }
+                }
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: router.handler)
+                try await server.run()
+            }
+        }
+    }
+}
+
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/WebSockets.md:2
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_WebSockets_md_2 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+
+            try EventLoop.run {
+                let ws = try await HTTPClient.shared.webSocket("ws://127.0.0.1:8080/chat")
+                try await ws.send(text: "hello")
+                if let reply = try await ws.receive() { print(reply) }
+                await ws.close()
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOTLS/AsyncIOTLS.docc/AsyncIOTLS.md:1
 enum Snippet_Sources_AsyncIOTLS_AsyncIOTLS_docc_AsyncIOTLS_md_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
@@ -573,6 +609,17 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPProxy_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/HTTPRouter+WebSocket.swift:1
+enum Snippet_Sources_AsyncIOHTTP_HTTPRouter_WebSocket_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            router.webSocket("/ws/echo") { ws, _ in
+                for try await message in ws.messages { try await ws.send(message) }
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/HTTPRouter.swift:1
 enum Snippet_Sources_AsyncIOHTTP_HTTPRouter_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
@@ -602,6 +649,31 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPStaticFiles_swift_1 {
         do {
             var router = HTTPRouter()
             router.serveFiles(at: "/static", from: "/srv/www")
+        }
+    }
+}
+
+/// Sources/AsyncIOHTTP/WebSocket/HTTPClient+WebSocket.swift:1
+enum Snippet_Sources_AsyncIOHTTP_WebSocket_HTTPClient_WebSocket_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let ws = try await client.webSocket("ws://127.0.0.1:8080/ws/echo")
+            try await ws.send(text: "hello")
+            print(try await ws.receive() as Any)
+            await ws.close()
+        }
+    }
+}
+
+/// Sources/AsyncIOHTTP/WebSocket/WebSocket.swift:1
+enum Snippet_Sources_AsyncIOHTTP_WebSocket_WebSocket_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            router.webSocket("/chat") { ws, request in
+                for try await message in ws.messages {
+                    if case .text(let text) = message { try await ws.send(text: "you said: \(text)") }
+                }
+            }
         }
     }
 }

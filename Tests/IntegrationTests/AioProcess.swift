@@ -7,6 +7,8 @@ final class AioProcess: @unchecked Sendable {
     let process = Process()
     private let stdout = Pipe()
     private let stderr = Pipe()
+    /// The process's stdin: a pipe the test may write to (and that stays open until ``closeStdin()``).
+    private let stdin = Pipe()
     private(set) var port: UInt16 = 0
     private let exited = DispatchSemaphore(value: 0)
 
@@ -25,6 +27,7 @@ final class AioProcess: @unchecked Sendable {
             process.executableURL = Self.executable
             process.arguments = arguments
         }
+        process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
         let exited = self.exited
@@ -45,6 +48,12 @@ final class AioProcess: @unchecked Sendable {
     convenience init(example name: String, _ arguments: [String] = []) {
         self.init(tool: Self.executable.deletingLastPathComponent().appendingPathComponent(name).path, arguments)
     }
+
+    /// Writes `text` to the process's stdin.
+    func write(_ text: String) { stdin.fileHandleForWriting.write(Data(text.utf8)) }
+
+    /// Closes the process's stdin (it reads end of file).
+    func closeStdin() { try? stdin.fileHandleForWriting.close() }
 
     /// Starts the process without waiting for anything.
     func start() throws { try process.run() }

@@ -63,7 +63,10 @@ public final class WebSocket: @unchecked Sendable {
 
     private var parser: WebSocketParser
     private let compressor: WebSocketCompressor?
-    private let sendTurn = Lock()
+    /// Whether a send holds the turn; the sends waiting for it, in order (loop-confined: no lock).
+    private var sendTurnHeld = false
+    private var sendTurnWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
+    private var nextSendWaiterID: UInt64 = 0
     private var isReceiving = false
     private var closeSent = false
     /// A failure that ends the connection (reported by every later call).
@@ -241,7 +244,7 @@ public final class WebSocket: @unchecked Sendable {
     /// being copied (servers; a client's is masked into a copy).
     private func write(opcode: UInt8, compressed: Bool, _ payload: [UInt8]) async throws {
         let mask = role == .client ? WebSocketFrameEncoder.randomMask() : nil
-        try await sendTurn.withLock {
+        try await withSendTurn {
             do {
                 if mask == nil && payload.count > 16 * 1024 {
                     var header: [UInt8] = []
@@ -259,6 +262,42 @@ public final class WebSocket: @unchecked Sendable {
                 if error is CancellationError { throw error }
                 throw lost
             }
+        }
+    }
+
+    /// Runs `body` holding the send turn, so that the frames of two sends never interleave (a frame
+    /// larger than the writer's buffer goes out in parts, and others could slip between them).
+    private func withSendTurn<Result>(_ body: () async throws -> Result) async throws -> Result {
+        if sendTurnHeld {
+            try await waitForSendTurn()  // handed over by the holder: still held
+        } else {
+            sendTurnHeld = true
+        }
+        defer { passSendTurn() }
+        return try await body()
+    }
+
+    private func waitForSendTurn() async throws {
+        nextSendWaiterID &+= 1
+        let id = nextSendWaiterID
+        let loop = self.loop
+        try await withCancellableWait(on: loop) {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                sendTurnWaiters.append((id, continuation))
+            }
+        } onCancel: {
+            loop.callSoon { [weak self] in
+                guard let self, let index = sendTurnWaiters.firstIndex(where: { $0.id == id }) else { return }
+                sendTurnWaiters.remove(at: index).continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    private func passSendTurn() {
+        if sendTurnWaiters.isEmpty {
+            sendTurnHeld = false
+        } else {
+            sendTurnWaiters.removeFirst().continuation.resume()
         }
     }
 
@@ -326,7 +365,7 @@ public final class WebSocket: @unchecked Sendable {
         if let code, code.isSendable, !closeSent, !writer.isClosed {
             closeSent = true
             _ = try? await moveOnAfter(configuration.closeTimeout) { _ in
-                try await sendTurn.withLock {
+                try await withSendTurn {
                     try await writer.write(WebSocketFrameEncoder.frame(
                         opcode: WebSocketFrameEncoder.close, payload: WebSocketFrameEncoder.closePayload(code, error.message),
                         mask: role == .client ? WebSocketFrameEncoder.randomMask() : nil))

@@ -212,10 +212,10 @@ struct WebSocketParser {
             let count = raw.count - start
             guard count > 0, let base = raw.baseAddress else { return }
             let data = base + start
-            var keyBytes = [key.0, key.1, key.2, key.3]
-            if offset != 0 { keyBytes = Array(keyBytes[offset...] + keyBytes[..<offset]) }
-            var word32: UInt32 = 0
-            withUnsafeMutableBytes(of: &word32) { $0.copyBytes(from: keyBytes) }
+            // The key as a little-endian word, rotated so that byte 0 lines up with `data[0]`.
+            let key32 = UInt32(key.0) | UInt32(key.1) << 8 | UInt32(key.2) << 16 | UInt32(key.3) << 24
+            let shift = UInt32(offset & 3) * 8
+            let word32 = shift == 0 ? key32 : (key32 >> shift | key32 << (32 - shift))
             let word = UInt64(word32) | UInt64(word32) << 32
             var index = 0
             // SAFETY: reads and writes stay within `data[0..<count]`, inside the array's buffer.
@@ -225,7 +225,8 @@ struct WebSocketParser {
                 index += 8
             }
             while index < count {
-                data.storeBytes(of: data.load(fromByteOffset: index, as: UInt8.self) ^ keyBytes[index & 3], toByteOffset: index, as: UInt8.self)
+                let keyByte = UInt8(truncatingIfNeeded: word32 >> (UInt32(index & 3) * 8))
+                data.storeBytes(of: data.load(fromByteOffset: index, as: UInt8.self) ^ keyByte, toByteOffset: index, as: UInt8.self)
                 index += 1
             }
         }

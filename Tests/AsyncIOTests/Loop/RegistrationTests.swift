@@ -199,6 +199,8 @@ struct TestKitTests {
             a.close()
             b.close()
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // At least 5 s if each jump waited the default 25 ms; the margin is for a loaded CI machine
+        // (2.2 s was seen with the whole suite and its Python peers running in parallel).
+        #expect(ContinuousClock.now - started < .seconds(4))
     }
 }
