@@ -5,11 +5,13 @@ each holding a `GET /delay/10` that the server is still answering), and prints t
 
     MALLOC_SIZES=/tmp/malloc_sizes.so Benchmarks/memory/idle-census.py 2000 .build/release/aio echo --port 0
     MALLOC_SIZES=/tmp/malloc_sizes.so Benchmarks/memory/idle-census.py --inflight 2000 .build/release/aio serve --port 0
+    MALLOC_SIZES=/tmp/malloc_sizes.so Benchmarks/memory/idle-census.py --ws 2000 .build/release/aio serve --port 0
 """
 import asyncio, sys, subprocess, resource, signal, os
 resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
 INFLIGHT = sys.argv[1] == "--inflight"
-args = sys.argv[2:] if INFLIGHT else sys.argv[1:]
+WS = sys.argv[1] == "--ws"
+args = sys.argv[2:] if INFLIGHT or WS else sys.argv[1:]
 N = int(args[0])
 
 
@@ -24,7 +26,14 @@ async def main():
     for i in range(N):
         r, w = await asyncio.open_connection("127.0.0.1", port)
         conns.append((r, w))
-    if INFLIGHT:
+    if WS:
+        for r, w in conns: w.write(b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        for r, w in conns: await r.readuntil(b"\r\n\r\n")
+        for r, w in conns: w.write(bytes([0x82, 0x88, 0, 0, 0, 0]) + b"ping1234")
+        for r, w in conns: await r.readexactly(10)
+        await asyncio.sleep(0.3)
+    elif INFLIGHT:
         for r, w in conns: w.write(b"GET /delay/10 HTTP/1.1\r\nHost: x\r\n\r\n")
         await asyncio.sleep(2)
     else:

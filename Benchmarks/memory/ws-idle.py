@@ -15,8 +15,17 @@ N = int(args[0])
 REQUEST = (b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
            + (b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if DEFLATE else b"") + b"\r\n")
-# A masked binary message of 8 bytes (mask key 0: the payload as it is).
-MESSAGE = bytes([0x82, 0x88, 0, 0, 0, 0]) + b"ping1234"
+# A masked binary message of 8 bytes (mask key 0: the payload as it is); with --deflate, compressed
+# (RSV1, raw deflate with the sync flush's trailer removed), so that the server keeps the client's
+# compression context (the client did not offer client_no_context_takeover).
+if DEFLATE:
+    import zlib
+    compressor = zlib.compressobj(wbits=-15)
+    body = compressor.compress(b"ping1234") + compressor.flush(zlib.Z_SYNC_FLUSH)
+    body = body[:-4]
+    MESSAGE = bytes([0xC2, 0x80 | len(body), 0, 0, 0, 0]) + body
+else:
+    MESSAGE = bytes([0x82, 0x88, 0, 0, 0, 0]) + b"ping1234"
 
 
 def rss(pid):
@@ -31,7 +40,7 @@ async def open_ws(port):
     w.write(MESSAGE)
     reply = await r.readexactly(2)
     length = reply[1] & 0x7F
-    await r.readexactly(length)
+    await r.readexactly(length)  # the echo (compressed too with --deflate: 8 bytes are under 64, so not)
     return r, w
 
 

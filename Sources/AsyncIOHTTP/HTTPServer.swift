@@ -237,6 +237,7 @@ public final class HTTPServer: @unchecked Sendable {
         connections[id] = connection
         reclaimer.opened(count: connections.count)
         await connection.run(handler: handler)
+        if let upgrade = connection.takeUpgrade() { await upgrade(connection) }
         connections[id] = nil
         reclaimer.closed(count: connections.count)
         slotFreed()

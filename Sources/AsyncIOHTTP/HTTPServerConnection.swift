@@ -57,7 +57,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             let keepAlive = await serve(head, handler: handler)
             if !keepAlive || server.isShuttingDown { break }
         }
-        if writer.isClosed { return }  // closed by a protocol it was upgraded to
+        if pendingUpgrade != nil || writer.isClosed { return }  // the connection switched protocols
         if timedOut || reader.isAtEOF {
             if timedOut { writer.abort() } else { await writer.close() }
         } else {
@@ -95,6 +95,16 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// Set by a protocol that took the connection over (a WebSocket): how it closes at shutdown.
     var onShutdown: (() -> Void)?
+
+    /// The protocol a `101` switched to, for the server to run after ``run(handler:)`` returns: its
+    /// frames then replace the HTTP ones instead of stacking on them (an idle WebSocket costs less).
+    private var pendingUpgrade: (@Sendable (HTTPServerConnection) async -> Void)?
+
+    /// Takes the protocol the connection switched to, if any.
+    func takeUpgrade() -> (@Sendable (HTTPServerConnection) async -> Void)? {
+        defer { pendingUpgrade = nil }
+        return pendingUpgrade
+    }
 
     // MARK: - Requests
 
@@ -163,35 +173,44 @@ final class HTTPServerConnection: @unchecked Sendable {
         return HTTPServerRequest(head: head, body: body, connection: self)
     }
 
+    /// What to answer for a handler's error, or nil when the connection just closes (after a parse
+    /// error's own answer). Out of line: respond's frame does not carry these paths.
+    @inline(never)
+    private func answer(for error: any Error, to head: HTTPRequestHead) async -> HTTPServerResponse? {
+        switch error {
+        case is CancellationError:
+            return nil
+        case let error as HTTPParseError:
+            // The handler read a malformed or oversized body.
+            await respondToParseError(error)
+            return nil
+        case let error as HTTPBodyError where error.code == .tooLarge:
+            await respondToParseError(HTTPParseError(.bodyTooLarge, error.message, offset: 0))
+            return nil
+        default:
+            if timedOut || writer.isClosed { return nil }
+            server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
+            return HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
+        }
+    }
+
     /// Writes the handler's response (or the error's); returns whether the connection stays open.
     @inline(never)
     private func respond(_ outcome: Result<HTTPServerResponse, any Error>, to head: HTTPRequestHead) async -> Bool {
-        var response: HTTPServerResponse
+        let response: HTTPServerResponse
         switch outcome {
         case .success(let value):
             response = value
         case .failure(let error):
-            switch error {
-            case is CancellationError:
-                return false
-            case let error as HTTPParseError:
-                // The handler read a malformed or oversized body.
-                await respondToParseError(error)
-                return false
-            case let error as HTTPBodyError where error.code == .tooLarge:
-                await respondToParseError(HTTPParseError(.bodyTooLarge, error.message, offset: 0))
-                return false
-            default:
-                if timedOut || writer.isClosed { return false }
-                server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
-                response = HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
-            }
+            guard let answer = await answer(for: error, to: head) else { return false }
+            response = answer
         }
         if let upgrade = response.upgrade, response.head.status.code == 101 {
-            // Switching protocols: the head goes out, then the connection belongs to the new protocol.
+            // Switching protocols: the head goes out, then the connection belongs to the new protocol,
+            // which the server runs once this connection's HTTP frames are gone (see `takeUpgrade`).
             do { _ = try await write(response, to: head, keepAlive: true) } catch { return false }
             deadline.clear()
-            await upgrade(self)
+            pendingUpgrade = upgrade
             return false
         }
         let plan = state.handlerFinished(requestKeepAlive: head.keepAlive, serverShuttingDown: server.isShuttingDown)
@@ -270,7 +289,37 @@ final class HTTPServerConnection: @unchecked Sendable {
     // MARK: - Responses
 
     /// Writes `response`; returns whether the connection stays open.
+    ///
+    /// The head is built by a synchronous function and a streamed body is written by another async
+    /// one: their temporaries live on the thread's stack or in a frame that exists only meanwhile,
+    /// not in this frame (the task allocator keeps the slabs of a connection's deepest frame chain
+    /// for the connection's whole life).
     private func write(_ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool) async throws -> Bool {
+        let (message, chunked, hasBody, keepAlive) = serializeHead(response, to: head, keepAlive: keepAlive)
+        switch response.body.storage {
+        case .bytes(let bytes):
+            if hasBody && bytes.count > 64 * 1024 {
+                try await writer.write(message)
+                try await writer.write(bytes)
+            } else {
+                try await writer.write(message)  // the body, if any, is in it: one send
+            }
+            return keepAlive
+        case .stream(let declared, let produce):
+            try await writer.write(message)
+            if hasBody {
+                return try await writeStreamedBody(produce, chunked: chunked, declaredLength: declared) && keepAlive
+            }
+            return keepAlive
+        }
+    }
+
+    /// The head's bytes (with a body of up to 64 KiB in memory after it), whether the body is chunked,
+    /// whether there is one, and whether the connection stays open.
+    @inline(never)
+    private func serializeHead(
+        _ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool
+    ) -> (message: [UInt8], chunked: Bool, hasBody: Bool, keepAlive: Bool) {
         var keepAlive = keepAlive
         if let connection = response.head.headerFields[.connection], connection.lowercased().contains("close") {
             keepAlive = false
@@ -312,37 +361,37 @@ final class HTTPServerConnection: @unchecked Sendable {
             scratch.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         scratch.append(contentsOf: [CR, LF])
-
-        switch response.body.storage {
-        case .bytes(let bytes):
-            if hasBody && bytes.count <= 64 * 1024 {
-                scratch.append(contentsOf: bytes)  // head and body in one send
-                try await writer.write(scratch)
-            } else {
-                try await writer.write(scratch)
-                if hasBody { try await writer.write(bytes) }
-            }
-        case .stream(let declared, let produce):
-            try await writer.write(scratch)
-            if hasBody {
-                let bodyWriter = HTTPBodyWriter(writer: writer, chunked: chunked, declaredLength: declared)
-                do {
-                    try await produce(bodyWriter)
-                    try await bodyWriter.finish()
-                } catch {
-                    // The head is out: the only way to tell the client the body is cut short.
-                    if let stream = error as? StreamError, stream.code == .broken || stream.code == .closed {
-                        // The client went away mid-body: routine, not a server error.
-                        server.logger.debug("client left during the response body", metadata: ["error": "\(error)"])
-                    } else if !(error is CancellationError) {
-                        server.logger.error("response body failed", metadata: ["error": "\(error)"])
-                    }
-                    writer.abort()
-                    return false
-                }
-            }
+        if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
+            scratch.append(contentsOf: bytes)  // head and body in one send
         }
-        return keepAlive
+        return (scratch, chunked, hasBody, keepAlive)
+    }
+
+    /// Runs a streamed body's producer; false when the body was cut short (the connection must close).
+    @inline(never)
+    private func writeStreamedBody(
+        _ produce: @Sendable (HTTPBodyWriter) async throws -> Void, chunked: Bool, declaredLength: Int?
+    ) async throws -> Bool {
+        let bodyWriter = HTTPBodyWriter(writer: writer, chunked: chunked, declaredLength: declaredLength)
+        do {
+            try await produce(bodyWriter)
+            try await bodyWriter.finish()
+            return true
+        } catch {
+            // The head is out: the only way to tell the client the body is cut short.
+            reportBodyFailure(error)
+            writer.abort()
+            return false
+        }
+    }
+
+    private func reportBodyFailure(_ error: any Error) {
+        if let stream = error as? StreamError, stream.code == .broken || stream.code == .closed {
+            // The client went away mid-body: routine, not a server error.
+            server.logger.debug("client left during the response body", metadata: ["error": "\(error)"])
+        } else if !(error is CancellationError) {
+            server.logger.error("response body failed", metadata: ["error": "\(error)"])
+        }
     }
 
     private func respondToParseError(_ error: HTTPParseError) async {

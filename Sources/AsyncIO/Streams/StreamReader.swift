@@ -270,18 +270,7 @@ public final class StreamReader: @unchecked Sendable {
     /// Receives more bytes into the buffer (at least one, unless the stream ends).
     private nonisolated(nonsending) func fill(minimum: Int) async throws {
         guard let stream else {
-            let loop = try EventLoop.requireCurrent("StreamReader.read")
-            try await withCancellableWait(on: loop) {
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                    feedWaiter = continuation
-                }
-            } onCancel: {
-                loop.execute { [weak self] in
-                    guard let self, let waiter = feedWaiter else { return }
-                    feedWaiter = nil
-                    waiter.resume(throwing: CancellationError())
-                }
-            }
+            try await waitForFeed()
             return
         }
         let want = max(minimum, Self.receiveSize)
@@ -316,6 +305,24 @@ public final class StreamReader: @unchecked Sendable {
 
     /// Bytes of buffer storage the reader holds now (0 when it holds none).
     package var storageCapacity: Int { buffer.capacity }
+
+    /// A reader without a stream: waits for ``feed(_:)`` or ``feedEOF()``. Out of line, so that the
+    /// socket path's frame (alive while a connection idles) does not carry this one's.
+    @inline(never)
+    private nonisolated(nonsending) func waitForFeed() async throws {
+        let loop = try EventLoop.requireCurrent("StreamReader.read")
+        try await withCancellableWait(on: loop) {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                feedWaiter = continuation
+            }
+        } onCancel: {
+            loop.execute { [weak self] in
+                guard let self, let waiter = feedWaiter else { return }
+                feedWaiter = nil
+                waiter.resume(throwing: CancellationError())
+            }
+        }
+    }
 
     /// Frees the buffer's storage if nothing is buffered: for a protocol that is about to wait a long
     /// time on something other than this stream (an HTTP server while its handler runs).

@@ -150,19 +150,24 @@ public final class WebSocket: @unchecked Sendable {
                 let more: Bool
                 do {
                     more = try await reader.receiveMore()
-                } catch let error as StreamError {
-                    if let failure { throw failure }
-                    let lost = WebSocketError(.connectionLost, closeCode: .abnormal, "the connection failed: \(error)")
-                    await fail(lost, sending: nil)
-                    throw lost
+                } catch {
+                    throw await lost(error)
                 }
-                if !more {
-                    let lost = WebSocketError(.connectionLost, closeCode: .abnormal, "the connection closed without a close frame")
-                    await fail(lost, sending: nil)
-                    throw lost
-                }
+                if !more { throw await lost(nil) }
             }
         }
+    }
+
+    /// The error for a connection that failed (`error`) or ended (nil) without a close frame, after
+    /// failing the WebSocket. Out of line: receive's frame, alive while a connection idles, stays small.
+    @inline(never)
+    private func lost(_ error: (any Error)?) async -> any Error {
+        if let failure { return failure }
+        if let error, error is CancellationError { return error }
+        let lost = WebSocketError(.connectionLost, closeCode: .abnormal,
+                                  error.map { "the connection failed: \($0)" } ?? "the connection closed without a close frame")
+        await fail(lost, sending: nil)
+        return lost
     }
 
     /// The messages, until the peer closes (an `AsyncSequence` over ``receive()``).
