@@ -134,3 +134,50 @@ extension String {
         replacing("ACCEPT", with: accept)
     }
 }
+
+/// Streamed messages over a connection: larger than the whole-message limit, in bounded pieces.
+@Suite("WebSocket streamed messages", .timeLimit(.minutes(1)))
+struct WebSocketStreamingTests {
+    @Test func aServerReadsAMessageLargerThanItsLimitPieceByPiece() async throws {
+        final class Seen: @unchecked Sendable { var total = 0; var largest = 0; var checksum: UInt64 = 0; var isText: Bool? }
+        let seen = Seen()
+        var configuration = WebSocket.Configuration()
+        configuration.maxMessageSize = 64 * 1024
+        var router = HTTPRouter()
+        router.webSocket("/upload", configuration: configuration) { ws, _ in
+            guard let message = try await ws.receiveStreamed() else { return }
+            seen.isText = message.isText
+            for try await piece in message {
+                seen.total += piece.count
+                seen.largest = max(seen.largest, piece.count)
+                for byte in piece { seen.checksum = seen.checksum &* 31 &+ UInt64(byte) }
+            }
+            try await ws.send(text: "got \(seen.total)")
+            // A whole message after the streamed one, within the limit.
+            if let next = try await ws.receive() { try await ws.send(next) }
+        }
+        try await withServer(router) { server, _ in
+            let ws = try await RawWebSocket(port: server.localAddress.port!, path: "/upload")
+            let size = 3 << 20
+            var expected: UInt64 = 0
+            var offset = 0
+            var first = true
+            while offset < size {
+                let count = min(200_000, size - offset)
+                let piece = (offset..<(offset + count)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+                for byte in piece { expected = expected &* 31 &+ UInt64(byte) }
+                offset += count
+                try await ws.send(WebSocketCodecTests.frame(first ? 2 : 0, piece, fin: offset == size))
+                first = false
+            }
+            #expect(try await ws.next() == .message(.text("got \(size)")))
+            try await ws.send(WebSocketCodecTests.text("small"))
+            #expect(try await ws.next() == .message(.text("small")))
+            #expect(seen.total == size)
+            #expect(seen.checksum == expected)
+            #expect(seen.isText == false)
+            #expect(seen.largest > 0 && seen.largest <= 64 * 1024, "a piece of \(seen.largest) bytes")
+            ws.writer.abort()
+        }
+    }
+}

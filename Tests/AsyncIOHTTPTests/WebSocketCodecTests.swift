@@ -234,3 +234,74 @@ struct WebSocketCodecTests {
         #expect(validator.feed(payload.dropFirst(2)) && validator.isComplete)
     }
 }
+
+/// Streamed messages: the same bytes as whole ones, piece by piece, without the total limit.
+@Suite("WebSocket codec, streamed messages")
+struct WebSocketStreamingCodecTests {
+    /// Events of `input` fed `size` bytes at a time, with streaming asked for before each message;
+    /// pieces are joined.
+    static func streamed(_ input: [UInt8], pieceSize size: Int, maxMessageSize: Int = 1000, deflate: WebSocketDeflate? = nil)
+        throws -> [WebSocketParser.Event] {
+        var parser = WebSocketParser(role: .server, maxMessageSize: maxMessageSize, deflate: deflate)
+        var events: [WebSocketParser.Event] = []
+        var pending: [UInt8] = []
+        var offset = 0
+        while true {
+            parser.streamsNextMessage = parser.isIdle
+            let (consumed, event) = try pending.withUnsafeBytes { try parser.parse($0) }
+            pending.removeFirst(consumed)
+            if let event {
+                if case .streamPiece(let piece) = event, case .streamPiece(let before)? = events.last {
+                    events[events.count - 1] = .streamPiece(before + piece)
+                } else {
+                    events.append(event)
+                }
+                continue
+            }
+            guard offset < input.count else { return events }
+            pending += input[offset..<min(input.count, offset + size)]
+            offset += size
+        }
+    }
+
+    @Test func aStreamedMessageHasTheSameBytesAndNoTotalLimit() throws {
+        let bytes = WebSocketCodecTests.bytes(5000)  // five times the whole-message limit
+        let input = WebSocketCodecTests.frame(2, Array(bytes[..<700]), fin: false) + WebSocketCodecTests.frame(9, [1])
+            + WebSocketCodecTests.frame(0, Array(bytes[700...])) + WebSocketCodecTests.text("after")
+        for size in [1, 13, input.count] {
+            let events = try Self.streamed(input, pieceSize: size)
+            #expect(events == [.streamStart(isText: false), .streamPiece(Array(bytes[..<700])), .ping([1]),
+                               .streamPiece(Array(bytes[700...])), .streamEnd,
+                               .streamStart(isText: true), .streamPiece(Array("after".utf8)), .streamEnd], "pieces of \(size)")
+        }
+    }
+
+    @Test func aCompressedStreamedMessageIsInflatedFrameByFrame() throws {
+        let text = String(repeating: "streamed and compressed, frame by frame. ", count: 400)
+        let compressed = try WebSocketCompressor(windowBits: 15, contextTakeover: false).compress(Array(text.utf8))
+        let cut = compressed.count / 3
+        let input = WebSocketCodecTests.frame(1, Array(compressed[..<cut]), fin: false, rsv: 4) + WebSocketCodecTests.frame(0, Array(compressed[cut...]))
+        let events = try Self.streamed(input, pieceSize: 7, maxMessageSize: 1 << 20, deflate: WebSocketDeflate())
+        #expect(events == [.streamStart(isText: true), .streamPiece(Array(text.utf8)), .streamEnd])
+    }
+
+    @Test func invalidUTF8InAStreamedTextFailsAtOnce() {
+        let input = WebSocketCodecTests.frame(1, [0x61, 0xC0], fin: false)
+        #expect(throws: WebSocketError.self) { _ = try Self.streamed(input, pieceSize: 1) }
+        do {
+            _ = try Self.streamed(input, pieceSize: 1)
+        } catch {
+            #expect((error as? WebSocketError)?.closeCode == .invalidPayload)
+        }
+    }
+
+    @Test func aCompressedFrameOverTheLimitFailsEvenWhenStreamed() {
+        let bomb = try! WebSocketCompressor(windowBits: 15, contextTakeover: false).compress([UInt8](repeating: 0, count: 4 << 20))
+        do {
+            _ = try Self.streamed(WebSocketCodecTests.frame(2, bomb, rsv: 4), pieceSize: 4096, maxMessageSize: 1 << 20, deflate: WebSocketDeflate())
+            Issue.record("a 4 MiB inflation passed a 1 MiB limit")
+        } catch {
+            #expect((error as? WebSocketError)?.closeCode == .messageTooBig)
+        }
+    }
+}

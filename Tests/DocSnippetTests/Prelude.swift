@@ -48,3 +48,6 @@ let request = HTTPServerRequest(head: HTTPRequest(method: .post, scheme: nil, au
 /// The router and client doc fragments add to and call (the WebSocket examples).
 nonisolated(unsafe) var router = HTTPRouter()
 var client: HTTPClient { get throws { try HTTPClient.shared } }
+
+/// The connection the `WebSocket` fragments use (compiled, never run).
+var ws: WebSocket { get throws { throw WebSocketError(.closed, "a placeholder for the docs") } }

@@ -678,6 +678,19 @@ enum Snippet_Sources_AsyncIOHTTP_WebSocket_WebSocket_swift_1 {
     }
 }
 
+/// Sources/AsyncIOHTTP/WebSocket/WebSocket.swift:2
+enum Snippet_Sources_AsyncIOHTTP_WebSocket_WebSocket_swift_2 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            while let message = try await ws.receiveStreamed() {
+                var total = 0
+                for try await piece in message { total += piece.count }
+                print(message.isText ? "text" : "binary", total, "bytes")
+            }
+        }
+    }
+}
+
 /// Sources/AsyncIOTLS/TLSConfiguration.swift:1
 enum Snippet_Sources_AsyncIOTLS_TLSConfiguration_swift_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {

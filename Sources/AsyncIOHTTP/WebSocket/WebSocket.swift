@@ -120,9 +120,92 @@ public final class WebSocket: @unchecked Sendable {
     /// ### Cancellation
     /// Safe: bytes already received stay buffered for the next call.
     public func receive() async throws -> WebSocketMessage? {
+        try beginReceiving()
+        defer { isReceiving = false }
+        while true {
+            switch try await nextDataEvent() {
+            case .message(let message): return message
+            case nil: return nil
+            default: continue  // the rest of a streamed message its reader left
+            }
+        }
+    }
+
+    /// The next message as a stream of pieces as its frames arrive, for messages too large to hold
+    /// (``Configuration/maxMessageSize`` does not bound it; each compressed frame's inflated payload
+    /// still is). Nil once the peer has closed. Read the stream to its end before the next receive;
+    /// what is left of it is skipped then.
+    ///
+    /// ```swift
+    /// while let message = try await ws.receiveStreamed() {
+    ///     var total = 0
+    ///     for try await piece in message { total += piece.count }
+    ///     print(message.isText ? "text" : "binary", total, "bytes")
+    /// }
+    /// ```
+    ///
+    /// - Throws: As ``receive()``.
+    ///
+    /// ### Cancellation
+    /// As ``receive()``.
+    public func receiveStreamed() async throws -> WebSocketStreamedMessage? {
+        try beginReceiving()
+        defer { isReceiving = false }
+        if streamInProgress != nil { while try await nextPiece() != nil {} }
+        parser.streamsNextMessage = true
+        defer { parser.streamsNextMessage = false }
+        while true {
+            switch try await nextDataEvent() {
+            case .streamStart(let isText):
+                streamGeneration &+= 1
+                let stream = WebSocketStreamedMessage(socket: self, isText: isText, generation: streamGeneration)
+                streamInProgress = streamGeneration
+                return stream
+            case .message(let message):
+                // It had begun before streaming was asked for: one piece.
+                switch message {
+                case .text(let text): return WebSocketStreamedMessage(whole: Array(text.utf8), isText: true, socket: self)
+                case .binary(let bytes): return WebSocketStreamedMessage(whole: bytes, isText: false, socket: self)
+                }
+            case nil: return nil
+            default: continue
+            }
+        }
+    }
+
+    /// The streamed message in progress (its generation), if its end has not been read.
+    private var streamInProgress: UInt64?
+    private var streamGeneration: UInt64 = 0
+
+    /// The next piece of the streamed message `generation`, nil at its end (or if it is not the one
+    /// in progress any more).
+    func nextPiece(of generation: UInt64) async throws -> [UInt8]? {
+        guard streamInProgress == generation else { return nil }
+        try beginReceiving()
+        defer { isReceiving = false }
+        return try await nextPiece()
+    }
+
+    private func nextPiece() async throws -> [UInt8]? {
+        while true {
+            switch try await nextDataEvent() {
+            case .streamPiece(let piece): return piece
+            case .streamEnd, nil:
+                streamInProgress = nil
+                return nil
+            default: continue
+            }
+        }
+    }
+
+    private func beginReceiving() throws {
         if isReceiving { throw WebSocketError(.busy, "another task is receiving from this WebSocket") }
         isReceiving = true
-        defer { isReceiving = false }
+    }
+
+    /// The next event that is not a control frame (pings are answered, pongs noted), or nil once the
+    /// peer's close has arrived.
+    private func nextDataEvent() async throws -> WebSocketParser.Event? {
         while true {
             if let failure { throw failure }
             if closeReceived { return nil }
@@ -137,8 +220,6 @@ public final class WebSocket: @unchecked Sendable {
                 throw error
             }
             switch event {
-            case .message(let message):
-                return message
             case .ping(let payload):
                 if !closeSent { try? await sendFrame(opcode: WebSocketFrameEncoder.pong, payload) }
             case .pong:
@@ -154,6 +235,11 @@ public final class WebSocket: @unchecked Sendable {
                     throw await lost(error)
                 }
                 if !more { throw await lost(nil) }
+            case .streamEnd:
+                streamInProgress = nil
+                return .streamEnd
+            case .some(let data):
+                return data
             }
         }
     }

@@ -189,13 +189,14 @@ final class WebSocketDecompressor {
 
     deinit { release() }
 
-    /// The message whose compressed payload is `payload`, at most `limit` bytes.
-    func decompress(_ payload: [UInt8], limit: Int) throws(WebSocketError) -> [UInt8] {
+    /// The message whose compressed payload is `payload`, at most `limit` bytes; or, with `final`
+    /// false, a piece of it (a frame of a streamed message: the next piece continues the stream).
+    func decompress(_ payload: [UInt8], limit: Int, final: Bool = true) throws(WebSocketError) -> [UInt8] {
         let stream = try start()
-        defer { if !takesOverContext { release() } }
+        defer { if final && !takesOverContext { release() } }
         var output: [UInt8] = []
         var failure: WebSocketError?
-        let input = payload + [0, 0, 0xFF, 0xFF]
+        let input = final ? payload + [0, 0, 0xFF, 0xFF] : payload
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         input.withUnsafeBufferPointer { input in
             // SAFETY: zlib reads `input` and writes into `chunk` only during this call.

@@ -18,6 +18,12 @@ struct WebSocketParser {
         case pong([UInt8])
         /// A close frame: its code (nil when it has none) and reason.
         case close(WebSocketCloseCode?, String)
+        /// A streamed message begins (see ``streamsNextMessage``).
+        case streamStart(isText: Bool)
+        /// A piece of a streamed message: unmasked, inflated, its UTF-8 checked so far (never empty).
+        case streamPiece([UInt8])
+        /// The streamed message is complete.
+        case streamEnd
     }
 
     private enum Opcode {
@@ -45,6 +51,15 @@ struct WebSocketParser {
     private var message: [UInt8] = []
     private var utf8 = UTF8Validator()
 
+    /// The next message that starts is streamed: handed out piece by piece as its frames arrive
+    /// (``Event/streamStart(isText:)``, ``Event/streamPiece(_:)``, ``Event/streamEnd``) instead of
+    /// whole, and not bounded by ``maxMessageSize`` (each frame's inflated payload still is).
+    var streamsNextMessage = false
+    private var messageStreamed = false
+    private var startingStream = false
+    /// An event to hand out on the next call (a streamed message's last piece and its end).
+    private var pendingEvent: Event?
+
     /// A parser for `role`, refusing messages over `maxMessageSize` bytes; `deflate` when
     /// `permessage-deflate` was negotiated.
     init(role: Role, maxMessageSize: Int, deflate: WebSocketDeflate? = nil) {
@@ -67,6 +82,10 @@ struct WebSocketParser {
     ///
     /// - Throws: ``WebSocketError`` `.protocolViolation` with the close code to send.
     mutating func parse(_ input: UnsafeRawBufferPointer) throws(WebSocketError) -> (consumed: Int, event: Event?) {
+        if let pending = pendingEvent {
+            pendingEvent = nil
+            return (0, pending)
+        }
         var consumed = 0
         while true {
             if !inPayload {
@@ -74,12 +93,23 @@ struct WebSocketParser {
                     return (consumed, nil)
                 }
                 consumed += headerLength
+                if startingStream {
+                    startingStream = false
+                    return (consumed, .streamStart(isText: opcode == Opcode.text))
+                }
             }
             let take = min(remaining, input.count - consumed)
             if take > 0 {
                 try absorb(UnsafeRawBufferPointer(rebasing: input[consumed..<(consumed + take)]))
                 consumed += take
                 remaining -= take
+            }
+            if messageStreamed && opcode < Opcode.close && !messageCompressed && !message.isEmpty {
+                // A streamed, uncompressed message: what arrived goes out now (the frame's end, if this
+                // was all of it, is seen on the next call).
+                let piece = message
+                message = []
+                return (consumed, .streamPiece(piece))
             }
             if remaining > 0 { return (consumed, nil) }
             inPayload = false
@@ -124,6 +154,9 @@ struct WebSocketParser {
             messageOpcode = code
             messageCompressed = rsv1
             utf8 = UTF8Validator()
+            messageStreamed = streamsNextMessage
+            startingStream = streamsNextMessage
+            streamsNextMessage = false
         case Opcode.continuation:
             if messageOpcode == nil { throw Self.violation(.protocolError, "a continuation frame with no message to continue") }
             if rsv1 { throw Self.violation(.protocolError, "a continuation frame with RSV1 set") }
@@ -131,7 +164,11 @@ struct WebSocketParser {
             throw Self.violation(.protocolError, "a frame with the reserved opcode \(code)")
         }
         if code < Opcode.close && length > maxMessageSize - message.count {
-            throw Self.violation(.messageTooBig, "a message over the limit of \(maxMessageSize) bytes")
+            // A streamed message has no total limit, but a frame of one that is buffered to be inflated
+            // does.
+            if !messageStreamed || messageCompressed {
+                throw Self.violation(.messageTooBig, "a message over the limit of \(maxMessageSize) bytes")
+            }
         }
         opcode = code
         isFinal = fin
@@ -171,6 +208,7 @@ struct WebSocketParser {
         case Opcode.pong: return .pong(control)
         case Opcode.close: return try closeEvent()
         default:
+            if messageStreamed { return try streamedFrameEnded() }
             guard isFinal, let kind = messageOpcode else { return nil }
             var payload = message
             message = []
@@ -188,6 +226,26 @@ struct WebSocketParser {
             }
             return .message(kind == Opcode.text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(payload))
         }
+    }
+
+    /// The end of a streamed message's frame: its inflated payload if compressed, and the end.
+    private mutating func streamedFrameEnded() throws(WebSocketError) -> Event? {
+        let isText = messageOpcode == Opcode.text
+        var piece: [UInt8] = []
+        if messageCompressed, let decompressor {
+            piece = try decompressor.decompress(message, limit: maxMessageSize, final: isFinal)
+            message = []
+            if isText && !utf8.feed(piece) { throw Self.violation(.invalidPayload, "a text message that is not valid UTF-8") }
+        }
+        guard isFinal else { return piece.isEmpty ? nil : .streamPiece(piece) }
+        messageOpcode = nil
+        messageStreamed = false
+        if isText && !utf8.isComplete {
+            throw Self.violation(.invalidPayload, "a text message that ends inside a UTF-8 character")
+        }
+        if piece.isEmpty { return .streamEnd }
+        pendingEvent = .streamEnd
+        return .streamPiece(piece)
     }
 
     private func closeEvent() throws(WebSocketError) -> Event {
