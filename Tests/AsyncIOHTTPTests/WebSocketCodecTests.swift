@@ -208,6 +208,25 @@ struct WebSocketCodecTests {
         }
     }
 
+    /// Connections that compress without context takeover share their loop's zlib stream: messages of
+    /// two connections, interleaved, each inflate to themselves (the stream is reset between them).
+    @Test func connectionsSharingALoopsDeflaterStayApart() throws {
+        let pool = WebSocketDeflaterPool()
+        let first = WebSocketCompressor(windowBits: 15, level: 1, contextTakeover: false, pool: pool)
+        let second = WebSocketCompressor(windowBits: 15, level: 1, contextTakeover: false, pool: pool)
+        let narrow = WebSocketCompressor(windowBits: 10, level: 9, contextTakeover: false, pool: pool)
+        var parser = WebSocketParser(role: .client, maxMessageSize: 1 << 20, deflate: WebSocketDeflate(serverNoContextTakeover: true))
+        for round in 0..<4 {
+            for (index, compressor) in [first, second, narrow].enumerated() {
+                let message = Array(String(repeating: "connection \(index), round \(round); ", count: 300).utf8)
+                let wire = WebSocketFrameEncoder.frame(opcode: 2, compressed: true, payload: try compressor.compress(message), mask: nil)
+                let (consumed, event) = try wire.withUnsafeBytes { try parser.parse($0) }
+                #expect(consumed == wire.count)
+                #expect(event == .message(.binary(message)))
+            }
+        }
+    }
+
     @Test func theServerNegotiatesWhatItCanHonour() {
         #expect(WebSocketDeflate.negotiate(offers: ["permessage-deflate; client_max_window_bits"])?.response
                 == "permessage-deflate; server_no_context_takeover")

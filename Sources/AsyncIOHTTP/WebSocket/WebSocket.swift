@@ -30,6 +30,11 @@ public final class WebSocket: @unchecked Sendable {
         public var compression = true
         /// Messages shorter than this are sent uncompressed even when compression is on.
         public var minimumCompressedSize = 64
+        /// The zlib level for messages sent compressed: 1 (the default, aiohttp's choice: fast) to 9
+        /// (smallest).
+        public var compressionLevel = 1 {
+            didSet { precondition((1...9).contains(compressionLevel), "a zlib level is 1 to 9") }
+        }
         /// Sends a ping every this often and closes the connection if no pong came back before the
         /// next one (aiohttp's `heartbeat`). Pongs are seen while a task receives. Default off.
         public var heartbeat: Duration?
@@ -96,7 +101,9 @@ public final class WebSocket: @unchecked Sendable {
             let ours = role == .server
                 ? (bits: deflate.serverMaxWindowBits, resets: deflate.serverNoContextTakeover)
                 : (bits: deflate.clientMaxWindowBits, resets: deflate.clientNoContextTakeover)
-            compressor = WebSocketCompressor(windowBits: max(9, ours.bits), contextTakeover: !ours.resets)
+            let pool = ours.resets ? try? writer.loop.localValue(WebSocketDeflaterPool.self) { WebSocketDeflaterPool() } : nil
+            compressor = WebSocketCompressor(windowBits: max(9, ours.bits), level: configuration.compressionLevel,
+                                             contextTakeover: !ours.resets, pool: pool)
         } else {
             compressor = nil
         }

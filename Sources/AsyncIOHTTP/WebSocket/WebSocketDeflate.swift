@@ -113,24 +113,44 @@ struct WebSocketDeflate: Sendable, Hashable {
 }
 
 /// Compresses messages for one direction of a connection (raw deflate, sync flush, the trailing
-/// `00 00 FF FF` removed: RFC 7692 §7.2.1). Without context takeover its zlib state exists only while
-/// a message is compressed.
+/// `00 00 FF FF` removed: RFC 7692 §7.2.1). Without context takeover, every message starts from an
+/// empty window, so the zlib state is not the connection's: it borrows its loop's (one per window
+/// size and level, reset after each message), and an idle connection holds none.
 final class WebSocketCompressor {
     private var stream: UnsafeMutablePointer<z_stream>?
     private let windowBits: Int32
+    private let level: Int32
     private let takesOverContext: Bool
+    /// Where the shared streams live (no context takeover).
+    private let pool: WebSocketDeflaterPool?
 
-    init(windowBits: Int, contextTakeover: Bool) {
+    init(windowBits: Int, level: Int = 6, contextTakeover: Bool, pool: WebSocketDeflaterPool? = nil) {
         self.windowBits = Int32(windowBits)
+        self.level = Int32(level)
         takesOverContext = contextTakeover
+        self.pool = contextTakeover ? nil : pool
     }
 
-    deinit { release() }
+    deinit { if let stream { WebSocketDeflaterPool.end(stream) } }
 
     /// The compressed payload of `message`.
     func compress(_ message: [UInt8]) throws(WebSocketError) -> [UInt8] {
-        let stream = try start()
-        defer { if !takesOverContext { release() } }
+        let stream: UnsafeMutablePointer<z_stream>
+        if let pool {
+            stream = try pool.stream(windowBits: windowBits, level: level)
+        } else if let own = self.stream {
+            stream = own
+        } else {
+            stream = try WebSocketDeflaterPool.begin(windowBits: windowBits, level: level)
+            if takesOverContext { self.stream = stream }
+        }
+        defer {
+            if pool != nil {
+                deflateReset(stream)  // the next message, of any connection, starts anew
+            } else if !takesOverContext {
+                WebSocketDeflaterPool.end(stream)
+            }
+        }
         var output: [UInt8] = []
         output.reserveCapacity(message.count / 2 + 64)
         var chunk = [UInt8](repeating: 0, count: max(1024, min(message.count + 64, 64 * 1024)))
@@ -156,25 +176,37 @@ final class WebSocketCompressor {
         if output.count >= 4 && output.suffix(4).elementsEqual([0, 0, 0xFF, 0xFF]) { output.removeLast(4) }
         return output
     }
+}
 
-    private func start() throws(WebSocketError) -> UnsafeMutablePointer<z_stream> {
-        if let stream { return stream }
+/// A loop's deflate streams for messages compressed without context takeover (used synchronously,
+/// one message at a time, then reset), so connections do not each hold one (about 256 KiB apiece).
+final class WebSocketDeflaterPool {
+    private var streams: [Int32: UnsafeMutablePointer<z_stream>] = [:]
+
+    deinit { for stream in streams.values { Self.end(stream) } }
+
+    func stream(windowBits: Int32, level: Int32) throws(WebSocketError) -> UnsafeMutablePointer<z_stream> {
+        let key = windowBits << 8 | (level & 0xFF)
+        if let stream = streams[key] { return stream }
+        let stream = try Self.begin(windowBits: windowBits, level: level)
+        streams[key] = stream
+        return stream
+    }
+
+    static func begin(windowBits: Int32, level: Int32) throws(WebSocketError) -> UnsafeMutablePointer<z_stream> {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        guard deflateInit2_(stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -windowBits, 8, Z_DEFAULT_STRATEGY,
+        guard deflateInit2_(stream, level, Z_DEFLATED, -windowBits, 8, Z_DEFAULT_STRATEGY,
                             zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             stream.deallocate()
             throw WebSocketError(.protocolViolation, closeCode: .internalError, "zlib could not start (out of memory)")
         }
-        self.stream = stream
         return stream
     }
 
-    private func release() {
-        guard let stream else { return }
+    static func end(_ stream: UnsafeMutablePointer<z_stream>) {
         deflateEnd(stream)
         stream.deallocate()
-        self.stream = nil
     }
 }
 
