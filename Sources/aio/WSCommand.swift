@@ -45,10 +45,10 @@ struct WSCommand: ParsableCommand {
         let url = self.url
         let fields = try FetchCommand.headerFields(headers, defaults: [:])
         let tlsContext = try tls.makeContext(applicationProtocols: ["http/1.1"])
-        let code = try EventLoop.run { loop in
+        try EventLoop.run { loop in
             var configuration = HTTPClient.Configuration()
             configuration.tls = tlsContext
-            return await withHTTPClientOrFailure(configuration) { client in
+            let code = await withHTTPClientOrFailure(configuration) { client in
                 let ws: WebSocket
                 do {
                     ws = try await client.webSocket(url, headerFields: fields)
@@ -61,9 +61,10 @@ struct WSCommand: ParsableCommand {
                 }
                 return await Self.session(ws, on: loop)
             }
+            // Leave from here: a pool thread may still be blocked reading a line of stdin, and
+            // EventLoop.run waits for its offload pool's threads when it returns. Output is unbuffered.
+            exitImmediately(code)
         }
-        // A line may still be waited for on stdin by a pool thread: leave without waiting for it.
-        exitImmediately(code)
     }
 
     /// Sends stdin's lines while printing what arrives; the exit code per CONTRACT.md.
