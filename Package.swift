@@ -14,7 +14,7 @@ let examples: [(name: String, http: Bool)] = [
     ("EchoSockets", false), ("Coroutines", false), ("ChatReplyServer", false), ("StructuredConcurrency", false),
     ("RawHTTPGet", false), ("CallbacksToAsync", false), ("AsyncFiles", false), ("ParallelSubprocesses", false),
     ("WorkQueue", false), ("SyncPrimitives", false), ("FetchTitles", true), ("OffloadCPU", false),
-    ("ThreadSubmit", false), ("GracefulInterrupt", false),
+    ("ThreadSubmit", false), ("GracefulInterrupt", false), ("ServiceGroupServer", true),
 ]
 
 let package = Package(
@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // ServiceGroup start-up and graceful shutdown for the servers (issue 16).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Documentation only: `swift package generate-documentation` (README, Development).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -55,6 +57,7 @@ let package = Package(
             dependencies: [
                 "AsyncIO", "AsyncIOSystem", "AsyncIOTLS", "CCompression",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Async functions run on their caller's executor (the loop) instead of hopping to the
             // generic one and back at every call: 4 % of the server's CPU (BENCHMARKS.md).
@@ -77,7 +80,10 @@ let package = Package(
     ] + examples.map { example in
         .executableTarget(
             name: example.name,
-            dependencies: ["AsyncIO", "AsyncIOSystem"] + (example.http ? ["AsyncIOHTTP"] : []),
+            dependencies: ["AsyncIO", "AsyncIOSystem"] + (example.http ? [
+                "AsyncIOHTTP", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ] : []),
             path: "Examples/\(example.name)",
             swiftSettings: strict
         )

@@ -3,6 +3,7 @@ import AsyncIOSystem
 import AsyncIOTLS
 import HTTPTypes
 import Logging
+import ServiceLifecycle
 
 /// An HTTP/1.1 server: an accept loop on one event loop, one child task per connection, and a
 /// handler called for each request (aiohttp's `web.Application` runner).
@@ -24,7 +25,7 @@ import Logging
 /// ### Thread safety
 /// Loop-confined: call ``shutdown(gracePeriod:)`` from a task on the server's loop. ``run()`` may be
 /// awaited from anywhere.
-public final class HTTPServer: @unchecked Sendable {
+public final class HTTPServer: Service, @unchecked Sendable {
     /// A request handler: one call per request, on the server's loop.
     public typealias Handler = @Sendable (HTTPServerRequest) async throws -> HTTPServerResponse
 
@@ -40,6 +41,9 @@ public final class HTTPServer: @unchecked Sendable {
         /// its window and the kernel's buffers are full) before the connection is closed; a client that
         /// keeps reading, however slowly, is not cut. Nil for none. Default 30 s.
         public var writeTimeout: Duration? = .seconds(30)
+        /// How long a graceful shutdown from a `ServiceGroup` lets requests in flight finish before
+        /// their connections are closed (see ``HTTPServer/run()``). Default 10 s.
+        public var shutdownGracePeriod: Duration = .seconds(10)
         /// The largest request body (413 beyond). Default 10 MiB.
         public var maxBodySize = 10 * 1024 * 1024
         /// The most open connections; the server stops accepting while at the limit. Default 10,000.
@@ -129,12 +133,27 @@ public final class HTTPServer: @unchecked Sendable {
     /// Whether the server speaks TLS.
     public var isSecure: Bool { configuration.tls != nil }
 
-    /// Waits until the server has shut down and every connection has finished.
+    /// Waits until the server has shut down and every connection has finished: the server as a
+    /// swift-service-lifecycle `Service`. In a `ServiceGroup`, a graceful shutdown (SIGTERM, or
+    /// `triggerGracefulShutdown()`) starts ``shutdown(gracePeriod:)`` with
+    /// ``Configuration-swift.struct/shutdownGracePeriod``: no new connections, requests in flight finish.
     ///
     /// ### Cancellation
-    /// Cancelling the caller does not stop the server; use ``shutdown(gracePeriod:)``.
+    /// Cancelling the caller shuts the server down at once: every connection is closed (asyncio's
+    /// `serve_forever`, and what a `ServiceGroup` does when its graceful shutdown times out).
     public func run() async throws {
-        try await task?.value
+        guard let task else { return }
+        let loop = listener.loop
+        let grace = configuration.shutdownGracePeriod
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                loop.spawn { await self.shutdown(gracePeriod: .zero) }
+            }
+        } onGracefulShutdown: {
+            loop.spawn { await self.shutdown(gracePeriod: grace) }
+        }
     }
 
     /// Stops gracefully: stops accepting, closes idle connections, lets requests in flight finish (their

@@ -34,6 +34,22 @@ struct ExamplesTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
+    /// Issue 16: SIGTERM to a server run by a ServiceGroup: no new connections, the request in flight
+    /// finishes, the program exits 0.
+    @Test func aServiceGroupServerShutsDownGracefullyOnSIGTERM() async throws {
+        let server = AioProcess(example: "ServiceGroupServer", ["0", "500"])
+        _ = try await server.startServer()
+        let curl = AioProcess(tool: "/usr/bin/curl", ["-sS", "http://127.0.0.1:\(server.port)/slow"])
+        try curl.start()
+        #expect(try await server.nextLine() == "serving /slow")
+        server.signal(SIGTERM)
+        let (curlStatus, body, curlErrors) = try await curl.runToEnd()
+        #expect(curlStatus == 0, "\(curlErrors)")
+        #expect(body == "finished\n")
+        #expect(try await server.nextLine() == "shut down gracefully")
+        #expect(await server.waitForExit(timeout: .seconds(10)) == 0)
+    }
+
     /// Issue 12, bug 6: Ctrl-C killed the process without cleanup and orphaned its children.
     @Test func ctrlCCancelsTheMainTaskAndTheChildIsKilledAndReaped() async throws {
         // Started as a shell starts a foreground program: SIGINT unblocked and at its default action (the
