@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // ServiceGroup start-up and graceful shutdown for the servers (issue 16).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Opt-in metrics of servers and loops (issue 16); the test kit only in tests.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         // Documentation only: `swift package generate-documentation` (README, Development).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -58,6 +60,7 @@ let package = Package(
                 "AsyncIO", "AsyncIOSystem", "AsyncIOTLS", "CCompression",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             // Async functions run on their caller's executor (the loop) instead of hopping to the
             // generic one and back at every call: 4 % of the server's CPU (BENCHMARKS.md).
@@ -120,6 +123,16 @@ let package = Package(
             path: "Benchmarks/HTTPClientBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "MetricsServerBenchmark",
+            dependencies: [
+                "AsyncIO", "AsyncIOHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            path: "Benchmarks/MetricsServerBenchmark",
+            swiftSettings: strict
+        ),
 
         .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem"], swiftSettings: strict),
         .testTarget(
@@ -140,6 +153,8 @@ let package = Package(
             dependencies: [
                 "AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOHTTP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

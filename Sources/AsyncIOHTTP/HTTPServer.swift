@@ -1,6 +1,7 @@
 import AsyncIO
 import AsyncIOSystem
 import AsyncIOTLS
+import CoreMetrics
 import HTTPTypes
 import Logging
 import ServiceLifecycle
@@ -41,6 +42,9 @@ public final class HTTPServer: Service, @unchecked Sendable {
         /// its window and the kernel's buffers are full) before the connection is closed; a client that
         /// keeps reading, however slowly, is not cut. Nil for none. Default 30 s.
         public var writeTimeout: Duration? = .seconds(30)
+        /// swift-metrics to record (connections, requests by status class, durations, bytes, TLS
+        /// handshakes): see ``HTTPServerMetrics``. Nil (the default) records nothing, at no cost.
+        public var metrics: HTTPServerMetrics?
         /// How long a graceful shutdown from a `ServiceGroup` lets requests in flight finish before
         /// their connections are closed (see ``HTTPServer/run()``). Default 10 s.
         public var shutdownGracePeriod: Duration = .seconds(10)
@@ -76,6 +80,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     public let configuration: Configuration
     let logger = Logger(label: "AsyncIO.HTTPServer")
     let parserLimits: HTTPParser.Limits
+    /// The swift-metrics objects, when ``Configuration-swift.struct/metrics`` asks for them.
+    let metrics: HTTPServerMetricsRecorder?
     private let listener: Socket
     private var task: Task<Void, any Error>?
     private(set) var isShuttingDown = false
@@ -98,6 +104,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
             maxHeaderSectionSize: configuration.maxHeaderSectionSize,
             maxBodySize: configuration.maxBodySize
         )
+        metrics = configuration.metrics.map(HTTPServerMetricsRecorder.init)
     }
 
     /// Starts serving HTTP on `host:port` with `handler`, on the current loop.
@@ -225,7 +232,9 @@ public final class HTTPServer: Service, @unchecked Sendable {
                             do {
                                 defer { handshaking[socketID] = nil }
                                 stream = try await TLSStream.accept(over: socket, context: tls)
+                                metrics?.handshakes.increment()
                             } catch {
+                                metrics?.handshakeFailures.increment()
                                 logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
                                 slotFreed()
                                 return
@@ -255,10 +264,15 @@ public final class HTTPServer: Service, @unchecked Sendable {
         let id = ObjectIdentifier(connection)
         connections[id] = connection
         reclaimer.opened(count: connections.count)
+        if let metrics {
+            metrics.accepted.increment()
+            metrics.connections.set(connections.count)
+        }
         await connection.run(handler: handler)
         if let upgrade = connection.takeUpgrade() { await upgrade(connection) }
         connections[id] = nil
         reclaimer.closed(count: connections.count)
+        metrics?.connections.set(connections.count)
         slotFreed()
     }
 

@@ -19,6 +19,12 @@ final class HTTPServerConnection: @unchecked Sendable {
     private var deadline: ConnectionDeadline!
     private var timedOut: Bool { deadline.hasExpired }
 
+    /// For metrics (only when the server records them): when the current request's head arrived, and
+    /// the bytes received and sent for it.
+    private var requestStarted: Int64 = 0
+    private var bytesReceived = 0
+    private var bytesSent = 0
+
     /// What the connection is doing.
     var phase: HTTPServerConnectionState.Phase { state.phase }
 
@@ -110,14 +116,18 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     private func readHead() async throws -> HTTPRequestHead? {
         arm(state.awaitingHead(buffered: reader.bufferedCount > 0 || !parser.isIdle))
+        bytesReceived = 0
+        bytesSent = 0
         while true {
             let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in
                 let (consumed, event) = try parser.parse(buffer)
+                bytesReceived &+= consumed
                 return (consumed: consumed, result: event)
             }
             switch event {
             case .requestHead(let head):
                 deadline.clear()
+                if server.metrics != nil { requestStarted = loop.now.nanoseconds }
                 return head
             case .some:
                 preconditionFailure("a body event before a request head")
@@ -222,7 +232,11 @@ final class HTTPServerConnection: @unchecked Sendable {
         do {
             keepAlive = try await write(response, to: head, keepAlive: keepAlive)
         } catch {
-            return false
+            keepAlive = false
+        }
+        if let metrics = server.metrics {
+            metrics.request(status: response.head.status.code, nanoseconds: loop.now.nanoseconds &- requestStarted,
+                            received: bytesReceived, sent: bytesSent)
         }
         return keepAlive
     }
@@ -245,6 +259,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         while true {
             let chunk: [UInt8]? = try reader.withBufferedBytes { buffer in
                 let (consumed, event) = try parser.parse(buffer)
+                bytesReceived &+= consumed
                 switch event {
                 case .body(let range): return (consumed, Array(buffer[range]))
                 case .end: return (consumed, [])
@@ -296,11 +311,13 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// for the connection's whole life).
     private func write(_ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool) async throws -> Bool {
         let (message, chunked, hasBody, keepAlive) = serializeHead(response, to: head, keepAlive: keepAlive)
+        bytesSent &+= message.count
         switch response.body.storage {
         case .bytes(let bytes):
             if hasBody && bytes.count > 64 * 1024 {
                 try await writer.write(message)
                 try await writer.write(bytes)
+                bytesSent &+= bytes.count
             } else {
                 try await writer.write(message)  // the body, if any, is in it: one send
             }
@@ -376,6 +393,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         do {
             try await produce(bodyWriter)
             try await bodyWriter.finish()
+            bytesSent &+= bodyWriter.bytesWritten
             return true
         } catch {
             // The head is out: the only way to tell the client the body is cut short.
