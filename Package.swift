@@ -42,7 +42,10 @@ let package = Package(
         .target(name: "AsyncIOSystem", dependencies: ["CAsyncIOLinux"], swiftSettings: strict),
         .target(
             name: "AsyncIO",
-            dependencies: ["AsyncIOSystem", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AsyncIOSystem", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         // OpenSSL 3 from the system (apt libssl-dev); only AsyncIOTLS sees it.
@@ -137,7 +140,10 @@ let package = Package(
         .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem"], swiftSettings: strict),
         .testTarget(
             name: "AsyncIOTests",
-            dependencies: ["AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOTLS"],
+            dependencies: [
+                "AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOTLS",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,5 +1,6 @@
-// The HTTP server with and without swift-metrics, for the overhead figures of issue 16:
-//   MetricsServerBenchmark PORT none|noop|memory|testkit
+// The HTTP server (or, with `echo`, a TCP echo server) with and without swift-metrics, for the overhead
+// figures of issue 16: the loop's metrics and, for HTTP, the server's.
+//   MetricsServerBenchmark PORT none|noop|memory|testkit [http|echo]
 // `none` records nothing (the default configuration), `noop` records into swift-metrics' no-op backend
 // (what a program that never bootstraps a backend gets when it turns metrics on), `memory` into an
 // in-memory backend that aggregates as Prometheus's client does (atomic counters, a fixed histogram
@@ -46,17 +47,35 @@ final class AggregatingMetrics: MetricsFactory {
 let arguments = CommandLine.arguments
 let port = UInt16(arguments.count > 1 ? arguments[1] : "0") ?? 0
 let mode = arguments.count > 2 ? arguments[2] : "none"
-var configuration = HTTPServer.Configuration()
-switch mode {
-case "noop": configuration.metrics = HTTPServerMetrics(factory: NOOPMetricsHandler.instance)
-case "memory": configuration.metrics = HTTPServerMetrics(factory: AggregatingMetrics())
-case "testkit": configuration.metrics = HTTPServerMetrics(factory: TestMetrics())
-default: break
+let echo = arguments.count > 3 && arguments[3] == "echo"
+let factory: (any MetricsFactory)? = switch mode {
+case "noop": NOOPMetricsHandler.instance
+case "memory": AggregatingMetrics()
+case "testkit": TestMetrics()
+default: nil
 }
+var configuration = HTTPServer.Configuration()
+configuration.metrics = factory.map { HTTPServerMetrics(factory: $0) }
 let settings = configuration
 let hello = HTTPServerResponse(headerFields: [.contentType: "text/plain"], body: HTTPBody("Hello, World!"))
-try EventLoop.run { _ in
-    let server = try await HTTPServer.start(host: "127.0.0.1", port: port, configuration: settings) { _ in hello }
-    StandardStreams.printLine("listening on \(server.localAddress)")
-    try await server.run()
+try EventLoop.run { loop in
+    if let factory { try loop.enableMetrics(EventLoopMetrics(factory: factory)) }
+    if echo {
+        let server = try await startServer(host: "127.0.0.1", port: port) { reader, writer in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try await reader.read(into: buffer)
+                if count == 0 { return }
+                // SAFETY: the first `count` bytes were just written by the read.
+                try await writer.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
+        }
+        StandardStreams.printLine("listening on \(server.localAddress)")
+        try await server.serveForever()
+    } else {
+        let server = try await HTTPServer.start(host: "127.0.0.1", port: port, configuration: settings) { _ in hello }
+        StandardStreams.printLine("listening on \(server.localAddress)")
+        try await server.run()
+    }
 }

@@ -48,7 +48,13 @@ extension EventLoop {
             }
             if mustStay { timeout = 0 }
         }
-        lastPollEventCount = poller.poll(loop: self, timeoutMilliseconds: timeout)
+        if timeout != 0, let metrics {
+            let started = MonotonicClock.nanoseconds()
+            lastPollEventCount = poller.poll(loop: self, timeoutMilliseconds: timeout)
+            metrics.blocked(nanoseconds: MonotonicClock.nanoseconds() - started)
+        } else {
+            lastPollEventCount = poller.poll(loop: self, timeoutMilliseconds: timeout)
+        }
         if timeout != 0 || inboxPending.load(ordering: .acquiring) { drainInbox() }
     }
 

@@ -83,6 +83,8 @@ public final class EventLoop: @unchecked Sendable {
     /// The longest a job may hold the loop in debug mode before it is reported (default 100 ms).
     public let slowJobThreshold: Duration
     let logger: Logger
+    /// The swift-metrics objects, once ``enableMetrics(_:)`` has been called (loop thread).
+    @exclusivity(unchecked) var metrics: EventLoopMetricsRecorder?
     /// Where stream readers with no buffer storage receive (loop thread, used synchronously: bytes are
     /// copied out before the receiving call returns). Freed with the loop.
     let receiveScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
@@ -300,7 +302,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runReadyWork() {
-        var budget = ready.count
+        let jobs = ready.count
+        var budget = jobs
         while budget > 0, let work = ready.pop() {
             budget -= 1
             if isDebug {
@@ -309,6 +312,7 @@ public final class EventLoop: @unchecked Sendable {
                 run(work)
             }
         }
+        if let metrics { metrics.turn(jobs: jobs, backlog: ready.count, on: self) }
     }
 
     @inline(__always)

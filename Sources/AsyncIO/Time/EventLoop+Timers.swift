@@ -96,6 +96,7 @@ extension EventLoop {
         // A callback that schedules a zero-delay timer must not run it again in this same phase.
         let limit = timerSequence
         while let timer = timers.popDue(now: now, sequenceLimit: limit) {
+            metrics?.lag(nanoseconds: now - timer.deadline)
             // A carried callback runs as a job: the timers due after it wait for the next turn, so that
             // it still runs before them (equal deadlines fire in creation order).
             if fire(timer) { break }
