@@ -67,27 +67,27 @@ public final class WebSocket: @unchecked Sendable {
     var loop: EventLoop { writer.loop }
 
     private var parser: WebSocketParser
-    private let compressor: WebSocketCompressor?
+    let compressor: WebSocketCompressor?
     /// Whether a send holds the turn; the sends waiting for it, in order (loop-confined: no lock).
-    private var sendTurnHeld = false
-    private var sendTurnWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
-    private var nextSendWaiterID: UInt64 = 0
-    private var isReceiving = false
-    private var closeSent = false
+    var sendTurnHeld = false
+    var sendTurnWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
+    var nextSendWaiterID: UInt64 = 0
+    var isReceiving = false
+    var closeSent = false
     /// A failure that ends the connection (reported by every later call).
-    private var failure: WebSocketError?
+    var failure: WebSocketError?
     /// Set when the receiving task sees the peer's close (or the connection fails), for a
     /// ``close(code:reason:)`` that waits while another task receives; made only then.
-    private var closeSeen: Event?
-    private var heartbeatTimer: TimerHandle?
-    private var pingOutstanding = false
+    var closeSeen: Event?
+    var heartbeatTimer: TimerHandle?
+    var pingOutstanding = false
 
     /// The close code the peer sent (nil before its close frame, or when it had none).
-    public private(set) var closeCode: WebSocketCloseCode?
+    public internal(set) var closeCode: WebSocketCloseCode?
     /// The reason the peer gave with its close frame.
-    public private(set) var closeReason = ""
+    public internal(set) var closeReason = ""
     /// Whether the peer's close frame has arrived.
-    public private(set) var closeReceived = false
+    public internal(set) var closeReceived = false
 
     init(reader: StreamReader, writer: StreamWriter, role: Role, deflate: WebSocketDeflate?, subprotocol: String?, configuration: Configuration) {
         self.reader = reader
@@ -254,7 +254,7 @@ public final class WebSocket: @unchecked Sendable {
     /// The error for a connection that failed (`error`) or ended (nil) without a close frame, after
     /// failing the WebSocket. Out of line: receive's frame, alive while a connection idles, stays small.
     @inline(never)
-    private func lost(_ error: (any Error)?) async -> any Error {
+    func lost(_ error: (any Error)?) async -> any Error {
         if let failure { return failure }
         if let error, error is CancellationError { return error }
         let lost = WebSocketError(.connectionLost, closeCode: .abnormal,
@@ -282,216 +282,5 @@ public final class WebSocket: @unchecked Sendable {
         }
 
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(socket: socket) }
-    }
-
-    // MARK: - Sending
-
-    /// Sends `message`, waiting while too much is queued for a peer that reads slowly.
-    ///
-    /// - Throws: ``WebSocketError`` `.closed` once closing has started; the connection's failure.
-    ///
-    /// ### Cancellation
-    /// A message that fits the send buffer is all or nothing; one cancelled midway would leave half a
-    /// frame on the wire, so the connection is dropped.
-    public func send(_ message: WebSocketMessage) async throws {
-        switch message {
-        case .text(let text): try await sendMessage(opcode: WebSocketFrameEncoder.text, Array(text.utf8))
-        case .binary(let bytes): try await sendMessage(opcode: WebSocketFrameEncoder.binary, bytes)
-        }
-    }
-
-    /// Sends a text message (see ``send(_:)``).
-    ///
-    /// ### Cancellation
-    /// As ``send(_:)``.
-    public func send(text: String) async throws { try await sendMessage(opcode: WebSocketFrameEncoder.text, Array(text.utf8)) }
-
-    /// Sends a binary message (see ``send(_:)``).
-    ///
-    /// ### Cancellation
-    /// As ``send(_:)``.
-    public func send(binary: [UInt8]) async throws { try await sendMessage(opcode: WebSocketFrameEncoder.binary, binary) }
-
-    /// Sends a ping (at most 125 bytes of payload); its pong is seen while a task receives.
-    ///
-    /// ### Cancellation
-    /// As ``send(_:)``.
-    public func ping(_ payload: [UInt8] = []) async throws {
-        precondition(payload.count <= 125, "a ping carries at most 125 bytes")
-        try await sendFrame(opcode: WebSocketFrameEncoder.ping, payload)
-    }
-
-    private func sendMessage(opcode: UInt8, _ payload: [UInt8]) async throws {
-        if let failure { throw failure }
-        if closeSent { throw WebSocketError(.closed, "the WebSocket is closing") }
-        if let compressor, payload.count >= configuration.minimumCompressedSize {
-            let compressed = try compressor.compress(payload)
-            try await write(opcode: opcode, compressed: true, compressed)
-        } else {
-            try await write(opcode: opcode, compressed: false, payload)
-        }
-    }
-
-    private func sendFrame(opcode: UInt8, _ payload: [UInt8]) async throws {
-        if let failure { throw failure }
-        if closeSent { throw WebSocketError(.closed, "the WebSocket is closing") }
-        try await write(opcode: opcode, compressed: false, payload)
-    }
-
-    /// Writes one frame, in turn with other senders. A large payload goes after its header without
-    /// being copied (servers; a client's is masked into a copy).
-    private func write(opcode: UInt8, compressed: Bool, _ payload: [UInt8]) async throws {
-        let mask = role == .client ? WebSocketFrameEncoder.randomMask() : nil
-        try await withSendTurn {
-            do {
-                if mask == nil && payload.count > 16 * 1024 {
-                    var header: [UInt8] = []
-                    WebSocketFrameEncoder.appendHeader(opcode: opcode, compressed: compressed, length: payload.count, mask: nil, into: &header)
-                    try await writer.write(header)
-                    try await writer.write(payload)
-                } else {
-                    try await writer.write(WebSocketFrameEncoder.frame(opcode: opcode, compressed: compressed, payload: payload, mask: mask))
-                }
-            } catch {
-                // Part of a frame may be out: the stream cannot go on.
-                let lost = WebSocketError(.connectionLost, closeCode: .abnormal, "sending failed: \(error)")
-                if failure == nil { failure = lost }
-                writer.abort()
-                if error is CancellationError { throw error }
-                throw lost
-            }
-        }
-    }
-
-    /// Runs `body` holding the send turn, so that the frames of two sends never interleave (a frame
-    /// larger than the writer's buffer goes out in parts, and others could slip between them).
-    private func withSendTurn<Result>(_ body: () async throws -> Result) async throws -> Result {
-        if sendTurnHeld {
-            try await waitForSendTurn()  // handed over by the holder: still held
-        } else {
-            sendTurnHeld = true
-        }
-        defer { passSendTurn() }
-        return try await body()
-    }
-
-    private func waitForSendTurn() async throws {
-        nextSendWaiterID &+= 1
-        let id = nextSendWaiterID
-        let loop = self.loop
-        try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                sendTurnWaiters.append((id, continuation))
-            }
-        } onCancel: {
-            loop.callSoon { [weak self] in
-                guard let self, let index = sendTurnWaiters.firstIndex(where: { $0.id == id }) else { return }
-                sendTurnWaiters.remove(at: index).continuation.resume(throwing: CancellationError())
-            }
-        }
-    }
-
-    private func passSendTurn() {
-        if sendTurnWaiters.isEmpty {
-            sendTurnHeld = false
-        } else {
-            sendTurnWaiters.removeFirst().continuation.resume()
-        }
-    }
-
-    // MARK: - Closing
-
-    /// Starts the close handshake (unless the peer has): sends a close frame with `code` and `reason`
-    /// (cut to 123 bytes), waits up to ``Configuration/closeTimeout`` for the peer's, then closes the
-    /// connection. Messages that arrive meanwhile are discarded, unless another task is receiving.
-    /// Calling it again only waits.
-    ///
-    /// ### Cancellation
-    /// The connection is dropped at once.
-    public func close(code: WebSocketCloseCode = .normal, reason: String = "") async {
-        precondition(code.isSendable, "close code \(code) may not be sent")
-        if !closeSent && failure == nil && !writer.isClosed {
-            closeSent = true
-            try? await write(opcode: WebSocketFrameEncoder.close, compressed: false, WebSocketFrameEncoder.closePayload(code, reason))
-        }
-        if !closeReceived && failure == nil && !writer.isClosed {
-            _ = try? await moveOnAfter(configuration.closeTimeout) { _ in
-                if isReceiving {
-                    let seen = closeSeen ?? Event()
-                    closeSeen = seen
-                    try await seen.wait()
-                } else {
-                    while try await receive() != nil {}
-                }
-            }
-        }
-        await shutDownTransport()
-    }
-
-    /// The peer's close frame: answer it with its code (unless we started), then end the connection.
-    private func peerClosed(_ code: WebSocketCloseCode?, _ reason: String) async {
-        closeReceived = true
-        closeCode = code
-        closeReason = reason
-        if !closeSent {
-            closeSent = true
-            let answer = code.flatMap { $0.isSendable ? $0 : nil }
-            try? await write(opcode: WebSocketFrameEncoder.close, compressed: false, WebSocketFrameEncoder.closePayload(answer, ""))
-        }
-        closeSeen?.set()
-        await shutDownTransport()
-    }
-
-    /// Closes the connection after the handshake: the server first (RFC 6455 §7.1.1); a client waits
-    /// briefly for the server to do so.
-    private func shutDownTransport() async {
-        heartbeatTimer?.cancel()
-        heartbeatTimer = nil
-        if writer.isClosed { return }
-        if role == .client && !isReceiving {
-            _ = try? await moveOnAfter(configuration.closeTimeout) { _ in
-                while try await reader.receiveMore() { reader.withBufferedBytes { (consumed: $0.count, result: ()) } }
-            }
-        }
-        let flushed: Void? = try? await moveOnAfter(configuration.closeTimeout) { _ in await writer.close() }
-        if flushed == nil { writer.abort() }
-    }
-
-    /// A protocol error or a lost connection: send the close code if there is one, then drop it.
-    private func fail(_ error: WebSocketError, sending code: WebSocketCloseCode?) async {
-        if failure == nil { failure = error }
-        if let code, code.isSendable, !closeSent, !writer.isClosed {
-            closeSent = true
-            _ = try? await moveOnAfter(configuration.closeTimeout) { _ in
-                try await withSendTurn {
-                    try await writer.write(WebSocketFrameEncoder.frame(
-                        opcode: WebSocketFrameEncoder.close, payload: WebSocketFrameEncoder.closePayload(code, error.message),
-                        mask: role == .client ? WebSocketFrameEncoder.randomMask() : nil))
-                }
-            }
-        }
-        closeSeen?.set()
-        heartbeatTimer?.cancel()
-        heartbeatTimer = nil
-        let flushed: Void? = try? await moveOnAfter(configuration.closeTimeout) { _ in await writer.close() }
-        if flushed == nil { writer.abort() }
-    }
-
-    // MARK: - Heartbeat
-
-    private func armHeartbeat(_ interval: Duration) {
-        heartbeatTimer = loop.plainTimer(after: interval) { [weak self] in self?.heartbeatTick(interval) }
-    }
-
-    private func heartbeatTick(_ interval: Duration) {
-        guard failure == nil, !closeSent, !writer.isClosed else { return }
-        if pingOutstanding {
-            failure = WebSocketError(.heartbeatTimeout, closeCode: .abnormal, "no pong within \(interval) of a ping")
-            writer.abort()  // wakes a pending receive, which reports the failure
-            return
-        }
-        pingOutstanding = true
-        armHeartbeat(interval)
-        loop.spawn { [weak self] in try? await self?.ping() }
     }
 }
