@@ -85,6 +85,10 @@ public final class HTTPClient: @unchecked Sendable {
         /// the system's roots, full verification, ALPN `http/1.1`, shared by every client.
         public var tls: TLSContext?
 
+        /// swift-metrics to record (pool size, waits for a connection, retries, requests by status
+        /// class, durations): see ``HTTPClientMetrics``. Nil (the default) records nothing.
+        public var metrics: HTTPClientMetrics?
+
         /// The defaults.
         public init() {}
     }
@@ -121,6 +125,7 @@ public final class HTTPClient: @unchecked Sendable {
         pool = HTTPConnectionPool(loop: loop, maxPerHost: configuration.maxConnectionsPerHost,
                                   maxTotal: configuration.maxConnections,
                                   idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
+        pool.metrics = configuration.metrics.map(HTTPClientMetricsRecorder.init)
     }
 
     /// Connections opened so far (reuse shows as requests outnumbering this).
@@ -329,6 +334,7 @@ public final class HTTPClient: @unchecked Sendable {
                 (connection, reused) = try await pool.acquire(url, via: proxy, connectTimeout: connectTimeout, forceNew: forceNew)
             } catch {
                 configuration.trace.requestFailed?(HTTPClientTrace.Failure(method: method, url: url, error: error))
+                pool.metrics?.request(status: nil, nanoseconds: 0)
                 throw error
             }
             if !reused { configuration.trace.connectionCreated?(url) }
@@ -349,6 +355,7 @@ public final class HTTPClient: @unchecked Sendable {
                 configuration.trace.requestEnd?(HTTPClientTrace.End(
                     method: method, url: url, status: head.response.status, duration: started.duration(to: pool.loop.now),
                     reusedConnection: reused))
+                pool.metrics?.request(status: head.response.status.code, nanoseconds: pool.loop.now.nanoseconds &- started.nanoseconds)
                 return HTTPClientResponse(
                     head: head.response, url: url, redirects: 0,
                     body: HTTPClientResponseBody(source: source, declaredLength: head.framing == .none ? 0 : declared))
@@ -358,11 +365,13 @@ public final class HTTPClient: @unchecked Sendable {
                 // The server closed the pooled connection while it sat idle: once more, on a new one.
                 connection.close()
                 pool.release(connection)
+                pool.metrics?.retried()
                 forceNew = true
             } catch {
                 connection.close()
                 pool.release(connection)
                 configuration.trace.requestFailed?(HTTPClientTrace.Failure(method: method, url: url, error: error))
+                pool.metrics?.request(status: nil, nanoseconds: 0)
                 throw error
             }
         }

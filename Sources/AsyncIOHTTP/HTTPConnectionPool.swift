@@ -27,7 +27,11 @@ final class HTTPConnectionPool: @unchecked Sendable {
     /// The most connections across every host (idle ones included).
     private let maxTotal: Int
     /// Connections open across every host.
-    private var totalOpen = 0
+    private var totalOpen = 0 {
+        didSet { metrics?.poolSize(totalOpen) }
+    }
+    /// The client's metrics, when it records them.
+    var metrics: HTTPClientMetricsRecorder?
     /// Requests waiting because the whole pool is full (woken whenever a connection closes or idles).
     private var poolWaiters: Host = Host()
     private let idleTimeout: Duration
@@ -89,6 +93,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 do {
                     let connection = try await connect(url, key: key, timeout: connectTimeout)
                     connectionsOpened += 1
+                    metrics?.connectionOpened()
                     return (connection, false)
                 } catch {
                     closed(host)
@@ -96,9 +101,11 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 }
             }
             if host.open < maxPerHost {
+                metrics?.waited()
                 try await wait(in: poolWaiters)  // full across hosts, nothing idle to close
                 continue
             }
+            metrics?.waited()
             try await wait(in: host)
         }
     }

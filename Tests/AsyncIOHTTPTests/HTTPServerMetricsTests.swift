@@ -44,3 +44,32 @@ struct HTTPServerMetricsTests {
         }
     }
 }
+
+/// Issue 16: the client's swift-metrics.
+@Suite("HTTP client metrics", .timeLimit(.minutes(1)))
+struct HTTPClientMetricsTests {
+    /// Two requests at a time through a pool of one connection: the second waits; a failed connect
+    /// counts as failed.
+    @Test func poolWaitsRequestsAndFailuresAreRecorded() async throws {
+        let backend = TestMetrics()
+        try await withServer(testRouter()) { server, _ in
+            var configuration = HTTPClient.Configuration()
+            configuration.maxConnectionsPerHost = 1
+            configuration.metrics = HTTPClientMetrics(prefix: "c", factory: backend)
+            try await withHTTPClient(configuration: configuration) { client in
+                let url = "http://127.0.0.1:\(server.localAddress.port!)"
+                async let first = client.get("\(url)/hello").body.collect(upTo: 100)
+                async let second = client.get("\(url)/nowhere").body.collect(upTo: 100)
+                _ = try await (first, second)
+                await #expect(throws: HTTPClientError.self) { _ = try await client.get("http://127.0.0.1:1/") }
+            }
+        }
+        #expect(try backend.expectCounter("c_requests_total", [("status", "2xx")]).totalValue == 1)
+        #expect(try backend.expectCounter("c_requests_total", [("status", "4xx")]).totalValue == 1)
+        #expect(try backend.expectCounter("c_requests_total", [("status", "failed")]).totalValue == 1)
+        #expect(backend.counterTotal(label: "c_connection_waits_total") >= 1)
+        #expect(backend.counterTotal(label: "c_connections_opened_total") == 1)
+        #expect(try backend.expectTimer("c_request_duration_seconds").values.count == 2)
+        #expect(try backend.expectMeter("c_connections").values.contains(1))
+    }
+}
