@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Opt-in metrics of servers and loops (issue 16); the test kit only in tests.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Spans for server and client requests, context propagation (issue 16).
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // Documentation only: `swift package generate-documentation` (README, Development).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -64,6 +66,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
             // Async functions run on their caller's executor (the loop) instead of hopping to the
             // generic one and back at every call: 4 % of the server's CPU (BENCHMARKS.md).
@@ -143,6 +147,7 @@ let package = Package(
             dependencies: [
                 "AsyncIO", "AsyncIOTesting", "AsyncIOSystem", "AsyncIOTLS",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strict
         ),
@@ -161,6 +166,9 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strict
         ),

@@ -2,6 +2,8 @@ import AsyncIO
 import AsyncIOSystem
 import AsyncIOTLS
 import HTTPTypes
+import ServiceContextModule
+import Tracing
 
 /// An HTTP/1.1 client with a keep-alive connection pool (aiohttp's `ClientSession`).
 ///
@@ -88,6 +90,10 @@ public final class HTTPClient: @unchecked Sendable {
         /// swift-metrics to record (pool size, waits for a connection, retries, requests by status
         /// class, durations): see ``HTTPClientMetrics``. Nil (the default) records nothing.
         public var metrics: HTTPClientMetrics?
+        /// swift-distributed-tracing: a `.client` span per request (each redirect hop), child of the
+        /// caller's context, injected into the request's fields. Nil uses the bootstrapped tracer,
+        /// read as the client is made; with none (the no-op tracer) no span is made.
+        public var tracer: (any Tracer)?
 
         /// The defaults.
         public init() {}
@@ -126,7 +132,11 @@ public final class HTTPClient: @unchecked Sendable {
                                   maxTotal: configuration.maxConnections,
                                   idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
         pool.metrics = configuration.metrics.map(HTTPClientMetricsRecorder.init)
+        tracer = HTTPTracingSupport.tracer(configuration.tracer)
     }
+
+    /// The tracer, if one records (see ``Configuration-swift.struct/tracer``).
+    let tracer: (any Tracer)?
 
     /// Connections opened so far (reuse shows as requests outnumbering this).
     public var connectionsOpened: Int { pool.connectionsOpened }
@@ -289,8 +299,40 @@ public final class HTTPClient: @unchecked Sendable {
         return ContentDecoder(coding)
     }
 
-    /// One exchange on one connection, retried once on a new connection if a pooled one was stale.
+    /// One exchange, inside a `.client` span when a tracer records: its context goes into the
+    /// request's fields (the tracer's propagation format) and its parent is the caller's context.
     private func send(
+        _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
+        _ timeouts: Timeouts, _ totalDeadline: Int64?
+    ) async throws -> HTTPClientResponse {
+        guard let tracer else { return try await exchange(method, url, fields, body, timeouts, totalDeadline) }
+        return try await exchangeTraced(method, url, fields, body, timeouts, totalDeadline, tracer: tracer)
+    }
+
+    @inline(never)
+    private func exchangeTraced(
+        _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
+        _ timeouts: Timeouts, _ totalDeadline: Int64?, tracer: any Tracer
+    ) async throws -> HTTPClientResponse {
+        let span = tracer.startSpan(method.rawValue, context: ServiceContext.current ?? .topLevel, ofKind: .client)
+        defer { span.end() }
+        span.attributes["http.request.method"] = method.rawValue
+        span.attributes["url.full"] = url.description
+        var traced = fields
+        tracer.inject(span.context, into: &traced, using: HTTPFieldsInjector())
+        do {
+            let response = try await exchange(method, url, traced, body, timeouts, totalDeadline)
+            span.attributes["http.response.status_code"] = response.status.code
+            if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            return response
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    /// One exchange on one connection, retried once on a new connection if a pooled one was stale.
+    private func exchange(
         _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
         _ timeouts: Timeouts, _ totalDeadline: Int64?
     ) async throws -> HTTPClientResponse {

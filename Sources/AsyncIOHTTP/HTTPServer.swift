@@ -5,6 +5,7 @@ import CoreMetrics
 import HTTPTypes
 import Logging
 import ServiceLifecycle
+import Tracing
 
 /// An HTTP/1.1 server: an accept loop on one event loop, one child task per connection, and a
 /// handler called for each request (aiohttp's `web.Application` runner).
@@ -45,6 +46,11 @@ public final class HTTPServer: Service, @unchecked Sendable {
         /// swift-metrics to record (connections, requests by status class, durations, bytes, TLS
         /// handshakes): see ``HTTPServerMetrics``. Nil (the default) records nothing, at no cost.
         public var metrics: HTTPServerMetrics?
+        /// swift-distributed-tracing: a `.server` span per request, its context extracted from the
+        /// request's fields (W3C `traceparent` with swift-otel's tracer) and current while the handler
+        /// runs. Nil uses the bootstrapped tracer, read as the server starts; with none (the no-op
+        /// tracer) no span is made.
+        public var tracer: (any Tracer)?
         /// How long a graceful shutdown from a `ServiceGroup` lets requests in flight finish before
         /// their connections are closed (see ``HTTPServer/run()``). Default 10 s.
         public var shutdownGracePeriod: Duration = .seconds(10)
@@ -82,6 +88,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     let parserLimits: HTTPParser.Limits
     /// The swift-metrics objects, when ``Configuration-swift.struct/metrics`` asks for them.
     let metrics: HTTPServerMetricsRecorder?
+    /// The tracer, if one records (see ``Configuration-swift.struct/tracer``).
+    let tracer: (any Tracer)?
     private let listener: Socket
     private var task: Task<Void, any Error>?
     private(set) var isShuttingDown = false
@@ -105,6 +113,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
             maxBodySize: configuration.maxBodySize
         )
         metrics = configuration.metrics.map(HTTPServerMetricsRecorder.init)
+        tracer = HTTPTracingSupport.tracer(configuration.tracer)
     }
 
     /// Starts serving HTTP on `host:port` with `handler`, on the current loop.

@@ -2,6 +2,8 @@ import AsyncIO
 import AsyncIOSystem
 import HTTPTypes
 import Logging
+import ServiceContextModule
+import Tracing
 
 /// One HTTP/1.1 connection on the server: reads requests in order, calls the handler, writes the
 /// responses, and enforces the timeouts. Runs in a child task of the server's task.
@@ -159,12 +161,40 @@ final class HTTPServerConnection: @unchecked Sendable {
         // Nothing buffered: give the receive buffer back while the handler runs (it may wait long).
         reader.releaseStorageIfEmpty()
         let outcome: Result<HTTPServerResponse, any Error>
-        do {
-            outcome = .success(try await handler(request))
-        } catch {
-            outcome = .failure(error)
+        if let tracer = server.tracer {
+            outcome = await callTraced(handler, request, tracer: tracer)
+        } else {
+            do {
+                outcome = .success(try await handler(request))
+            } catch {
+                outcome = .failure(error)
+            }
         }
         return await respond(outcome, to: head)
+    }
+
+    /// Calls the handler inside a `.server` span whose parent is the context the request carries.
+    @inline(never)
+    private func callTraced(
+        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest, tracer: any Tracer
+    ) async -> Result<HTTPServerResponse, any Error> {
+        var context = ServiceContext.current ?? .topLevel
+        tracer.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
+        let span = tracer.startSpan(request.method.rawValue, context: context, ofKind: .server)
+        span.attributes["http.request.method"] = request.method.rawValue
+        span.attributes["url.path"] = String(request.path)
+        defer { span.end() }
+        return await ServiceContext.withValue(span.context) {
+            do {
+                let response = try await handler(request)
+                span.attributes["http.response.status_code"] = response.head.status.code
+                if response.head.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+                return .success(response)
+            } catch {
+                span.recordError(error)
+                return .failure(error)
+            }
+        }
     }
 
     @inline(never)
