@@ -6,7 +6,10 @@ import AsyncIOHTTP
 import AsyncIOTLS
 import AsyncIOTesting
 import HTTPTypes
+import Logging
+import ServiceLifecycle
 import Testing
+import UnixSignals
 
 /// README.md:1
 enum Snippet_README_md_1 {
@@ -176,6 +179,46 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_AsyncIOHTTP_md_3 {
                     let response = try await client.post("orders", json: Order(item: "tea", quantity: 2))
                     try response.raiseForStatus()
                     print(try await response.json(as: Order.self))
+                }
+                await server.shutdown()
+            }
+        }
+    }
+}
+
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/RunningInProduction.md:1
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+
+            try EventLoop.run(handlesInterrupt: false) { loop in
+                var router = HTTPRouter()
+                router.get("/") { _ in .text("hello\n") }
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: router.handler)
+                let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
+                                         logger: Logger(label: "app"))
+                try await group.run()
+            }
+        }
+    }
+}
+
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/RunningInProduction.md:2
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_2 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+
+            try EventLoop.run { loop in
+                try loop.enableMetrics()                    // aio_loop_*: timer lag, jobs per turn, time in epoll
+                var configuration = HTTPServer.Configuration()
+                configuration.metrics = HTTPServerMetrics() // aio_http_server_*: requests by status, durations, bytes
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, configuration: configuration) { _ in
+                    .text("measured\n")
+                }
+                var clientConfiguration = HTTPClient.Configuration()
+                clientConfiguration.metrics = HTTPClientMetrics()  // aio_http_client_*: pool, waits, retries
+                try await withHTTPClient(configuration: clientConfiguration) { client in
+                    _ = try await client.get("http://127.0.0.1:\(server.localAddress.port!)/")
                 }
                 await server.shutdown()
             }
