@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "AsyncIOTesting", targets: ["AsyncIOTesting"]),
         .library(name: "AsyncIOTLS", targets: ["AsyncIOTLS"]),
         .library(name: "AsyncIOHTTP", targets: ["AsyncIOHTTP"]),
+        .library(name: "AsyncIOOpenAPI", targets: ["AsyncIOOpenAPI"]),
         .executable(name: "aio", targets: ["aio"]),
     ],
     dependencies: [
@@ -34,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Opt-in metrics of servers and loops (issue 16); the test kit only in tests.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // OpenAPI transports, in a product of their own (issue 16).
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
         // Spans for server and client requests, context propagation (issue 16).
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // Documentation only: `swift package generate-documentation` (README, Development).
@@ -74,6 +77,16 @@ let package = Package(
             swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         .target(name: "AsyncIOTesting", dependencies: ["AsyncIO", "AsyncIOSystem"], swiftSettings: strict),
+        // swift-openapi-runtime transports on HTTPClient and HTTPRouter: the core never depends on OpenAPI.
+        .target(
+            name: "AsyncIOOpenAPI",
+            dependencies: [
+                "AsyncIO", "AsyncIOHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "aio",
             dependencies: [
@@ -169,6 +182,7 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                "AsyncIOOpenAPI", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             swiftSettings: strict
         ),
@@ -177,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "DocSnippetTests",
             dependencies: [
-                "AsyncIO", "AsyncIOTesting", "AsyncIOTLS", "AsyncIOHTTP",
+                "AsyncIO", "AsyncIOTesting", "AsyncIOTLS", "AsyncIOHTTP", "AsyncIOOpenAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             // Doc fragments bind values they do not use (`let line = ...`): those warnings say nothing.

@@ -60,7 +60,7 @@ def sources():
 
 
 def generate():
-    imports = {"import AsyncIO", "import AsyncIOHTTP", "import AsyncIOTLS", "import AsyncIOTesting", "import HTTPTypes"}
+    imports = {"import AsyncIO", "import AsyncIOHTTP", "import AsyncIOOpenAPI", "import AsyncIOTLS", "import AsyncIOTesting", "import HTTPTypes"}
     pieces = []
     for path in sources():
         relative = path.relative_to(ROOT).as_posix()

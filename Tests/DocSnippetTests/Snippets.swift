@@ -3,6 +3,7 @@
 // swiftlint:disable all
 import AsyncIO
 import AsyncIOHTTP
+import AsyncIOOpenAPI
 import AsyncIOTLS
 import AsyncIOTesting
 import HTTPTypes
@@ -730,6 +731,27 @@ enum Snippet_Sources_AsyncIOHTTP_WebSocket_WebSocket_swift_2 {
                 for try await piece in message { total += piece.count }
                 print(message.isText ? "text" : "binary", total, "bytes")
             }
+        }
+    }
+}
+
+/// Sources/AsyncIOOpenAPI/AsyncIOClientTransport.swift:1
+enum Snippet_Sources_AsyncIOOpenAPI_AsyncIOClientTransport_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let transport = AsyncIOClientTransport(client: try HTTPClient.shared)
+            // let api = Client(serverURL: URL(string: "http://127.0.0.1:8080/api")!, transport: transport)
+        }
+    }
+}
+
+/// Sources/AsyncIOOpenAPI/AsyncIOServerTransport.swift:1
+enum Snippet_Sources_AsyncIOOpenAPI_AsyncIOServerTransport_swift_1 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let transport = AsyncIOServerTransport()
+            // try api.registerHandlers(on: transport, serverURL: URL(string: "/api")!)
+            let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: transport.router.handler)
         }
     }
 }
