@@ -112,6 +112,20 @@ let package = Package(
         )
     } + [
 
+        // An OpenAPI service: code generated once from openapi.yaml (committed; the build never runs
+        // the generator), served and called through AsyncIOOpenAPI's transports.
+        .executableTarget(
+            name: "PetStore",
+            dependencies: [
+                "AsyncIO", "AsyncIOHTTP", "AsyncIOOpenAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Examples/PetStore",
+            exclude: ["openapi.yaml", "openapi-generator-config.yaml"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+
         // Benchmarks: `Benchmarks/run-loop-benchmarks.sh` runs them with the peers; see BENCHMARKS.md.
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .target(name: "BenchmarkHarness", dependencies: ["CMallocCounter"], path: "Benchmarks/BenchmarkHarness",

@@ -34,6 +34,14 @@ struct ExamplesTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
+    /// Issue 16: an OpenAPI service whose code was generated from openapi.yaml, served and called
+    /// through the AsyncIOOpenAPI transports.
+    @Test func anOpenAPIServiceAndItsGeneratedClient() async throws {
+        #expect(try await run("PetStore") == [
+            "added 1 Tea", "added 2 Biscuit", "pets: Tea, Biscuit", "pet 2: Biscuit (dog)", "pet 99: not found",
+        ])
+    }
+
     /// Issue 16: SIGTERM to a server run by a ServiceGroup: no new connections, the request in flight
     /// finishes, the program exits 0.
     @Test func aServiceGroupServerShutsDownGracefullyOnSIGTERM() async throws {
