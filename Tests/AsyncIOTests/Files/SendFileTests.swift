@@ -13,6 +13,32 @@ struct SendFileTests {
         return (try await File.open(path), path)
     }
 
+    /// Runs `body` with a 4 MiB file (far more than a socket pair buffers), a writer on one end of a
+    /// socket pair and the other end, on a test loop; closes and removes the file afterwards.
+    static func withLargeFileAndSocketPair(
+        _ body: @escaping @Sendable (EventLoop, File, StreamWriter, Socket) async throws -> Void
+    ) async throws {
+        try await withTestLoop { loop in
+            let (file, path) = try await makeFile([UInt8](repeating: 9, count: 4 << 20))
+            let (x, y) = try SocketOps.socketPair()
+            let writer = StreamWriter(socket: try loop.adopt(x))
+            let peer = try loop.adopt(y)
+            do {
+                try await body(loop, file, writer, peer)
+            } catch {
+                writer.abort()
+                peer.close()
+                try await file.close()
+                try await File.remove(path)
+                throw error
+            }
+            writer.abort()
+            peer.close()
+            try await file.close()
+            try await File.remove(path)
+        }
+    }
+
     /// Bytes whose value depends on their position (period 251, a prime), so a byte sent twice,
     /// dropped or moved shows.
     static func patternBytes(_ count: Int) -> [UInt8] {
@@ -102,55 +128,33 @@ struct SendFileTests {
 
     /// Other writes would interleave with the kernel's: they are refused while the file goes out.
     @Test func writesDuringASendAreRefusedAsBusy() async throws {
-        try await withTestLoop { loop in
-            let (file, path) = try await Self.makeFile([UInt8](repeating: 9, count: 4 << 20))
-            let (x, y) = try SocketOps.socketPair()
-            let writer = StreamWriter(socket: try loop.adopt(x))
-            let peer = try loop.adopt(y)
+        try await Self.withLargeFileAndSocketPair { loop, file, writer, _ in
             let sender = loop.spawn { try await writer.sendFile(file, count: 4 << 20) }
             await loop.waitUntilAllTasksBlocked()  // the socket is full; the send waits for room
             await #expect { try await writer.write([1]) } throws: { ($0 as? StreamError)?.code == .busy }
             sender.cancel()
             await #expect(throws: CancellationError.self) { try await sender.value }
             try await writer.write([1])  // the send is over: writes are accepted again
-            writer.abort()
-            peer.close()
-            try await file.close()
-            try await File.remove(path)
         }
     }
 
     @Test func aPeerThatReadsNothingTimesOutTheSend() async throws {
-        try await withTestLoop { loop in
-            let (file, path) = try await Self.makeFile([UInt8](repeating: 9, count: 4 << 20))
-            let (x, y) = try SocketOps.socketPair()
-            let writer = StreamWriter(socket: try loop.adopt(x))
+        try await Self.withLargeFileAndSocketPair { loop, file, writer, _ in
             writer.stallTimeout = .seconds(5)
-            let peer = try loop.adopt(y)
             let start = loop.now
             await #expect { try await writer.sendFile(file, count: 4 << 20) } throws: { ($0 as? StreamError)?.code == .timedOut }
             #expect(start.duration(to: loop.now) >= .seconds(5))
             await #expect { try await writer.write([1]) } throws: { ($0 as? StreamError)?.code == .timedOut }
-            peer.close()
-            try await file.close()
-            try await File.remove(path)
         }
     }
 
     /// A peer that closes mid-file gives an error, not a `SIGPIPE` that would end the process.
     @Test func aPeerThatLeavesMidFileIsABrokenStream() async throws {
-        try await withTestLoop { loop in
-            let (file, path) = try await Self.makeFile([UInt8](repeating: 9, count: 4 << 20))
-            let (x, y) = try SocketOps.socketPair()
-            let writer = StreamWriter(socket: try loop.adopt(x))
-            let peer = try loop.adopt(y)
+        try await Self.withLargeFileAndSocketPair { loop, file, writer, peer in
             let sender = loop.spawn { try await writer.sendFile(file, count: 4 << 20) }
             await loop.waitUntilAllTasksBlocked()
             peer.close()
             await #expect { try await sender.value } throws: { ($0 as? StreamError)?.code == .broken }
-            writer.abort()
-            try await file.close()
-            try await File.remove(path)
         }
     }
 }
