@@ -47,7 +47,7 @@ final class HTTPClientMetricsRecorder: Sendable {
 
     /// A response head arrived with `status` (nil: the request failed) after `nanoseconds`.
     func request(status: Int?, nanoseconds: Int64) {
-        let index = status.map { (100..<600).contains($0) ? $0 / 100 - 1 : 5 } ?? 5
+        let index = status.map(statusClassIndex) ?? 5
         requestsByClass[index].increment()
         if status != nil { duration.recordNanoseconds(nanoseconds) }
     }

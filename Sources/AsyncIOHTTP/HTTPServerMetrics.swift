@@ -53,10 +53,15 @@ final class HTTPServerMetricsRecorder: Sendable {
 
     /// One request answered (or given up on) with `status`.
     func request(status: Int, nanoseconds: Int64, received receivedBytes: Int, sent sentBytes: Int) {
-        let index = (100..<600).contains(status) ? status / 100 - 1 : 5
-        requestsByClass[index].increment()
+        requestsByClass[statusClassIndex(status)].increment()
         duration.recordNanoseconds(nanoseconds)
         if receivedBytes > 0 { received.increment(by: receivedBytes) }
         if sentBytes > 0 { sent.increment(by: sentBytes) }
     }
+}
+
+/// The index of `status`'s class among `1xx` … `5xx`, and 5 for anything else (the server's and
+/// client's `_requests_total` counters are made in that order).
+func statusClassIndex(_ status: Int) -> Int {
+    (100..<600).contains(status) ? status / 100 - 1 : 5
 }

@@ -47,16 +47,28 @@ extension WebSocket {
     /// Closes the connection after the handshake: the server first (RFC 6455 §7.1.1); a client waits
     /// briefly for the server to do so.
     func shutDownTransport() async {
-        heartbeatTimer?.cancel()
-        heartbeatTimer = nil
-        if writer.isClosed { return }
+        if writer.isClosed {
+            stopHeartbeat()
+            return
+        }
         if role == .client && !isReceiving {
             _ = try? await moveOnAfter(configuration.closeTimeout) { _ in
                 while try await reader.receiveMore() { reader.withBufferedBytes { (consumed: $0.count, result: ()) } }
             }
         }
+        await closeConnection()
+    }
+
+    /// Stops the heartbeat, then closes the connection: flushed within the close timeout, else dropped.
+    private func closeConnection() async {
+        stopHeartbeat()
         let flushed: Void? = try? await moveOnAfter(configuration.closeTimeout) { _ in await writer.close() }
         if flushed == nil { writer.abort() }
+    }
+
+    private func stopHeartbeat() {
+        heartbeatTimer?.cancel()
+        heartbeatTimer = nil
     }
 
     /// A protocol error or a lost connection: send the close code if there is one, then drop it.
@@ -65,18 +77,12 @@ extension WebSocket {
         if let code, code.isSendable, !closeSent, !writer.isClosed {
             closeSent = true
             _ = try? await moveOnAfter(configuration.closeTimeout) { _ in
-                try await withSendTurn {
-                    try await writer.write(WebSocketFrameEncoder.frame(
-                        opcode: WebSocketFrameEncoder.close, payload: WebSocketFrameEncoder.closePayload(code, error.message),
-                        mask: role == .client ? WebSocketFrameEncoder.randomMask() : nil))
-                }
+                try await write(opcode: WebSocketFrameEncoder.close, compressed: false,
+                                WebSocketFrameEncoder.closePayload(code, error.message))
             }
         }
         closeSeen?.set()
-        heartbeatTimer?.cancel()
-        heartbeatTimer = nil
-        let flushed: Void? = try? await moveOnAfter(configuration.closeTimeout) { _ in await writer.close() }
-        if flushed == nil { writer.abort() }
+        await closeConnection()
     }
 
     // MARK: - Heartbeat
