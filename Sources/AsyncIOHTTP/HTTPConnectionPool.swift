@@ -255,6 +255,8 @@ final class HTTPConnectionPool: @unchecked Sendable {
     private func wait(in host: Host) async throws {
         nextWaiterID &+= 1
         let id = nextWaiterID
+        let noted = loop.beginWait(.primitive("HTTPClient connection pool"))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 host.waiters.append((id, continuation))

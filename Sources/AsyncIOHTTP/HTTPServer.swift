@@ -215,7 +215,9 @@ public final class HTTPServer: Service, @unchecked Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 while !isShuttingDown {
                     if connectionCount >= configuration.maxConnections {
+                        let noted = loop.beginWait(.primitive("a free connection slot (maxConnections)"))
                         await withUnsafeContinuation { slotWaiter = $0 }
+                        if noted { loop.endWait() }
                         continue
                     }
                     guard let socket = try await loop.nextConnection(on: listener) else { return }
@@ -237,33 +239,52 @@ public final class HTTPServer: Service, @unchecked Sendable {
                         let socketID = ObjectIdentifier(socket)
                         handshaking[socketID] = socket
                         group.addImmediateTask(executorPreference: loop) { [self] in
-                            let stream: TLSStream
-                            do {
-                                defer { handshaking[socketID] = nil }
-                                stream = try await TLSStream.accept(over: socket, context: tls)
-                                metrics?.handshakes.increment()
-                            } catch {
-                                metrics?.handshakeFailures.increment()
-                                logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
-                                slotFreed()
-                                return
+                            guard loop.isInspecting else {
+                                return await serveTLS(socket, socketID: socketID, context: tls, handler: handler)
                             }
-                            if isShuttingDown {
-                                stream.close()
-                                slotFreed()
-                                return
+                            await loop.withDebugName(Self.connectionName(socket)) {
+                                await serveTLS(socket, socketID: socketID, context: tls, handler: handler)
                             }
-                            await serve(HTTPServerConnection(stream: stream, server: self), handler: handler)
                         }
                     } else {
                         let connection = HTTPServerConnection(stream: socket, server: self)
                         group.addImmediateTask(executorPreference: loop) { [self] in
-                            await serve(connection, handler: handler)
+                            guard loop.isInspecting else {
+                                return await serve(connection, handler: handler)
+                            }
+                            await loop.withDebugName(Self.connectionName(socket)) { await serve(connection, handler: handler) }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// A TLS connection: the handshake, then the HTTP connection over it.
+    @inline(never)
+    private func serveTLS(_ socket: Socket, socketID: ObjectIdentifier, context tls: TLSContext, handler: Handler) async {
+        let stream: TLSStream
+        do {
+            defer { handshaking[socketID] = nil }
+            stream = try await TLSStream.accept(over: socket, context: tls)
+            metrics?.handshakes.increment()
+        } catch {
+            metrics?.handshakeFailures.increment()
+            logger.debug("TLS handshake failed", metadata: ["error": "\(error)"])
+            slotFreed()
+            return
+        }
+        if isShuttingDown {
+            stream.close()
+            slotFreed()
+            return
+        }
+        await serve(HTTPServerConnection(stream: stream, server: self), handler: handler)
+    }
+
+    /// The inspector's name for a connection's task.
+    private static func connectionName(_ socket: Socket) -> String {
+        "connection \(socket.peerAddress.map(String.init(describing:)) ?? "?")"
     }
 
     /// Out of line: its frame and the connection task's closure stay alive for the connection's life,

@@ -184,3 +184,13 @@ void casyncio_global_executor_enqueue_original_after(uint64_t delay_ns, void *jo
     swift_task_enqueueGlobalWithDelay(delay_ns, job);
     bypass_takeover = 0;
 }
+
+int casyncio_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *pid = credentials.pid;
+    *uid = credentials.uid;
+    *gid = credentials.gid;
+    return 0;
+}

@@ -3,14 +3,15 @@ import AsyncIO
 import AsyncIOSystem
 import Logging
 
-/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo`, `serve`, `fetch` and `ws`.
+/// `aio`: the AsyncIO command-line tool (CONTRACT.md): `echo`, `serve`, `fetch` and `ws`; `ps` and `top`
+/// look inside a running AsyncIO process.
 @main
 struct AIO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aio",
         abstract: "asyncio for Swift on Linux: servers and tools built on the AsyncIO event loop.",
         version: "0.1.0",
-        subcommands: [EchoCommand.self, ServeCommand.self, FetchCommand.self, WSCommand.self]
+        subcommands: [EchoCommand.self, ServeCommand.self, FetchCommand.self, WSCommand.self, PSCommand.self, TopCommand.self]
     )
 
     /// Like `ParsableCommand.main()`, but bad flags or arguments exit with 2 (CONTRACT.md), not
@@ -60,6 +61,8 @@ extension AIO {
         case "serve": return ServeCommand.examples
         case "fetch": return FetchCommand.examples
         case "ws": return WSCommand.examples
+        case "ps": return PSCommand.examples
+        case "top": return TopCommand.examples
         default: return examples
         }
     }

@@ -39,6 +39,8 @@ struct EchoCommand: ParsableCommand {
 
     @OptionGroup var tls: TLSServerOptions
 
+    @OptionGroup var inspect: InspectOption
+
     func validate() throws {
         guard loops >= 1 && loops <= 1024 else { throw ValidationError("--loops must be between 1 and 1024") }
         if tls.isEnabled && api == .sockets {
@@ -51,6 +53,8 @@ struct EchoCommand: ParsableCommand {
         Signal.blockForStreams([.interrupt, .terminate, .quit])
         let host = self.host, port = self.port, api = self.api, loops = self.loops
         let context = try tls.makeContext()
+        let inspector = try inspect.start()
+        defer { inspector?.close() }
         try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }

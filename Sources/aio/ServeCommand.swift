@@ -51,6 +51,8 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var tls: TLSServerOptions
 
+    @OptionGroup var inspect: InspectOption
+
     func validate() throws {
         for (flag, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout), ("--write-timeout", writeTimeout)] {
             guard value.isFinite, value > 0, value <= 86_400 else {
@@ -81,6 +83,8 @@ struct ServeCommand: ParsableCommand {
             configuration.sharedConnectionLimit = Semaphore(value: maxConnections)
         }
         let settings = configuration
+        let inspector = try inspect.start()
+        defer { inspector?.close() }
         try EventLoop.run { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }

@@ -227,6 +227,16 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_2 {
     }
 }
 
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/RunningInProduction.md:3
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_3 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
+            let inspector = try Inspector.start(path: "/run/myservice/inspect.sock")
+            defer { inspector.close() }
+        }
+    }
+}
+
 /// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/WebSockets.md:1
 enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_WebSockets_md_1 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {

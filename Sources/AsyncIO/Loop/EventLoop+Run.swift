@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import AsyncIOSystem
 
@@ -58,6 +59,8 @@ extension EventLoop {
         _ main: sending @escaping (EventLoop) async throws -> Result
     ) throws -> Result {
         try refuseNestedRun("EventLoop.run")
+        let inspector = startInspectorFromEnvironment()
+        defer { inspector?.close() }
         let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"))
         // As asyncio.run shuts down the default executor: no offload thread outlives the run.
         defer { SharedOffloadPool.shutDownIfStarted() }
@@ -116,6 +119,17 @@ extension EventLoop {
             throw EventLoopError(.interrupted, operation: "EventLoop.run")
         }
         return try box.result!.get()
+    }
+
+    /// Starts the inspector `AIO_INSPECT` asks for; a failure is logged, and the program runs without it.
+    private static func startInspectorFromEnvironment() -> Inspector? {
+        do {
+            return try Inspector.startFromEnvironment()
+        } catch {
+            Logger(label: "AsyncIO.Inspector").error(
+                "\(Inspector.environmentVariable) is set but the inspector cannot start: \(error)")
+            return nil
+        }
     }
 
     /// Throws if the calling thread is already running a loop: running another one inside it would block

@@ -36,11 +36,21 @@ struct TaskRegistry {
     /// Set once the loop shuts down: tasks that start afterwards cancel themselves at once.
     var isCancellingAll = false
 
-    /// Debug mode: names of tasks the loop runs but did not spawn (the main task, connection tasks,
-    /// callback carriers), for slow-job reports. Not listed in ``EventLoop/tasks``.
-    var debugNames: [UInt: String] = [:]
+    /// In debug mode or while inspected: tasks the loop runs but did not spawn (the main task,
+    /// connection tasks, callback carriers), for slow-job reports and the inspector. Not listed in
+    /// ``EventLoop/tasks``.
+    var named: [UInt: NamedTask] = [:]
 
-    func name(of job: UInt) -> String? { records[job]?.name ?? debugNames[job] }
+    func name(of job: UInt) -> String? { records[job]?.name ?? named[job]?.name }
+}
+
+/// A task the loop runs but did not spawn, named for reports (see ``EventLoop/withDebugName(_:_:)``).
+struct NamedTask {
+    let id: UInt64
+    let name: String
+    let started: Int64
+    /// The tracked task it descends from (0: none known).
+    let parent: UInt64
 }
 
 /// One started task. A struct in the registry's table: spawning allocates no record object.
@@ -48,6 +58,8 @@ struct TaskRecord: @unchecked Sendable {
     let id: UInt64
     let givenName: String?
     let started: Int64
+    /// The tracked task it was spawned from, while inspected (0: none known).
+    let parent: UInt64
     /// The running task; the copy is a strong reference, so it stays valid for `cancel()`.
     let task: UnsafeCurrentTask
     var isCancelRequested = false
@@ -84,12 +96,17 @@ extension EventLoop {
             registry.nextID += 1
             return registry.nextID
         }
+        let parent = isInspected.load(ordering: .relaxed) ? InspectedTask.id : 0
         let body: () async throws -> Success = { [self] in
-            let address = withUnsafeCurrentTask { current in startTracking(current!, id: id, name: name) }
+            let address = withUnsafeCurrentTask { current in
+                startTracking(current!, id: id, name: name, parent: parent)
+            }
             do {
                 // A spawned task outlives the scope it was started in: deadlines of its creator's
                 // withTimeout do not apply to it (task-local values are copied into new tasks).
-                let value = CancelScope.current == nil
+                let value = isInspected.load(ordering: .relaxed)
+                    ? try await Self.runInspected(id: id, operation)
+                    : CancelScope.current == nil
                     ? try await operation()
                     : try await CancelScope.outsideScopes(operation)
                 registry.withLock { _ = $0.records.removeValue(forKey: address) }
@@ -107,14 +124,24 @@ extension EventLoop {
         return Task(name: name, executorPreference: self, operation: body)
     }
 
+    /// Runs a spawned task's body with its id bound as the inspector's ancestor of what it starts.
+    @inline(never)
+    private static func runInspected<Success>(
+        id: UInt64, _ operation: () async throws -> Success
+    ) async throws -> Success {
+        try await InspectedTask.$id.withValue(id) {
+            CancelScope.current == nil ? try await operation() : try await CancelScope.outsideScopes(operation)
+        }
+    }
+
     /// Enters a task that has just started into the registry; returns its address.
-    private func startTracking(_ task: UnsafeCurrentTask, id: UInt64, name: String?) -> UInt {
+    private func startTracking(_ task: UnsafeCurrentTask, id: UInt64, name: String?, parent: UInt64) -> UInt {
         let address = unsafeBitCast(task, to: UInt.self)
         let started = nowNanoseconds
         let cancelNow = registry.withLock { registry -> Bool in
             registry.pending -= 1
             registry.records[address] = TaskRecord(
-                id: id, givenName: name, started: started, task: task,
+                id: id, givenName: name, started: started, parent: parent, task: task,
                 isCancelRequested: registry.isCancellingAll
             )
             return registry.isCancellingAll
@@ -143,20 +170,30 @@ extension EventLoop {
         }
     }
 
-    /// Debug mode: names the running task `name` in slow-job reports while `body` runs (for tasks the
-    /// loop did not spawn itself). Outside debug mode it just runs `body`.
-    nonisolated(nonsending) func withDebugName<T>(
+    /// In debug mode or while inspected: names the running task `name` in slow-job reports and the
+    /// inspector while `body` runs (for tasks the loop did not spawn itself). Otherwise it just runs
+    /// `body`.
+    package nonisolated(nonsending) func withDebugName<T>(
         _ name: @autoclosure () -> String,
         _ body: () async throws -> T
     ) async rethrows -> T {
-        guard isDebug, let address = withUnsafeCurrentTask(body: { $0.map { unsafeBitCast($0, to: UInt.self) } }) else {
+        let inspected = isInspected.load(ordering: .relaxed)
+        guard isDebug || inspected,
+              let address = withUnsafeCurrentTask(body: { $0.map { unsafeBitCast($0, to: UInt.self) } }) else {
             return try await body()
         }
         let name = name()
-        registry.withLock { $0.debugNames[address] = name }
+        let parent = inspected ? InspectedTask.id : 0
+        let started = nowNanoseconds
+        let id = registry.withLock { registry -> UInt64 in
+            registry.nextID += 1
+            registry.named[address] = NamedTask(id: registry.nextID, name: name, started: started, parent: parent)
+            return registry.nextID
+        }
         if inEventLoop { startingTaskName = name }
-        defer { registry.withLock { _ = $0.debugNames.removeValue(forKey: address) } }
-        return try await body()
+        defer { registry.withLock { _ = $0.named.removeValue(forKey: address) } }
+        guard inspected else { return try await body() }
+        return try await InspectedTask.$id.withValue(id) { try await body() }
     }
 
     /// The name of the task whose job runs now, if the loop knows it.

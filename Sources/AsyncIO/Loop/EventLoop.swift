@@ -85,6 +85,15 @@ public final class EventLoop: @unchecked Sendable {
     let logger: Logger
     /// The swift-metrics objects, once ``enableMetrics(_:)`` has been called (loop thread).
     @exclusivity(unchecked) var metrics: EventLoopMetricsRecorder?
+    /// The inspector's view of the loop (waits, lag), while an ``Inspector`` runs (loop thread).
+    @exclusivity(unchecked) var inspection: LoopInspection?
+    /// Whether an ``Inspector`` watches this loop: read by ``spawn(name:eager:_:)`` on any thread.
+    let isInspected = Atomic<Bool>(false)
+    /// What the inspector reads from other threads: counters, and the job holding the loop now.
+    let inspectionCounters = InspectionCounters()
+    /// Jobs run and turns taken since the loop started (loop thread; the inspector's throughput).
+    @exclusivity(unchecked) var jobsRun: UInt64 = 0
+    @exclusivity(unchecked) var turnsTaken: UInt64 = 0
     /// Where stream readers with no buffer storage receive (loop thread, used synchronously: bytes are
     /// copied out before the receiving call returns). Freed with the loop.
     let receiveScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
@@ -133,6 +142,7 @@ public final class EventLoop: @unchecked Sendable {
             throw EventLoopError(.system, operation: "EventLoop.init", underlying: error)
         }
         serialFacade = LoopSerialExecutor(loop: self)
+        LoopDirectory.add(self)
     }
 
     deinit {
@@ -268,6 +278,7 @@ public final class EventLoop: @unchecked Sendable {
                      "an EventLoop cannot run on a thread that is already running another loop")
         CurrentLoopSlot.set(Unmanaged.passUnretained(self).toOpaque())
         defer { CurrentLoopSlot.set(previous) }
+        inspectionCounters.threadID.store(SystemThread.currentID, ordering: .relaxed)
         if phase == .idle {
             phase = .running
             lifecycle.store(Phase.running.rawValue, ordering: .releasing)
@@ -308,15 +319,19 @@ public final class EventLoop: @unchecked Sendable {
             budget -= 1
             if isDebug {
                 runTimed(work)
+            } else if inspection != nil {
+                runWatched(work)
             } else {
                 run(work)
             }
         }
+        jobsRun &+= UInt64(truncatingIfNeeded: jobs)
+        turnsTaken &+= 1
         if let metrics { metrics.turn(jobs: jobs, backlog: ready.count, on: self) }
     }
 
     @inline(__always)
-    private func run(_ work: consuming LoopWork) {
+    func run(_ work: consuming LoopWork) {
         switch work {
         case .task(let job):
             currentJob = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
@@ -347,7 +362,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         startingTaskName = nil
         let started = MonotonicClock.nanoseconds()
-        run(work)
+        if inspection != nil { runWatched(work) } else { run(work) }
         if let starting = startingTaskName { taskName = starting }
         reportIfSlow("a job held the event loop too long", task: taskName, since: started)
     }

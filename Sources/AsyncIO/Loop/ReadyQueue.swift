@@ -48,6 +48,19 @@ struct ReadyQueue: ~Copyable {
         return work
     }
 
+    /// The addresses of the task and actor jobs queued now, for the inspector.
+    func jobAddresses() -> Set<UInt> {
+        var addresses: Set<UInt> = []
+        for i in 0..<count {
+            // SAFETY: slots head..<head+count (modulo capacity) are initialized; they are only read.
+            switch storage[(head + i) & (capacity - 1)] {
+            case .task(let job), .actor(let job): addresses.insert(unsafeBitCast(job, to: UInt.self))
+            case .callback: break
+            }
+        }
+        return addresses
+    }
+
     private mutating func grow() {
         let newCapacity = capacity * 2
         let newStorage = UnsafeMutablePointer<LoopWork>.allocate(capacity: newCapacity)

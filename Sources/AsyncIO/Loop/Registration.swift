@@ -155,12 +155,16 @@ public final class IORegistration: @unchecked Sendable {
         nextWaiterID &+= 1
         let id = nextWaiterID
         guard cancellable else {
+            let noted = loop.beginWait(.read(fd))
+            defer { if noted { loop.endWait() } }
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 readWaiter = Waiter(id: id, continuation: continuation)
             }
             return
         }
         try Task.checkCancellation()
+        let noted = loop.beginWait(write ? .write(fd) : .read(fd))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let waiter = Waiter(id: id, continuation: continuation)

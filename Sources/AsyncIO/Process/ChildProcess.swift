@@ -312,6 +312,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// one, so no orphan is left; the child is still reaped.
     public func wait() async throws -> ExitStatus {
         try loop.checkInLoop("ChildProcess")
+        let noted = loop.beginWait(.process(pid))
+        defer { if noted { loop.endWait() } }
         do {
             try await exited.wait()
         } catch {

@@ -152,9 +152,16 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
         return nil
     }
 
+    /// Tells the inspector that the current task waits in ``get()``.
+    @usableFromInline
+    static func noteGetterWait(on loop: EventLoop?) -> Bool { loop?.beginWait(.primitive("Queue.get")) ?? false }
+
     @usableFromInline
     func waitAsPutter(id: UInt64, slot: Slot) async throws {
-        try await withCancellableWait(on: EventLoop.current) {
+        let loop = EventLoop.current
+        let noted = loop?.beginWait(.primitive("Queue.put")) ?? false
+        defer { if noted { loop?.endWait() } }
+        try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let outcome = state.withLock { state -> Int in  // 0 wait, 1 done, 2 cancelled, 3 shut down
                     if state.isShutDown { return 3 }
@@ -204,7 +211,10 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
             throw QueueError.shutDown
         case .wait(let id):
             let slot = Slot()  // only a getter that waits needs one
-            try await withCancellableWait(on: EventLoop.current) {
+            let loop = EventLoop.current
+            let noted = Self.noteGetterWait(on: loop)
+            defer { if noted { loop?.endWait() } }
+            try await withCancellableWait(on: loop) {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     let outcome = state.withLock { state -> GetOutcome in
                         if let (item, putter) = self.takeLocked(&state) {
@@ -277,6 +287,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     /// Safe: only the wait stops.
     public func join() async throws {
         try await suspendAsWaiter(
+            "Queue.join",
             state,
             tryNow: { $0.unfinished == 0 },
             makeID: { $0.joiners.makeID() },

@@ -96,6 +96,8 @@ public final class SignalStream: AsyncSequence, @unchecked Sendable {
     /// Safe: a signal is consumed only when returned.
     public func next() async throws -> Signal {
         do {
+            let noted = registration.loop.beginWait(.primitive("signals"))
+            defer { if noted { registration.loop.endWait() } }
             let number = try await registration.perform(.read) { () throws -> IOResult<Int32> in
                 try SignalFD.read(registration.fd)
             }

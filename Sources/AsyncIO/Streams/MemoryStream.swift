@@ -148,6 +148,8 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         let loop = self.loop
         let id: UInt64
         if send { sendWaitID &+= 1; id = sendWaitID } else { receiveWaitID &+= 1; id = receiveWaitID }
+        let noted = loop.beginWait(.primitive(send ? "MemoryStream.send" : "MemoryStream.receive"))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if send { sendWaiter = continuation } else { receiveWaiter = continuation }

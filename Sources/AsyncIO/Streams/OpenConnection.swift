@@ -113,6 +113,8 @@ private final class Turnstile: @unchecked Sendable {
 
     func wait(for index: Int) async throws {
         if index <= granted { return }
+        let noted = loop.beginWait(.primitive("happy eyeballs turn"))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if index <= granted { continuation.resume() } else { waiters[index] = continuation }

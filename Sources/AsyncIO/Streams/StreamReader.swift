@@ -311,6 +311,8 @@ public final class StreamReader: @unchecked Sendable {
     @inline(never)
     private nonisolated(nonsending) func waitForFeed() async throws {
         let loop = try EventLoop.requireCurrent("StreamReader.read")
+        let noted = loop.beginWait(.primitive("StreamReader.feed"))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 feedWaiter = continuation

@@ -40,7 +40,7 @@ public final class StreamServer: @unchecked Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 while let socket = try await loop.nextConnection(on: listener) {
                     group.addImmediateTask(executorPreference: loop) {
-                        guard loop.isDebug else {
+                        guard loop.isDebug || loop.isInspecting else {
                             // No wrapper frame in the common case: an idle connection's suspended
                             // frames are most of what it costs.
                             return await Self.serve(socket, server: name, wrapping: wrap, handler: handler)

@@ -320,6 +320,8 @@ public final class StreamWriter: @unchecked Sendable {
         nextWaiterID &+= 1
         let id = nextWaiterID
         let loop = stream.loop
+        let noted = loop.beginWait(.primitive("StreamWriter.drain"))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if let failure {

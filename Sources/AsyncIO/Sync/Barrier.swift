@@ -60,7 +60,10 @@ public final class Barrier: Sendable {
             return index
         case .wait(let index, let id):
             let state = self.state
-            try await withCancellableWait(on: EventLoop.current) {
+            let loop = EventLoop.current
+            let noted = loop?.beginWait(.primitive("Barrier")) ?? false
+            defer { if noted { loop?.endWait() } }
+            try await withCancellableWait(on: loop) {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     enum Outcome { case broken, cancelled, waiting }
                     let outcome = state.withLock { state -> Outcome in

@@ -42,6 +42,7 @@ public final class Condition: Sendable {
             // The lock is let go only once this task is in the waiters' queue: a notify from another
             // thread or loop between the two would otherwise find nobody and be lost.
             try await suspendAsWaiter(
+                "Condition",
                 waiters,
                 tryNow: { _ in false },
                 makeID: { $0.makeID() },

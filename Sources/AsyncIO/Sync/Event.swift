@@ -38,6 +38,7 @@ public final class Event: Sendable {
     /// Safe: the waiter leaves the queue and throws `CancellationError`.
     public func wait() async throws {
         try await suspendAsWaiter(
+            "Event",
             state,
             tryNow: { $0.isSet },
             makeID: { $0.waiters.makeID() },

@@ -36,6 +36,7 @@ public final class Lock: Sendable {
     /// lock was handed to it, it returns normally holding the lock (release it), so no hand-off is lost.
     public func acquire() async throws {
         try await suspendAsWaiter(
+            "Lock",
             state,
             tryNow: { state in
                 guard !state.isLocked && state.waiters.isEmpty else { return false }

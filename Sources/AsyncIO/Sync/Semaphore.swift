@@ -43,6 +43,7 @@ public class Semaphore: @unchecked Sendable {
     /// kept (it returns normally), so no permit is lost.
     public func acquire() async throws {
         try await suspendAsWaiter(
+            "Semaphore",
             state,
             tryNow: { state in
                 guard state.value > 0 && state.waiters.isEmpty else { return false }

@@ -53,8 +53,9 @@ struct WaiterQueue<Payload> {
 /// - cancellation runs `dequeue` under the lock; if it returns the continuation (the task was still
 ///   waiting) the task resumes with `CancellationError`; if not, it had already been woken and the
 ///   wake-up (permit, item, ownership) stands: nothing is lost or stolen.
-/// Continuations are always resumed outside the lock.
+/// Continuations are always resumed outside the lock. `what` names the primitive for the inspector.
 func suspendAsWaiter<State>(
+    _ what: StaticString,
     _ lock: LockedState<State>,
     tryNow: (inout State) throws -> Bool,
     makeID: @escaping (inout State) -> UInt64,
@@ -67,7 +68,10 @@ func suspendAsWaiter<State>(
     let id = lock.withLock { makeID(&$0) }
     nonisolated(unsafe) let tryNow = tryNow  // used synchronously, before this function returns
     nonisolated(unsafe) let afterEnqueue = afterEnqueue  // likewise
-    try await withCancellableWait(on: EventLoop.current) {
+    let loop = EventLoop.current
+    let noted = loop?.beginWait(.primitive(what)) ?? false
+    defer { if noted { loop?.endWait() } }
+    try await withCancellableWait(on: loop) {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let outcome = lock.withLock { state -> WaitOutcome in
                 do {

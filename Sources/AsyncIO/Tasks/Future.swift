@@ -86,6 +86,7 @@ public final class Future<Value: Sendable>: Sendable {
     public var value: Value {
         get async throws {
             try await suspendAsWaiter(
+                "Future",
                 state,
                 tryNow: { $0.result != nil },
                 makeID: { $0.waiters.makeID() },

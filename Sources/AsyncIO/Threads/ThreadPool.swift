@@ -65,6 +65,8 @@ public final class ThreadPool: @unchecked Sendable {
         defer { loop?.endExternalWork() }
         let job = PoolJob(resumeOn: loop)
         let outcome = ResultBox<Success>()
+        let noted = loop?.beginWait(.thread) ?? false
+        defer { if noted { loop?.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 job.work = {

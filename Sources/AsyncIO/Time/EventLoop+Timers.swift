@@ -97,6 +97,7 @@ extension EventLoop {
         let limit = timerSequence
         while let timer = timers.popDue(now: now, sequenceLimit: limit) {
             metrics?.lag(nanoseconds: now - timer.deadline)
+            inspection?.timerFired(lateBy: now - timer.deadline)
             // A carried callback runs as a job: the timers due after it wait for the next turn, so that
             // it still runs before them (equal deadlines fire in creation order).
             if fire(timer) { break }
@@ -169,6 +170,8 @@ extension EventLoop {
         } else {
             timer = TimerHandle(loop: self, deadline: deadline, sequence: nextForeignSequence(), action: .none)
         }
+        let noted = onLoop && beginWait(.timer(deadline))
+        defer { if noted { endWait() } }
         try await withCancellableWait(on: self) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if onLoop {

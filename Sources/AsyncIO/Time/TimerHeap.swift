@@ -61,6 +61,18 @@ struct TimerHeap {
         if cancelledCount > 64 && cancelledCount * 2 > entries.count { rebuild() }
     }
 
+    /// The deadlines of `Task.sleep` jobs waiting in the heap, by task address (for the inspector).
+    func sleepingJobs() -> [UInt: Int64] {
+        var jobs: [UInt: Int64] = [:]
+        for entry in entries {
+            let timer = entry.timer.takeUnretainedValue()
+            if timer.state == .pending, case .job(let job) = timer.action {
+                jobs[unsafeBitCast(job, to: UInt.self)] = entry.deadline
+            }
+        }
+        return jobs
+    }
+
     /// Removes every timer.
     mutating func removeAll() -> [TimerHandle] {
         let all = entries.map { $0.timer.takeRetainedValue() }

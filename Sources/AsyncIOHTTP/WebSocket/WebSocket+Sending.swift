@@ -96,6 +96,8 @@ extension WebSocket {
         nextSendWaiterID &+= 1
         let id = nextSendWaiterID
         let loop = self.loop
+        let noted = loop.beginWait(.primitive("WebSocket send turn"))
+        defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 sendTurnWaiters.append((id, continuation))

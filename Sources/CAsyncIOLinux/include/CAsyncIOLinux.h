@@ -21,6 +21,9 @@ void casyncio_set_current_loop(void *loop);
 /// The kernel thread id of the calling thread (`gettid`).
 int32_t casyncio_gettid(void);
 
+/// `getsockopt(SO_PEERCRED)`: the peer's process, user and group (`struct ucred` needs _GNU_SOURCE).
+int casyncio_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 /// `accept4(2)` and `pipe2(2)`, which need _GNU_SOURCE.
 int casyncio_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int casyncio_pipe2(int fds[2], int flags);

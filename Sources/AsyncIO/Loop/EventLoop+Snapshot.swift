@@ -1,0 +1,129 @@
+import Synchronization
+import AsyncIOSystem
+
+extension EventLoop {
+    /// What the inspector reports about this loop now: counters, descriptors, timers and every task it
+    /// knows, with what each waits on (asyncio's `all_tasks()`, with the details `python -m asyncio ps`
+    /// shows).
+    ///
+    /// Waits, parents and timer lag are kept only while an ``Inspector`` watches the loop; without one
+    /// the tasks are listed without them.
+    ///
+    /// - Throws: ``EventLoopError`` `.notOnLoop` off the loop's thread (``Inspector/snapshot(timeout:)``
+    ///   asks from anywhere).
+    public func snapshot() throws(EventLoopError) -> LoopSnapshot {
+        try checkInLoop("EventLoop", "snapshot")
+        return takeSnapshot()
+    }
+
+    /// ``snapshot()`` on the loop's thread.
+    func takeSnapshot() -> LoopSnapshot {
+        let now = nowNanoseconds
+        let queued = ready.jobAddresses()
+        let sleeping = timers.sleepingJobs()
+        let waits = inspection?.waits ?? [:]
+        var snapshot = LoopSnapshot(
+            name: name, thread: inspectionCounters.threadID.load(ordering: .relaxed), responsive: true,
+            busyNanoseconds: nil, busyTask: nil, jobs: jobsRun, turns: turnsTaken,
+            lagNanoseconds: inspection?.lagLast ?? 0, maxLagNanoseconds: inspection?.recentLagMax ?? 0,
+            ready: ready.count, timers: timers.count,
+            nextTimerNanoseconds: timers.nextDeadline.map { max(0, $0 - now) },
+            descriptors: [:], listeners: [], tasks: []
+        )
+        for registration in poller.allRegistrations {
+            let info = DescriptorInfo.describe(registration.fd)
+            snapshot.descriptors[info.kind.rawValue, default: 0] += 1
+            if info.kind == .listener { snapshot.listeners.append(info.text) }
+        }
+        let running = currentJob.map { UInt(bitPattern: $0) }
+        func state(_ address: UInt) -> TaskSnapshot.State {
+            address == running ? .running : queued.contains(address) ? .ready : .waiting
+        }
+        func waiting(_ address: UInt) -> (String?, Int64?) {
+            if let record = waits[address] { return (describe(record.target, now: now), now - record.since) }
+            if let deadline = sleeping[address] { return ("sleep, \(Self.seconds(max(0, deadline - now))) left", nil) }
+            return (nil, nil)
+        }
+        var tracked = Set<UInt>()
+        registry.withLock { registry in
+            for (address, record) in registry.records {
+                tracked.insert(address)
+                let (target, waited) = waiting(address)
+                snapshot.tasks.append(TaskSnapshot(
+                    id: record.id, parent: record.parent == 0 ? nil : record.parent, name: record.name,
+                    kind: "spawned", state: state(address), ageNanoseconds: now - record.started,
+                    waitingOn: target, waitingNanoseconds: waited, cancelled: record.isCancelRequested))
+            }
+            for (address, named) in registry.named {
+                tracked.insert(address)
+                let (target, waited) = waiting(address)
+                snapshot.tasks.append(TaskSnapshot(
+                    id: named.id, parent: named.parent == 0 ? nil : named.parent, name: named.name,
+                    kind: "named", state: state(address), ageNanoseconds: now - named.started,
+                    waitingOn: target, waitingNanoseconds: waited, cancelled: false))
+            }
+        }
+        for (address, record) in waits where !tracked.contains(address) {
+            snapshot.tasks.append(TaskSnapshot(
+                id: UInt64(address), parent: record.ancestor == 0 ? nil : record.ancestor,
+                name: record.name ?? "child task", kind: "child", state: state(address), ageNanoseconds: nil,
+                waitingOn: describe(record.target, now: now), waitingNanoseconds: now - record.since,
+                cancelled: false))
+        }
+        snapshot.tasks.sort { ($0.ageNanoseconds ?? -1, $1.id) > ($1.ageNanoseconds ?? -1, $0.id) }
+        return snapshot
+    }
+
+    /// What other threads can see of a loop that did not answer: its tasks without their waits, and
+    /// the job that holds it.
+    func unresponsiveSnapshot() -> LoopSnapshot {
+        let now = nowNanoseconds
+        let job = inspectionCounters.job.load(ordering: .acquiring)
+        let started = inspectionCounters.jobStarted.load(ordering: .relaxed)
+        var snapshot = LoopSnapshot(
+            name: name, thread: inspectionCounters.threadID.load(ordering: .relaxed), responsive: false,
+            busyNanoseconds: job == 0 ? nil : MonotonicClock.nanoseconds() - started, busyTask: nil,
+            jobs: 0, turns: 0, lagNanoseconds: 0, maxLagNanoseconds: 0, ready: 0, timers: 0,
+            nextTimerNanoseconds: nil, descriptors: [:], listeners: [], tasks: []
+        )
+        registry.withLock { registry in
+            if job != 0 { snapshot.busyTask = registry.name(of: job) }
+            for (address, record) in registry.records {
+                snapshot.tasks.append(TaskSnapshot(
+                    id: record.id, parent: record.parent == 0 ? nil : record.parent, name: record.name,
+                    kind: "spawned", state: address == job ? .running : .waiting,
+                    ageNanoseconds: now - record.started, waitingOn: nil, waitingNanoseconds: nil,
+                    cancelled: record.isCancelRequested))
+            }
+            for (address, named) in registry.named {
+                snapshot.tasks.append(TaskSnapshot(
+                    id: named.id, parent: named.parent == 0 ? nil : named.parent, name: named.name,
+                    kind: "named", state: address == job ? .running : .waiting,
+                    ageNanoseconds: now - named.started, waitingOn: nil, waitingNanoseconds: nil,
+                    cancelled: false))
+            }
+        }
+        snapshot.tasks.sort { ($0.ageNanoseconds ?? -1, $1.id) > ($1.ageNanoseconds ?? -1, $0.id) }
+        return snapshot
+    }
+
+    private func describe(_ target: WaitTarget, now: Int64) -> String {
+        switch target {
+        case .read(let fd): "read fd \(fd) (\(DescriptorInfo.describe(fd).text))"
+        case .write(let fd): "write fd \(fd) (\(DescriptorInfo.describe(fd).text))"
+        case .timer(let deadline): "sleep, \(Self.seconds(max(0, deadline - now))) left"
+        case .primitive(let name): "\(name)"
+        case .process(let pid): "process \(pid)"
+        case .thread: "work on another thread"
+        }
+    }
+
+    /// `1.25 s`, `12 ms`: short durations for reports.
+    static func seconds(_ nanoseconds: Int64) -> String {
+        if nanoseconds >= 1_000_000_000 {
+            let hundredths = nanoseconds / 10_000_000
+            return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"
+        }
+        return "\(nanoseconds / 1_000_000) ms"
+    }
+}
