@@ -94,6 +94,10 @@ public final class HTTPClient: @unchecked Sendable {
         /// caller's context, injected into the request's fields. Nil uses the bootstrapped tracer,
         /// read as the client is made; with none (the no-op tracer) no span is made.
         public var tracer: (any Tracer)?
+        /// Without a tracer that records: how the caller's trace context goes out with each request,
+        /// such as ``W3CTraceContextPropagation`` (`traceparent`, `tracestate`). Nil uses the
+        /// bootstrapped instrument if it is not a tracer; with none, nothing is added.
+        public var propagation: (any Instrument)?
 
         /// The defaults.
         public init() {}
@@ -133,10 +137,13 @@ public final class HTTPClient: @unchecked Sendable {
                                   idleTimeout: configuration.idleConnectionTimeout, tls: configuration.tls)
         pool.metrics = configuration.metrics.map(HTTPClientMetricsRecorder.init)
         tracer = HTTPTracingSupport.tracer(configuration.tracer)
+        propagation = HTTPTracingSupport.propagation(configuration.propagation, tracer: tracer)
     }
 
     /// The tracer, if one records (see ``Configuration-swift.struct/tracer``).
     let tracer: (any Tracer)?
+    /// The propagation without a tracer, if any (see ``Configuration-swift.struct/propagation``).
+    let propagation: (any Instrument)?
 
     /// Connections opened so far (reuse shows as requests outnumbering this).
     public var connectionsOpened: Int { pool.connectionsOpened }
@@ -305,8 +312,19 @@ public final class HTTPClient: @unchecked Sendable {
         _ method: HTTPRequest.Method, _ url: HTTPURL, _ fields: HTTPFields, _ body: HTTPBody,
         _ timeouts: Timeouts, _ totalDeadline: Int64?
     ) async throws -> HTTPClientResponse {
-        guard let tracer else { return try await exchange(method, url, fields, body, timeouts, totalDeadline) }
-        return try await exchangeTraced(method, url, fields, body, timeouts, totalDeadline, tracer: tracer)
+        if let tracer { return try await exchangeTraced(method, url, fields, body, timeouts, totalDeadline, tracer: tracer) }
+        guard let propagation, let context = ServiceContext.current else {
+            return try await exchange(method, url, fields, body, timeouts, totalDeadline)
+        }
+        return try await exchange(method, url, Self.inject(context, into: fields, with: propagation), body, timeouts, totalDeadline)
+    }
+
+    /// `fields` with `context` injected by `propagation`.
+    @inline(never)
+    private static func inject(_ context: ServiceContext, into fields: HTTPFields, with propagation: any Instrument) -> HTTPFields {
+        var fields = fields
+        propagation.inject(context, into: &fields, using: HTTPFieldsInjector())
+        return fields
     }
 
     @inline(never)

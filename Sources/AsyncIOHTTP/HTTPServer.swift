@@ -51,6 +51,11 @@ public final class HTTPServer: Service, @unchecked Sendable {
         /// runs. Nil uses the bootstrapped tracer, read as the server starts; with none (the no-op
         /// tracer) no span is made.
         public var tracer: (any Tracer)?
+        /// Without a tracer that records: how a trace context travels through the server, such as
+        /// ``W3CTraceContextPropagation``: taken from each request's fields and current while its
+        /// handler runs. Nil uses the bootstrapped instrument if it is not a tracer; with none, nothing
+        /// is read.
+        public var propagation: (any Instrument)?
         /// How long a graceful shutdown from a `ServiceGroup` lets requests in flight finish before
         /// their connections are closed (see ``HTTPServer/run()``). Default 10 s.
         public var shutdownGracePeriod: Duration = .seconds(10)
@@ -90,6 +95,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     let metrics: HTTPServerMetricsRecorder?
     /// The tracer, if one records (see ``Configuration-swift.struct/tracer``).
     let tracer: (any Tracer)?
+    /// The propagation without a tracer, if any (see ``Configuration-swift.struct/propagation``).
+    let propagation: (any Instrument)?
     private let listener: Socket
     private var task: Task<Void, any Error>?
     private(set) var isShuttingDown = false
@@ -114,6 +121,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
         )
         metrics = configuration.metrics.map(HTTPServerMetricsRecorder.init)
         tracer = HTTPTracingSupport.tracer(configuration.tracer)
+        propagation = HTTPTracingSupport.propagation(configuration.propagation, tracer: tracer)
     }
 
     /// Starts serving HTTP on `host:port` with `handler`, on the current loop.

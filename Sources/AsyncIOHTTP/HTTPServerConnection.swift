@@ -163,6 +163,8 @@ final class HTTPServerConnection: @unchecked Sendable {
         let outcome: Result<HTTPServerResponse, any Error>
         if let tracer = server.tracer {
             outcome = await callTraced(handler, request, tracer: tracer)
+        } else if let propagation = server.propagation {
+            outcome = await callPropagated(handler, request, propagation: propagation)
         } else {
             do {
                 outcome = .success(try await handler(request))
@@ -194,6 +196,18 @@ final class HTTPServerConnection: @unchecked Sendable {
                 span.recordError(error)
                 return .failure(error)
             }
+        }
+    }
+
+    /// Calls the handler with the context the request carries current (no span: no tracer records).
+    @inline(never)
+    private func callPropagated(
+        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest, propagation: any Instrument
+    ) async -> Result<HTTPServerResponse, any Error> {
+        var context = ServiceContext.current ?? .topLevel
+        propagation.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
+        return await ServiceContext.withValue(context) {
+            do { return .success(try await handler(request)) } catch { return .failure(error) }
         }
     }
 

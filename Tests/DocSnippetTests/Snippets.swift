@@ -231,6 +231,18 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_2 {
 enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_3 {
     static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
         do {
+            var serverConfiguration = HTTPServer.Configuration()
+            serverConfiguration.propagation = W3CTraceContextPropagation()
+            var clientConfiguration = HTTPClient.Configuration()
+            clientConfiguration.propagation = W3CTraceContextPropagation()
+        }
+    }
+}
+
+/// Sources/AsyncIOHTTP/AsyncIOHTTP.docc/RunningInProduction.md:4
+enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_4 {
+    static func body(loop: EventLoop, reader: StreamReader, writer: StreamWriter) async throws {
+        do {
             let inspector = try Inspector.start(path: "/run/myservice/inspect.sock")
             defer { inspector.close() }
         }
