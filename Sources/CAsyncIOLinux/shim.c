@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <linux/io_uring.h>
 
 // initial-exec: a direct %fs-relative load, not a __tls_get_addr call (the shim is linked into the executable).
 static __thread void *current_loop __attribute__((tls_model("initial-exec")));
@@ -193,4 +196,142 @@ int casyncio_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid
     *uid = credentials.uid;
     *gid = credentials.gid;
     return 0;
+}
+
+// MARK: - io_uring
+
+int casyncio_uring_init(casyncio_uring *ring, unsigned entries) {
+    struct io_uring_params params;
+    memset(&params, 0, sizeof params);
+    memset(ring, 0, sizeof *ring);
+    ring->fd = -1;
+    // A completion queue 8 times the submission queue: every wakeup of a multishot poll is a
+    // completion, and an overflowing queue ends those requests (they are re-armed, at a cost).
+    params.flags = IORING_SETUP_CLAMP | IORING_SETUP_CQSIZE;
+    params.cq_entries = entries * 8;
+    int fd = (int)syscall(__NR_io_uring_setup, entries, &params);
+    if (fd < 0) return -1;
+    if (!(params.features & IORING_FEAT_EXT_ARG) || !(params.features & IORING_FEAT_NODROP)) {
+        // Before 5.11: no timeout on io_uring_enter. Too old: the caller falls back to epoll.
+        close(fd);
+        errno = ENOSYS;
+        return -1;
+    }
+    ring->fd = fd;
+    ring->sq_ring_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+    ring->cq_ring_size = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
+    if (params.features & IORING_FEAT_SINGLE_MMAP) {
+        if (ring->cq_ring_size > ring->sq_ring_size) ring->sq_ring_size = ring->cq_ring_size;
+        ring->cq_ring_size = ring->sq_ring_size;
+    }
+    ring->sq_ring = mmap(NULL, ring->sq_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+    if (ring->sq_ring == MAP_FAILED) goto fail;
+    if (params.features & IORING_FEAT_SINGLE_MMAP) {
+        ring->cq_ring = ring->sq_ring;
+    } else {
+        ring->cq_ring = mmap(NULL, ring->cq_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+        if (ring->cq_ring == MAP_FAILED) { ring->cq_ring = NULL; goto fail; }
+    }
+    ring->sqes_size = params.sq_entries * sizeof(struct io_uring_sqe);
+    ring->sqes = mmap(NULL, ring->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+    if (ring->sqes == MAP_FAILED) { ring->sqes = NULL; goto fail; }
+    char *sq = ring->sq_ring, *cq = ring->cq_ring;
+    ring->sq_head = (unsigned *)(sq + params.sq_off.head);
+    ring->sq_tail = (unsigned *)(sq + params.sq_off.tail);
+    ring->sq_mask = (unsigned *)(sq + params.sq_off.ring_mask);
+    ring->sq_array = (unsigned *)(sq + params.sq_off.array);
+    ring->sq_entries = params.sq_entries;
+    ring->sq_pending_tail = *ring->sq_tail;
+    ring->cq_head = (unsigned *)(cq + params.cq_off.head);
+    ring->cq_tail = (unsigned *)(cq + params.cq_off.tail);
+    ring->cq_mask = (unsigned *)(cq + params.cq_off.ring_mask);
+    ring->cqes = cq + params.cq_off.cqes;
+    return 0;
+fail:;
+    int saved = errno;
+    casyncio_uring_close(ring);
+    errno = saved;
+    return -1;
+}
+
+void casyncio_uring_close(casyncio_uring *ring) {
+    if (ring->sqes) munmap(ring->sqes, ring->sqes_size);
+    if (ring->cq_ring && ring->cq_ring != ring->sq_ring && ring->cq_ring != MAP_FAILED) munmap(ring->cq_ring, ring->cq_ring_size);
+    if (ring->sq_ring && ring->sq_ring != MAP_FAILED) munmap(ring->sq_ring, ring->sq_ring_size);
+    if (ring->fd >= 0) close(ring->fd);
+    memset(ring, 0, sizeof *ring);
+    ring->fd = -1;
+}
+
+/// The next free submission slot, cleared, or NULL when the queue is full.
+static struct io_uring_sqe *casyncio_uring_sqe(casyncio_uring *ring) {
+    unsigned head = __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
+    if (ring->sq_pending_tail - head >= ring->sq_entries) return NULL;
+    unsigned index = ring->sq_pending_tail & *ring->sq_mask;
+    struct io_uring_sqe *sqe = (struct io_uring_sqe *)ring->sqes + index;
+    memset(sqe, 0, sizeof *sqe);
+    ring->sq_array[index] = index;
+    ring->sq_pending_tail++;
+    return sqe;
+}
+
+int casyncio_uring_poll_add(casyncio_uring *ring, int fd, uint32_t mask, int multishot, uint64_t user_data) {
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = IORING_OP_POLL_ADD;
+    sqe->fd = fd;
+    sqe->poll32_events = mask;
+    sqe->len = multishot ? IORING_POLL_ADD_MULTI : 0;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+int casyncio_uring_poll_remove(casyncio_uring *ring, uint64_t target, uint64_t user_data) {
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = IORING_OP_POLL_REMOVE;
+    sqe->fd = -1;
+    sqe->addr = target;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+unsigned casyncio_uring_ready(const casyncio_uring *ring) {
+    return __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE) - *ring->cq_head;
+}
+
+unsigned casyncio_uring_pending(const casyncio_uring *ring) {
+    return ring->sq_pending_tail - *ring->sq_tail;
+}
+
+int casyncio_uring_enter(casyncio_uring *ring, unsigned wait_nr, int64_t timeout_ns) {
+    unsigned submit = ring->sq_pending_tail - *ring->sq_tail;
+    __atomic_store_n(ring->sq_tail, ring->sq_pending_tail, __ATOMIC_RELEASE);
+    unsigned flags = IORING_ENTER_GETEVENTS;  // also flushes completions that overflowed the ring
+    struct __kernel_timespec ts;
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof arg);
+    void *argp = NULL;
+    size_t argsz = 0;
+    if (wait_nr > 0 && timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        arg.ts = (uint64_t)(uintptr_t)&ts;
+        flags |= IORING_ENTER_EXT_ARG;
+        argp = &arg;
+        argsz = sizeof arg;
+    }
+    long rc = syscall(__NR_io_uring_enter, ring->fd, submit, wait_nr, flags, argp, argsz);
+    return rc < 0 ? -1 : 0;
+}
+
+int casyncio_uring_next(casyncio_uring *ring, uint64_t *user_data, int32_t *res, uint32_t *flags) {
+    unsigned head = *ring->cq_head;
+    if (head == __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE)) return 0;
+    struct io_uring_cqe *cqe = (struct io_uring_cqe *)ring->cqes + (head & *ring->cq_mask);
+    *user_data = cqe->user_data;
+    *res = cqe->res;
+    *flags = cqe->flags;
+    __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
+    return 1;
 }

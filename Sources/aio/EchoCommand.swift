@@ -41,6 +41,8 @@ struct EchoCommand: ParsableCommand {
 
     @OptionGroup var inspect: InspectOption
 
+    @OptionGroup var backendOption: BackendOption
+
     func validate() throws {
         guard loops >= 1 && loops <= 1024 else { throw ValidationError("--loops must be between 1 and 1024") }
         if tls.isEnabled && api == .sockets {
@@ -55,12 +57,13 @@ struct EchoCommand: ParsableCommand {
         let context = try tls.makeContext()
         let inspector = try inspect.start()
         defer { inspector?.close() }
-        try EventLoop.run { loop in
+        let backend = backendOption.backend
+        try EventLoop.run(backend: backend) { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
             let started: LoopServers<EchoServer>
             do {
-                started = try await LoopServers.start(loops: loops, on: loop, name: "echo", port: port, portOf: { $0.port }) {
+                started = try await LoopServers.start(loops: loops, on: loop, name: "echo", port: port, backend: backend, portOf: { $0.port }) {
                     serverLoop, p, reusePort in
                     try await EchoServer.start(on: serverLoop, host: host, port: p, api: api, tls: context, reusePort: reusePort)
                 }

@@ -12,12 +12,12 @@ struct LoopServers<Server: Sendable> {
     ///
     /// - Throws: What `start` throws; the group, if any, is shut down first.
     static func start(
-        loops: Int, on loop: EventLoop, name: String, port: UInt16,
+        loops: Int, on loop: EventLoop, name: String, port: UInt16, backend: EventLoop.Backend = .automatic,
         portOf: @escaping @Sendable (Server) -> UInt16?,
         _ start: @escaping @Sendable (EventLoop, UInt16, Bool) async throws -> Server
     ) async throws -> LoopServers {
         if loops == 1 { return LoopServers(servers: [try await start(loop, port, false)], group: nil) }
-        let group = try EventLoopGroup(loops: loops, name: name)
+        let group = try EventLoopGroup(loops: loops, name: name, backend: backend)
         var servers: [Server] = []
         var chosenPort = port
         do {

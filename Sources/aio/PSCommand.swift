@@ -20,6 +20,15 @@ struct InspectOption: ParsableArguments {
     }
 }
 
+/// `--backend` of the server commands: the loops' readiness source.
+struct BackendOption: ParsableArguments {
+    @Option(name: .customLong("backend"), help: ArgumentHelp(
+        "epoll, io_uring, or automatic (AIO_BACKEND, else epoll).", valueName: "backend"))
+    var backend: EventLoop.Backend = .automatic
+}
+
+extension EventLoop.Backend: ExpressibleByArgument {}
+
 /// `aio ps PID`: the task tree of every loop of a process, once (asyncio's `python -m asyncio pstree`).
 struct PSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -183,7 +192,7 @@ enum TaskTree {
 
     /// `loop main (thread 4242): 5 tasks, 2 connections, 3 timers, 0 ready, lag 0.1 ms (max 2 ms), 1234 jobs`
     static func summary(_ loop: LoopSnapshot) -> String {
-        var text = "loop \(loop.name) (thread \(loop.thread)): \(loop.tasks.count) task\(loop.tasks.count == 1 ? "" : "s")"
+        var text = "loop \(loop.name) (thread \(loop.thread), \(loop.backend)): \(loop.tasks.count) task\(loop.tasks.count == 1 ? "" : "s")"
         guard loop.responsive else {
             let busy = loop.busyNanoseconds.map { " for \(duration($0))" } ?? ""
             let task = loop.busyTask.map { " by \($0)" } ?? ""

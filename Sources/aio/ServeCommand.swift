@@ -53,6 +53,8 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var inspect: InspectOption
 
+    @OptionGroup var backendOption: BackendOption
+
     func validate() throws {
         for (flag, value) in [("--header-timeout", headerTimeout), ("--idle-timeout", idleTimeout), ("--write-timeout", writeTimeout)] {
             guard value.isFinite, value > 0, value <= 86_400 else {
@@ -85,14 +87,15 @@ struct ServeCommand: ParsableCommand {
         let settings = configuration
         let inspector = try inspect.start()
         defer { inspector?.close() }
-        try EventLoop.run { loop in
+        let backend = backendOption.backend
+        try EventLoop.run(backend: backend) { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
             let handler = HTTPBin.router(staticDirectory: staticDirectory).handler
             let started: LoopServers<HTTPServer>
             do {
                 // With several loops, `settings` asks for SO_REUSEPORT and one connection limit for all.
-                started = try await LoopServers.start(loops: loops, on: loop, name: "serve", port: port,
+                started = try await LoopServers.start(loops: loops, on: loop, name: "serve", port: port, backend: backend,
                                                       portOf: { $0.localAddress.port }) { _, p, _ in
                     try await HTTPServer.start(host: host, port: p, configuration: settings, handler: handler)
                 }

@@ -23,7 +23,7 @@ final class DescriptorWatcher {
     }
 }
 
-extension EpollSelector {
+extension LoopSelector {
     /// The top bit of a generation marks a watcher's token.
     static let watcherGenerationBit: UInt32 = 1 << 31
 
@@ -49,7 +49,8 @@ extension EpollSelector {
         if write { watcher.onWritable = nil } else { watcher.onReadable = nil }
         if watcher.events.isEmpty {
             watchers[fd] = nil
-            try? epoll.remove(fd)  // fails harmlessly if the owner closed the descriptor already
+            // Fails harmlessly if the owner closed the descriptor already.
+            try? epoll.remove(fd, data: Self.token(fd: fd, generation: watcher.generation))
         } else {
             try? epoll.modify(fd, events: watcher.events, data: Self.token(fd: fd, generation: watcher.generation))
         }
@@ -58,7 +59,7 @@ extension EpollSelector {
 
     /// Stops watching every descriptor (the loop is closing); none is closed.
     func unwatchAll() {
-        for fd in watchers.keys { try? epoll.remove(fd) }
+        for (fd, watcher) in watchers { try? epoll.remove(fd, data: Self.token(fd: fd, generation: watcher.generation)) }
         watchers.removeAll()
     }
 

@@ -46,6 +46,7 @@ extension EventLoop {
     ///     process.
     ///   - defaultExecutor: Make the loop Swift's global executor while it runs, so that `Task {}` runs
     ///     on it.
+    ///   - backend: epoll, io_uring, or as `AIO_BACKEND` says (``Backend/automatic``, the default).
     ///   - main: The main task.
     /// - Returns: What `main` returned.
     /// - Throws: What `main` threw, or ``EventLoopError``: `.interrupted` after Ctrl-C, `.system` if the
@@ -56,12 +57,13 @@ extension EventLoop {
         debug: Bool = false,
         handlesInterrupt: Bool = true,
         defaultExecutor: Bool = false,
+        backend: Backend = .automatic,
         _ main: sending @escaping (EventLoop) async throws -> Result
     ) throws -> Result {
         try refuseNestedRun("EventLoop.run")
         let inspector = startInspectorFromEnvironment()
         defer { inspector?.close() }
-        let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"))
+        let loop = try EventLoop(name: "main", debug: debug || Environment.flag("AIO_DEBUG"), backend: backend)
         // As asyncio.run shuts down the default executor: no offload thread outlives the run.
         defer { SharedOffloadPool.shutDownIfStarted() }
         let interruptible = handlesInterrupt && InterruptSignal.install(wakeFD: loop.poller.doorbellFD)

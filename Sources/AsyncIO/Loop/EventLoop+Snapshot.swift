@@ -23,7 +23,7 @@ extension EventLoop {
         let sleeping = timers.sleepingJobs()
         let waits = inspection?.waits ?? [:]
         var snapshot = LoopSnapshot(
-            name: name, thread: inspectionCounters.threadID.load(ordering: .relaxed), responsive: true,
+            name: name, thread: inspectionCounters.threadID.load(ordering: .relaxed), backend: backend.rawValue, responsive: true,
             busyNanoseconds: nil, busyTask: nil, jobs: jobsRun, turns: turnsTaken,
             lagNanoseconds: inspection?.lagLast ?? 0, maxLagNanoseconds: inspection?.recentLagMax ?? 0,
             ready: ready.count, timers: timers.count,
@@ -81,7 +81,7 @@ extension EventLoop {
         let job = inspectionCounters.job.load(ordering: .acquiring)
         let started = inspectionCounters.jobStarted.load(ordering: .relaxed)
         var snapshot = LoopSnapshot(
-            name: name, thread: inspectionCounters.threadID.load(ordering: .relaxed), responsive: false,
+            name: name, thread: inspectionCounters.threadID.load(ordering: .relaxed), backend: backend.rawValue, responsive: false,
             busyNanoseconds: job == 0 ? nil : MonotonicClock.nanoseconds() - started, busyTask: nil,
             jobs: 0, turns: 0, lagNanoseconds: 0, maxLagNanoseconds: 0, ready: 0, timers: 0,
             nextTimerNanoseconds: nil, descriptors: [:], listeners: [], tasks: []

@@ -30,7 +30,7 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var ready = ReadyQueue()
     @exclusivity(unchecked) var timers = TimerHeap()
     @exclusivity(unchecked) var timerSequence: UInt64 = 0
-    let poller: EpollSelector
+    let poller: LoopSelector
     @exclusivity(unchecked) var phase: Phase = .idle
     /// The job running now (a task's address), for introspection and slow-job reports.
     @exclusivity(unchecked) var currentJob: UnsafeMutableRawPointer?
@@ -121,13 +121,16 @@ public final class EventLoop: @unchecked Sendable {
     ///   - virtualTime: The clock jumps to the next timer whenever the loop is idle (for tests; see
     ///     `AsyncIOTesting`).
     ///   - logger: Where slow-job reports and loop errors go (label `AsyncIO.EventLoop` by default).
-    /// - Throws: ``EventLoopError`` if epoll or the eventfd cannot be created (`EMFILE`, `ENOMEM`).
+    ///   - backend: epoll, io_uring, or as `AIO_BACKEND` says (``Backend/automatic``, the default).
+    /// - Throws: ``EventLoopError`` if epoll, the ring or the eventfd cannot be created (`EMFILE`,
+    ///   `ENOMEM`; `ENOSYS` or `EPERM` for a refused io_uring asked for by name).
     public init(
         name: String = "aio-loop",
         debug: Bool = false,
         slowJobThreshold: Duration = .milliseconds(100),
         virtualTime: Bool = false,
-        logger: Logger? = nil
+        logger: Logger? = nil,
+        backend: Backend = .automatic
     ) throws {
         self.name = name
         self.isDebug = debug
@@ -137,9 +140,10 @@ public final class EventLoop: @unchecked Sendable {
         logger[metadataKey: "loop"] = "\(name)"
         self.logger = logger
         do {
-            poller = try EpollSelector()
+            poller = try LoopSelector(backend: backend)
         } catch {
-            throw EventLoopError(.system, operation: "EventLoop.init", underlying: error)
+            throw EventLoopError(.system, operation: backend == .ioURing ? "EventLoop.init (io_uring)" : "EventLoop.init",
+                                 underlying: error)
         }
         serialFacade = LoopSerialExecutor(loop: self)
         LoopDirectory.add(self)

@@ -14,17 +14,18 @@ public final class EventLoopGroup: Sendable {
     private let cursor = Atomic<Int>(0)
     private let isShutDown = Atomic<Bool>(false)
 
-    /// Starts `loops` loops (default: one per online core), each on a new thread named `name-N`.
+    /// Starts `loops` loops (default: one per online core), each on a new thread named `name-N`, on
+    /// `backend` (see ``EventLoop/Backend``).
     ///
     /// - Throws: ``EventLoopError`` if a loop or thread cannot be created; the ones already started are
     ///   shut down first.
-    public init(loops count: Int = SystemInfo.coreCount, name: String = "aio") throws {
+    public init(loops count: Int = SystemInfo.coreCount, name: String = "aio", backend: EventLoop.Backend = .automatic) throws {
         precondition(count > 0, "an EventLoopGroup needs at least one loop")
         var loops: [EventLoop] = []
         var threads: [SystemThread] = []
         do {
             for index in 0..<count {
-                let loop = try EventLoop(name: "\(name)-\(index)")
+                let loop = try EventLoop(name: "\(name)-\(index)", backend: backend)
                 let thread = try SystemThread.spawn(name: "\(name)-\(index)") {
                     try? loop.runForever()  // a new thread runs no loop yet: this never throws
                     loop.shutdown()

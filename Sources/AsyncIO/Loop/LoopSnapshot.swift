@@ -18,6 +18,8 @@ public struct LoopSnapshot: Sendable, Decodable, Equatable {
     public var name: String
     /// The id of the thread running it (as `gettid` and `ps -L` give it).
     public var thread: Int32
+    /// Its backend: `epoll` or `io_uring`.
+    public var backend: String
     /// False when the loop did not answer in time: a job has held it (``busyNanoseconds``), and only
     /// what other threads can see is filled in (the tasks, without their waits).
     public var responsive: Bool
@@ -108,6 +110,7 @@ extension LoopSnapshot {
         out.beginObject()
         out.field("name", name)
         out.field("thread", Int64(thread))
+        out.field("backend", backend)
         out.field("responsive", responsive)
         if let busyNanoseconds { out.field("busyNanoseconds", busyNanoseconds) }
         if let busyTask { out.field("busyTask", busyTask) }

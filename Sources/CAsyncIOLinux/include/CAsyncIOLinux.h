@@ -21,6 +21,40 @@ void casyncio_set_current_loop(void *loop);
 /// The kernel thread id of the calling thread (`gettid`).
 int32_t casyncio_gettid(void);
 
+/// A minimal io_uring, through the raw system calls (liburing is not on a fresh machine): the rings
+/// mapped, poll requests queued, one `io_uring_enter` that submits them and waits for completions.
+/// Loop-thread only.
+typedef struct casyncio_uring {
+    int fd;
+    unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
+    unsigned sq_entries, sq_pending_tail;
+    void *sqes;  // struct io_uring_sqe[sq_entries]
+    unsigned *cq_head, *cq_tail, *cq_mask;
+    void *cqes;  // struct io_uring_cqe[]
+    void *sq_ring; size_t sq_ring_size;
+    void *cq_ring; size_t cq_ring_size;
+    size_t sqes_size;
+} casyncio_uring;
+
+/// Sets up a ring with `entries` submission slots; -1 and errno on failure (ENOSYS: no io_uring;
+/// EPERM: refused by seccomp or the io_uring_disabled sysctl; ENOMEM).
+int casyncio_uring_init(casyncio_uring *ring, unsigned entries);
+void casyncio_uring_close(casyncio_uring *ring);
+/// Queues a poll of `fd` for `mask` (poll(2) bits), multishot or one-shot; -1 with errno EBUSY when the
+/// submission queue is full (submit first).
+int casyncio_uring_poll_add(casyncio_uring *ring, int fd, uint32_t mask, int multishot, uint64_t user_data);
+/// Queues the removal of the poll queued with `target`; its completion carries `user_data`.
+int casyncio_uring_poll_remove(casyncio_uring *ring, uint64_t target, uint64_t user_data);
+/// Submits what is queued and waits for at least `wait_nr` completions, up to `timeout_ns` (-1: no limit).
+/// Returns 0, or -1 with errno (ETIME and EINTR mean: look at what completed).
+int casyncio_uring_enter(casyncio_uring *ring, unsigned wait_nr, int64_t timeout_ns);
+/// Takes the next completion: 1 and its fields, or 0 when there is none.
+int casyncio_uring_next(casyncio_uring *ring, uint64_t *user_data, int32_t *res, uint32_t *flags);
+/// How many completions wait to be taken.
+unsigned casyncio_uring_ready(const casyncio_uring *ring);
+/// How many submissions are queued and not yet submitted.
+unsigned casyncio_uring_pending(const casyncio_uring *ring);
+
 /// `getsockopt(SO_PEERCRED)`: the peer's process, user and group (`struct ucred` needs _GNU_SOURCE).
 int casyncio_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 

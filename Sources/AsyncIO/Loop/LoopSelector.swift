@@ -1,11 +1,13 @@
 import AsyncIOSystem
 
-/// The loop's poller: epoll, the wake-up eventfd, and the table of registered descriptors.
+/// The loop's poller: the readiness source (epoll, or io_uring's poll requests: ``EventLoop/Backend``),
+/// the wake-up eventfd, and the table of registered descriptors.
 ///
-/// The only place the loop meets epoll; a kqueue or io_uring selector would replace this type alone.
-/// Loop-thread only, except ``wake()``.
-final class EpollSelector {
-    let epoll: Epoll
+/// The only place the loop meets epoll or io_uring. Loop-thread only, except ``wake()``.
+final class LoopSelector {
+    let epoll: any EventPoller
+    /// The backend in use.
+    let backend: EventLoop.Backend
     private let doorbell: EventFD
     /// Registered descriptors, indexed by fd (descriptors are small and dense); the table owns the
     /// registrations until they close.
@@ -18,7 +20,7 @@ final class EpollSelector {
     /// Generations tell a registration from an earlier one of the same (reused) fd.
     private var nextGeneration: UInt32 = 0
     var watcherGenerationCounter: UInt32 = 0
-    private let logger = Logger(label: "AsyncIO.EpollSelector")
+    private let logger = Logger(label: "AsyncIO.LoopSelector")
 
     /// Epoll data carries a registration's fd and generation, never a pointer (SwiftNIO's
     /// `EPollUserData`, libuv's `uv__platform_invalidate_fd`): an event for a registration that was
@@ -35,8 +37,8 @@ final class EpollSelector {
     /// Every registration, for shutting down.
     var allRegistrations: [IORegistration] { slots.compactMap { $0 } }
 
-    init() throws(Errno) {
-        epoll = try Epoll(capacity: 256)
+    init(backend requested: EventLoop.Backend) throws(Errno) {
+        (epoll, backend) = try Self.makePoller(requested)
         do {
             doorbell = try EventFD()
             try epoll.add(doorbell.fd, events: .readable, data: Self.doorbellToken)
@@ -109,7 +111,7 @@ final class EpollSelector {
     func remove(_ registration: IORegistration) {
         let fd = Int(registration.fd)
         guard fd < slots.count, slots[fd] === registration else { return }
-        try? epoll.remove(registration.fd)
+        try? epoll.remove(registration.fd, data: Self.token(fd: registration.fd, generation: registration.generation))
         slots[fd] = nil
         ownedCount -= 1
     }

@@ -1,0 +1,184 @@
+import CAsyncIOLinux
+import Glibc
+
+/// What the loop's selector needs from a source of readiness: epoll, or io_uring's poll requests.
+///
+/// `add` with ``Epoll/Events/edgeTriggered`` reports each new readiness once (epoll's `EPOLLET`, a
+/// multishot poll on the ring); without it, readiness is reported for as long as it lasts (level).
+public protocol EventPoller: AnyObject {
+    /// Starts watching `fd` for `events`; its events carry `data`.
+    func add(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno)
+    /// Changes what `fd` (added with `data`) is watched for.
+    func modify(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno)
+    /// Stops watching `fd` (added with `data`).
+    func remove(_ fd: Int32, data: UInt64) throws(Errno)
+    /// Waits up to `timeoutMilliseconds` (-1: no limit, 0: not at all) for events; returns how many.
+    func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int
+    /// The `index`th event of the last ``wait(timeoutMilliseconds:)``.
+    func event(at index: Int) -> (events: Epoll.Events, data: UInt64)
+    /// Releases the poller's descriptors.
+    func close()
+}
+
+extension Epoll: EventPoller {
+    /// `EPOLL_CTL_DEL`; `data` is not needed.
+    public func remove(_ target: Int32, data: UInt64) throws(Errno) { try remove(target) }
+}
+
+/// io_uring as a readiness source: a poll request per descriptor (multishot for edge-triggered
+/// interest, re-armed one-shot for level), submitted in batches by the one `io_uring_enter` that also
+/// waits for completions, so registering and deregistering cost no system call of their own.
+///
+/// Set up through the raw system calls (no liburing). Loop-thread only.
+public final class IOURing: EventPoller {
+    private let ring: UnsafeMutablePointer<casyncio_uring>
+    /// The poll requests the loop wants, by their data: re-armed when the kernel ends one.
+    private var armed: [UInt64: Arm] = [:]
+    private var ready: [(events: Epoll.Events, data: UInt64)] = []
+    /// The descriptors watched now: adding one twice is `EEXIST`, as with epoll.
+    private var watchedDescriptors: Set<Int32> = []
+
+    private struct Arm {
+        let fd: Int32
+        let mask: UInt32
+        let multishot: Bool
+    }
+
+    /// `IORING_CQE_F_MORE`: the multishot request goes on.
+    private static let moreFlag: UInt32 = 1 << 1
+
+    /// Removal requests carry this in the top half of their data (no registration's generation: owned
+    /// ones keep the top bit clear, watchers' never reach it) and a counter in the bottom half.
+    private static let removalGeneration: UInt64 = 0xFFFF_FFFF
+    /// The removals in flight, by counter: what each removes.
+    private var removals: [UInt32: UInt64] = [:]
+    private var removalCounter: UInt32 = 0
+
+    /// Sets up a ring with `entries` submission slots.
+    ///
+    /// - Throws: `Errno`: `ENOSYS` without io_uring (or before Linux 5.11), `EPERM` when a seccomp
+    ///   filter or the `kernel.io_uring_disabled` sysctl refuses it, `ENOMEM`.
+    ///
+    /// The corresponding C function is `io_uring_setup`.
+    public init(entries: UInt32 = 1024) throws(Errno) {
+        // SAFETY: the ring's state lives at a stable address for the C side; deinit frees it (also when
+        // this initializer throws: every stored property is set by then).
+        ring = .allocate(capacity: 1)
+        try systemCall("io_uring_setup") { casyncio_uring_init(ring, entries) }
+        DescriptorLedger.record(ring.pointee.fd)
+        ready.reserveCapacity(256)
+    }
+
+    deinit { ring.deallocate() }
+
+    /// The ring's descriptor.
+    public var fd: Int32 { ring.pointee.fd }
+
+    /// As `epoll_ctl(EPOLL_CTL_ADD)`: `EBADF` for a descriptor that is not open, `EPERM` for a regular
+    /// file or directory (they are always ready: polling them means nothing), `EEXIST` when `fd` is
+    /// watched already; otherwise the poll request is queued (submitted by the next wait).
+    public func add(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno) {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw Errno.current }
+        let type = status.st_mode & S_IFMT
+        if type == S_IFREG || type == S_IFDIR { throw Errno(rawValue: EPERM) }
+        guard watchedDescriptors.insert(fd).inserted else { throw Errno(rawValue: EEXIST) }
+        let arm = Arm(fd: fd, mask: events.subtracting(.edgeTriggered).rawValue,
+                      multishot: events.contains(.edgeTriggered))
+        armed[data] = arm
+        try queue(arm, data: data)
+    }
+
+    public func modify(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno) {
+        guard armed[data] != nil else { return try add(fd, events: events, data: data) }
+        armed[data] = Arm(fd: fd, mask: events.subtracting(.edgeTriggered).rawValue,
+                          multishot: events.contains(.edgeTriggered))
+        // The old request ends (cancelled, or completed meanwhile) with one last completion, which
+        // re-arms with the new interest.
+        try queueRemoval(of: data)
+    }
+
+    /// Submitted at once, not with the next wait: the ring holds a reference to the descriptor's file
+    /// while it polls it, so a socket closed right after would stay open (a listener accepting, a
+    /// connection not sending its FIN) until the removal went in.
+    public func remove(_ fd: Int32, data: UInt64) throws(Errno) {
+        guard let arm = armed.removeValue(forKey: data) else { return }
+        watchedDescriptors.remove(arm.fd)
+        try queueRemoval(of: data)
+        if casyncio_uring_enter(ring, 0, 0) != 0, Glibc.errno != EINTR, Glibc.errno != EBUSY, Glibc.errno != EAGAIN {
+            throw Errno.current
+        }
+    }
+
+    public func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int {
+        ready.removeAll(keepingCapacity: true)
+        let waiting = casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
+        if waiting || casyncio_uring_pending(ring) > 0 || timeoutMilliseconds == 0 {
+            let timeout = timeoutMilliseconds < 0 ? -1 : Int64(timeoutMilliseconds) * 1_000_000
+            if casyncio_uring_enter(ring, waiting ? 1 : 0, timeout) != 0 {
+                let err = Glibc.errno
+                // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: completions to take first.
+                if err != ETIME && err != EINTR && err != EBUSY && err != EAGAIN {
+                    checkNotABug(err, "io_uring_enter")
+                    throw Errno(rawValue: err)
+                }
+            }
+        }
+        var data: UInt64 = 0
+        var result: Int32 = 0
+        var flags: UInt32 = 0
+        while casyncio_uring_next(ring, &data, &result, &flags) == 1 {
+            if data >> 32 == Self.removalGeneration && data != .max {
+                // A removal's completion. EALREADY: the poll was being triggered and goes on; ask again
+                // (until it is gone the ring keeps the descriptor's file open).
+                let target = removals.removeValue(forKey: UInt32(truncatingIfNeeded: data))
+                if result == -EALREADY, let target { try queueRemoval(of: target) }
+                continue
+            }
+            guard let arm = armed[data] else { continue }  // removed: a late completion
+            if result >= 0 {
+                ready.append((Epoll.Events(rawValue: UInt32(result)), data))
+            } else if result == -EBADF {
+                // The descriptor was closed without being removed: stop polling it.
+                armed[data] = nil
+                watchedDescriptors.remove(arm.fd)
+                continue
+            }
+            // Otherwise (cancelled by a modification, ended by the kernel: an overflowing completion
+            // queue ends multishot requests) a request without IORING_CQE_F_MORE is re-armed.
+            if flags & Self.moreFlag == 0 { try queue(arm, data: data) }  // the request ended: re-arm
+        }
+        return ready.count
+    }
+
+    @inline(__always)
+    public func event(at index: Int) -> (events: Epoll.Events, data: UInt64) { ready[index] }
+
+    public func close() {
+        armed.removeAll()
+        removals.removeAll()
+        watchedDescriptors.removeAll()
+        DescriptorLedger.strike(ring.pointee.fd)
+        casyncio_uring_close(ring)
+    }
+
+    private func queue(_ arm: Arm, data: UInt64) throws(Errno) {
+        try submitting { casyncio_uring_poll_add(ring, arm.fd, arm.mask, arm.multishot ? 1 : 0, data) }
+    }
+
+    private func queueRemoval(of data: UInt64) throws(Errno) {
+        removalCounter = removalCounter == 0xFFFF_FFFE ? 0 : removalCounter + 1
+        removals[removalCounter] = data
+        let removal = Self.removalGeneration << 32 | UInt64(removalCounter)
+        try submitting { casyncio_uring_poll_remove(ring, data, removal) }
+    }
+
+    /// Queues with `body`; when the submission queue is full, submits it first and tries again.
+    private func submitting(_ body: () -> Int32) throws(Errno) {
+        if body() == 0 { return }
+        if casyncio_uring_enter(ring, 0, 0) != 0, Glibc.errno != EINTR, Glibc.errno != EBUSY, Glibc.errno != EAGAIN {
+            throw Errno.current
+        }
+        if body() != 0 { throw Errno(rawValue: EBUSY) }
+    }
+}
