@@ -35,6 +35,8 @@ public final class IOURing: EventPoller {
     /// The poll requests the loop wants, by their data: re-armed when the kernel ends one.
     private var armed: [UInt64: Arm] = [:]
     private var ready: [(events: Epoll.Events, data: UInt64)] = []
+    /// Events taken while removing a descriptor, for the next wait.
+    private var deferred: [(events: Epoll.Events, data: UInt64)] = []
     /// The descriptors watched now: adding one twice is `EEXIST`, as with epoll.
     private var watchedDescriptors: Set<Int32> = []
 
@@ -98,32 +100,48 @@ public final class IOURing: EventPoller {
         try queueRemoval(of: data)
     }
 
-    /// Submitted at once, not with the next wait: the ring holds a reference to the descriptor's file
-    /// while it polls it, so a socket closed right after would stay open (a listener accepting, a
-    /// connection not sending its FIN) until the removal went in.
+    /// Submitted at once, not with the next wait, and asked again until the kernel has let go: the
+    /// ring holds a reference to the descriptor's file while it polls it, so a socket closed right
+    /// after would stay open (a listener accepting, a connection not sending its FIN or RST) until the
+    /// removal went through. Completions taken meanwhile are kept for the next wait.
     public func remove(_ fd: Int32, data: UInt64) throws(Errno) {
         guard let arm = armed.removeValue(forKey: data) else { return }
         watchedDescriptors.remove(arm.fd)
         try queueRemoval(of: data)
-        if casyncio_uring_enter(ring, 0, 0) != 0, Glibc.errno != EINTR, Glibc.errno != EBUSY, Glibc.errno != EAGAIN {
-            throw Errno.current
+        for _ in 0..<64 {
+            try enter(wait: false, timeoutNanoseconds: 0)
+            if try drainCompletions(into: &deferred, retrying: data) == false { return }
         }
+        // Still being triggered after 64 tries: the removal is queued again and goes in with the next wait.
     }
 
     public func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int {
         ready.removeAll(keepingCapacity: true)
-        let waiting = casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
+        if !deferred.isEmpty { swap(&ready, &deferred) }
+        let waiting = ready.isEmpty && casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
         if waiting || casyncio_uring_pending(ring) > 0 || timeoutMilliseconds == 0 {
-            let timeout = timeoutMilliseconds < 0 ? -1 : Int64(timeoutMilliseconds) * 1_000_000
-            if casyncio_uring_enter(ring, waiting ? 1 : 0, timeout) != 0 {
-                let err = Glibc.errno
-                // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: completions to take first.
-                if err != ETIME && err != EINTR && err != EBUSY && err != EAGAIN {
-                    checkNotABug(err, "io_uring_enter")
-                    throw Errno(rawValue: err)
-                }
-            }
+            try enter(wait: waiting, timeoutNanoseconds: timeoutMilliseconds < 0 ? -1 : Int64(timeoutMilliseconds) * 1_000_000)
         }
+        _ = try drainCompletions(into: &ready, retrying: nil)
+        return ready.count
+    }
+
+    /// Submits what is queued and, when `wait`, waits up to `timeoutNanoseconds` (-1: no limit) for a
+    /// completion.
+    private func enter(wait: Bool, timeoutNanoseconds: Int64) throws(Errno) {
+        guard casyncio_uring_enter(ring, wait ? 1 : 0, timeoutNanoseconds) != 0 else { return }
+        let err = Glibc.errno
+        // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: completions to take first.
+        if err != ETIME && err != EINTR && err != EBUSY && err != EAGAIN {
+            checkNotABug(err, "io_uring_enter")
+            throw Errno(rawValue: err)
+        }
+    }
+
+    /// Takes every completion: events go to `events`, ended requests are re-armed, removals the kernel
+    /// answered with EALREADY are queued again. Returns whether the removal of `target` was among those.
+    private func drainCompletions(into events: inout [(events: Epoll.Events, data: UInt64)], retrying target: UInt64?) throws(Errno) -> Bool {
+        var retried = false
         var data: UInt64 = 0
         var result: Int32 = 0
         var flags: UInt32 = 0
@@ -131,13 +149,16 @@ public final class IOURing: EventPoller {
             if data >> 32 == Self.removalGeneration && data != .max {
                 // A removal's completion. EALREADY: the poll was being triggered and goes on; ask again
                 // (until it is gone the ring keeps the descriptor's file open).
-                let target = removals.removeValue(forKey: UInt32(truncatingIfNeeded: data))
-                if result == -EALREADY, let target { try queueRemoval(of: target) }
+                let removed = removals.removeValue(forKey: UInt32(truncatingIfNeeded: data))
+                if result == -EALREADY, let removed {
+                    try queueRemoval(of: removed)
+                    if removed == target { retried = true }
+                }
                 continue
             }
             guard let arm = armed[data] else { continue }  // removed: a late completion
             if result >= 0 {
-                ready.append((Epoll.Events(rawValue: UInt32(result)), data))
+                events.append((Epoll.Events(rawValue: UInt32(result)), data))
             } else if result == -EBADF {
                 // The descriptor was closed without being removed: stop polling it.
                 armed[data] = nil
@@ -146,9 +167,9 @@ public final class IOURing: EventPoller {
             }
             // Otherwise (cancelled by a modification, ended by the kernel: an overflowing completion
             // queue ends multishot requests) a request without IORING_CQE_F_MORE is re-armed.
-            if flags & Self.moreFlag == 0 { try queue(arm, data: data) }  // the request ended: re-arm
+            if flags & Self.moreFlag == 0 { try queue(arm, data: data) }
         }
-        return ready.count
+        return retried
     }
 
     @inline(__always)
@@ -156,6 +177,7 @@ public final class IOURing: EventPoller {
 
     public func close() {
         armed.removeAll()
+        deferred.removeAll()
         removals.removeAll()
         watchedDescriptors.removeAll()
         DescriptorLedger.strike(ring.pointee.fd)
