@@ -49,14 +49,29 @@ public final class IORegistration: @unchecked Sendable {
 
     /// Forgets read readiness after a read returned `EAGAIN`. Hang-ups are kept: they do not go away.
     public func clearReadable() { readiness.remove(.readable) }
+
+    /// Whether a receive emptied the descriptor (it returned fewer bytes than asked for) and the loop has
+    /// not seen it readable since: a receive now would only return `EAGAIN`. Edge-triggered readiness
+    /// makes this safe: bytes that arrive after that receive are a new edge, which clears it.
+    public private(set) var isDrained = false
+
+    /// Notes that a receive returned fewer bytes than asked for (Tokio's read-readiness clearing): the
+    /// next receive waits for the loop instead of making a system call that can only say `EAGAIN`.
+    public func noteDrained() {
+        readiness.remove(.readable)
+        isDrained = true
+    }
     /// Forgets write readiness after a write returned `EAGAIN`.
     public func clearWritable() { readiness.remove(.writable) }
 
     func deliver(_ events: Epoll.Events) {
         readiness.formUnion(events)
-        if !events.isDisjoint(with: Self.readReady), let waiter = readWaiter {
-            readWaiter = nil
-            waiter.continuation.resume()
+        if !events.isDisjoint(with: Self.readReady) {
+            isDrained = false
+            if let waiter = readWaiter {
+                readWaiter = nil
+                waiter.continuation.resume()
+            }
         }
         if !events.isDisjoint(with: Self.writeReady) {
             if let handler = writableHandler { handler() }

@@ -60,11 +60,21 @@ public protocol ByteStream: AnyObject, Sendable {
 extension Socket: ByteStream {
     /// One non-blocking receive (see ``ByteStream/tryReceive(into:)``).
     @inline(__always)
+    ///
+    /// A receive that returns fewer bytes than `buffer` holds has emptied the socket: the next one waits
+    /// for the loop to see new bytes rather than make a system call that can only say `EAGAIN`
+    /// (``IORegistration/noteDrained()``; one `recv` less per request for a request-response peer).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
+        if registration.isDrained && !registration.isPeerHungUp { return .wouldBlock }
         let result: IOResult<Int>
         do { result = try receiveNow(into: buffer) } catch { throw StreamError.from(error, operation: "read") }
-        if case .wouldBlock = result { registration.clearReadable() }
+        switch result {
+        case .wouldBlock:
+            registration.clearReadable()
+        case .done(let count):
+            if count > 0 && count < buffer.count && kind == .socket { registration.noteDrained() }
+        }
         return result
     }
 

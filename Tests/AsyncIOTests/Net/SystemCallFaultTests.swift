@@ -19,6 +19,47 @@ struct SystemCallFaultTests {
         }
     }
 
+    /// A receive that returns fewer bytes than asked for empties the socket: the next receive waits for
+    /// the loop instead of calling `recv` for an `EAGAIN` (issue 17: a system call less per request).
+    /// A scripted `recv` error shows whether a call was made.
+    @Test func aShortReceiveMakesTheNextOneWaitWithoutASystemCall() async throws {
+        try await withTestLoop(virtualTime: false) { loop in
+            let (x, y) = try SocketOps.socketPair()
+            let a = try loop.adopt(x), b = try loop.adopt(y)
+            defer { a.close(); b.close() }
+            try await loop.sendAll(a, Array("first".utf8))
+            var buffer = [UInt8](repeating: 0, count: 64)
+            try await b.waitUntilReceivable()
+            let first = try buffer.withUnsafeMutableBytes { try b.tryReceive(into: $0) }
+            #expect(Self.count(first) == 5)
+            #expect(b.registration.isDrained)
+            SystemCallFaults.inject([.connectionReset], into: "recv")
+            let second = try buffer.withUnsafeMutableBytes { try b.tryReceive(into: $0) }
+            #expect(Self.count(second) == nil)
+            #expect(SystemCallFaults.clear() == 1, "no recv was made")
+            // New bytes are a new edge: the loop sees them, and the next receive makes the call.
+            try await loop.sendAll(a, Array("second".utf8))
+            try await b.waitUntilReceivable()
+            #expect(!b.registration.isDrained)
+            let third = try buffer.withUnsafeMutableBytes { try b.tryReceive(into: $0) }
+            #expect(Self.count(third) == 6)
+            #expect(Array(buffer[0..<6]) == Array("second".utf8))
+            // A full buffer may leave bytes behind: no assumption then.
+            try await loop.sendAll(a, [UInt8](repeating: 9, count: 100))
+            try await b.waitUntilReceivable()
+            let full = try buffer.withUnsafeMutableBytes { try b.tryReceive(into: $0) }
+            #expect(Self.count(full) == 64)
+            #expect(!b.registration.isDrained)
+            let rest = try buffer.withUnsafeMutableBytes { try b.tryReceive(into: $0) }
+            #expect(Self.count(rest) == 36)
+        }
+    }
+
+    private static func count(_ result: IOResult<Int>) -> Int? {
+        if case .done(let count) = result { return count }
+        return nil
+    }
+
     @Test func aResetWhileTheWriterFlushesFailsEveryLaterWrite() async throws {
         try await withTestLoop { loop in
             let (x, y) = try SocketOps.socketPair()
