@@ -185,6 +185,7 @@ extension EventLoop {
             return taken
         }
         phase = .closed
+        LoopDirectory.remove(self)
         locals.removeAll()  // per-loop singletons may hold sockets, and so the loop: break the cycle
         // A handler that captures the loop (to call its default handler, say) would keep it alive.
         exceptionHandler.withLock { $0.handler = nil }

@@ -146,7 +146,6 @@ public final class EventLoop: @unchecked Sendable {
                                  underlying: error)
         }
         serialFacade = LoopSerialExecutor(loop: self)
-        LoopDirectory.add(self)
     }
 
     deinit {
@@ -284,6 +283,7 @@ public final class EventLoop: @unchecked Sendable {
         defer { CurrentLoopSlot.set(previous) }
         inspectionCounters.threadID.store(SystemThread.currentID, ordering: .relaxed)
         if phase == .idle {
+            LoopDirectory.add(self)
             phase = .running
             lifecycle.store(Phase.running.rawValue, ordering: .releasing)
         }

@@ -74,8 +74,7 @@ public final class Inspector: Sendable {
                 let inspector = Inspector(path: path, group: group, listener: listener)
                 loop.spawn(name: "inspector \(path)") { await inspector.serve() }
                 current = inspector
-                for watched in LoopDirectory.loops { _ = watched.execute { watched.startInspection() } }
-                LoopDirectory.inspectNewLoops(true)
+                for watched in LoopDirectory.setInspecting(true) { _ = watched.execute { watched.startInspection() } }
                 return inspector
             } catch {
                 group.shutdown()
@@ -104,11 +103,10 @@ public final class Inspector: Sendable {
         let wasCurrent = Self.current.withLock { current -> Bool in
             guard current === self else { return false }
             current = nil
-            LoopDirectory.inspectNewLoops(false)
             return true
         }
         guard wasCurrent else { return }
-        for watched in LoopDirectory.loops { _ = watched.execute { watched.stopInspection() } }
+        for watched in LoopDirectory.setInspecting(false) { _ = watched.execute { watched.stopInspection() } }
         group.shutdown()
         try? SocketOps.unlinkIfPresent(path)
     }
@@ -122,30 +120,30 @@ public final class Inspector: Sendable {
     /// Not interrupted: it returns within `timeout`.
     public static func snapshot(timeout: Duration = .seconds(1)) async -> ProcessSnapshot {
         let current = EventLoop.current
-        // Loops are held weakly while their answers are awaited: asking must not keep a loop that
-        // shuts down meanwhile alive.
-        var answers: [(loop: WeakLoopReference, answer: Future<LoopSnapshot?>?, timer: TimerHandle?)] = []
+        var answers: [(loop: EventLoop, answer: Future<LoopSnapshot?>?, timer: TimerHandle?)] = []
         for loop in LoopDirectory.loops {
             if loop === current {
-                answers.append((WeakLoopReference(loop), nil, nil))  // taken after the others were asked
+                answers.append((loop, nil, nil))  // taken after the others were asked
                 continue
             }
-            let answer = Future<LoopSnapshot?>()
-            guard loop.execute({ [weak loop] in _ = answer.complete(loop?.takeSnapshot()) }) else { continue }
-            let timer = current?.plainTimer(after: timeout) { _ = answer.complete(nil) }
-            answers.append((WeakLoopReference(loop), answer, timer))
+            // The callback does not hold the loop, and answers nil when a closing loop drops it: a loop
+            // that shuts down meanwhile is let go at once.
+            let reply = SnapshotReply(answer: Future<LoopSnapshot?>())
+            guard loop.execute({ _ = reply.answer.complete(EventLoop.current?.takeSnapshot()) }) else { continue }
+            let timer = current?.plainTimer(after: timeout) { _ = reply.answer.complete(nil) }
+            answers.append((loop, reply.answer, timer))
         }
         var snapshots: [LoopSnapshot] = []
-        for (reference, answer, timer) in answers {
+        for (loop, answer, timer) in answers {
             guard let answer else {
-                if let loop = reference.loop { snapshots.append(loop.takeSnapshot()) }
+                snapshots.append(loop.takeSnapshot())
                 continue
             }
             let snapshot = (try? await answer.value) ?? nil
             timer?.cancel()
             if let snapshot {
                 snapshots.append(snapshot)
-            } else if let loop = reference.loop, !loop.isClosed {
+            } else if !loop.isClosed {
                 snapshots.append(loop.unresponsiveSnapshot())
             }
         }
@@ -194,6 +192,13 @@ public final class Inspector: Sendable {
     }
 }
 
+/// A snapshot's answer slot; dropped unanswered (a closing loop drops its callbacks), it answers nil.
+private final class SnapshotReply: Sendable {
+    let answer: Future<LoopSnapshot?>
+    init(answer: Future<LoopSnapshot?>) { self.answer = answer }
+    deinit { _ = answer.complete(nil) }
+}
+
 extension String {
     /// The string without a trailing `\n` or `\r\n`.
     fileprivate func trimmingLineEnd() -> String {
@@ -204,47 +209,50 @@ extension String {
     }
 }
 
-/// A loop held weakly.
-struct WeakLoopReference {
-    weak var loop: EventLoop?
-    init(_ loop: EventLoop) { self.loop = loop }
-}
-
-/// Every loop of the process (held weakly), for the inspector.
+/// The loops of the process that are running, for the inspector. Held strongly from the moment a loop
+/// starts running until it has shut down (a weak reference would give every loop a side table, and
+/// make each retain and release of it, one per job, take the runtime's slow path).
 enum LoopDirectory {
     private struct State {
-        var loops: [WeakLoop] = []
-        var inspectNewLoops = false
-    }
-    private struct WeakLoop {
-        weak var loop: EventLoop?
-        var excluded = false
+        var loops: [EventLoop] = []
+        var excluded: Set<ObjectIdentifier> = []
+        var inspecting = false
     }
     private static let state = Mutex(State())
 
-    /// Adds a new loop; while an inspector runs, it starts out inspected.
+    /// Enters a loop that starts running (on its thread); while an inspector runs, it is inspected.
     static func add(_ loop: EventLoop) {
         let inspect = state.withLock { state -> Bool in
-            state.loops.removeAll { $0.loop == nil }
-            state.loops.append(WeakLoop(loop: loop))
-            return state.inspectNewLoops
+            state.loops.append(loop)
+            return state.inspecting && !state.excluded.contains(ObjectIdentifier(loop))
         }
-        if inspect { loop.startInspection() }  // before it runs: no other thread uses it yet
+        if inspect { loop.startInspection() }
     }
 
-    /// Leaves `loop` out of the listing (the inspector's own).
-    static func exclude(_ loop: EventLoop) {
+    /// Takes out a loop that has shut down.
+    static func remove(_ loop: EventLoop) {
         state.withLock { state in
-            for index in state.loops.indices where state.loops[index].loop === loop {
-                state.loops[index].excluded = true
-            }
+            state.loops.removeAll { $0 === loop }
+            state.excluded.remove(ObjectIdentifier(loop))
         }
     }
 
-    static func inspectNewLoops(_ on: Bool) { state.withLock { $0.inspectNewLoops = on } }
+    /// Leaves `loop` out of the listing and of inspection (the inspector's own).
+    static func exclude(_ loop: EventLoop) {
+        state.withLock { _ = $0.excluded.insert(ObjectIdentifier(loop)) }
+    }
 
-    /// The live loops, oldest first, without excluded ones.
+    /// Turns inspection of every loop on or off; returns the loops running now, for which the caller
+    /// does it (loops that start from now on follow `on` by themselves).
+    static func setInspecting(_ on: Bool) -> [EventLoop] {
+        state.withLock { state in
+            state.inspecting = on
+            return state.loops.filter { !state.excluded.contains(ObjectIdentifier($0)) }
+        }
+    }
+
+    /// The running loops, oldest first, without excluded ones.
     static var loops: [EventLoop] {
-        state.withLock { state in state.loops.compactMap { $0.excluded ? nil : $0.loop }.filter { !$0.isClosed } }
+        state.withLock { state in state.loops.filter { !state.excluded.contains(ObjectIdentifier($0)) && !$0.isClosed } }
     }
 }
