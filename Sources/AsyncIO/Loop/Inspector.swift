@@ -37,7 +37,7 @@ public final class Inspector: Sendable {
     /// The environment variable that starts an inspector in ``EventLoop/run(debug:handlesInterrupt:defaultExecutor:_:)-(_,_,_,(EventLoop)->_)``.
     public static let environmentVariable = "AIO_INSPECT"
 
-    private static let current = Mutex<Inspector?>(nil)
+    private static let current = LockedState<Inspector?>(nil)
 
     private init(path: String, group: EventLoopGroup, listener: Socket) {
         self.path = path
@@ -119,35 +119,46 @@ public final class Inspector: Sendable {
     /// ### Cancellation
     /// Not interrupted: it returns within `timeout`.
     public static func snapshot(timeout: Duration = .seconds(1)) async -> ProcessSnapshot {
-        let current = EventLoop.current
-        var answers: [(loop: EventLoop, answer: Future<LoopSnapshot?>?, timer: TimerHandle?)] = []
-        for loop in LoopDirectory.loops {
-            if loop === current {
-                answers.append((loop, nil, nil))  // taken after the others were asked
-                continue
-            }
-            // The callback does not hold the loop, and answers nil when a closing loop drops it: a loop
-            // that shuts down meanwhile is let go at once.
-            let reply = SnapshotReply(answer: Future<LoopSnapshot?>())
-            guard loop.execute({ _ = reply.answer.complete(EventLoop.current?.takeSnapshot()) }) else { continue }
-            let timer = current?.plainTimer(after: timeout) { _ = reply.answer.complete(nil) }
-            answers.append((loop, reply.answer, timer))
-        }
+        // No loop is held while the answers are awaited: a test loop (or any) that shuts down meanwhile
+        // is freed at once. A loop that does not answer is looked up again in the directory.
+        let answers = ask(timeout: timeout)
         var snapshots: [LoopSnapshot] = []
-        for (loop, answer, timer) in answers {
-            guard let answer else {
-                snapshots.append(loop.takeSnapshot())
-                continue
-            }
-            let snapshot = (try? await answer.value) ?? nil
+        for (id, answer, timer) in answers {
+            let reply = (try? await answer.value) ?? .closed
             timer?.cancel()
-            if let snapshot {
+            switch reply {
+            case .snapshot(let snapshot):
                 snapshots.append(snapshot)
-            } else if !loop.isClosed {
-                snapshots.append(loop.unresponsiveSnapshot())
+            case .timedOut:
+                if let loop = LoopDirectory.loop(id), !loop.isClosed { snapshots.append(loop.unresponsiveSnapshot()) }
+            case .closed:
+                break
             }
         }
         return ProcessSnapshot(pid: ProcessFacts.currentID, loops: snapshots)
+    }
+
+    /// Asks every running loop for its snapshot (the calling loop answers at once); returns, per loop,
+    /// where the answer comes, and the timer that answers nil after `timeout`.
+    private static func ask(timeout: Duration) -> [(ObjectIdentifier, Future<SnapshotReply.Outcome>, TimerHandle?)] {
+        let current = EventLoop.current
+        var answers: [(ObjectIdentifier, Future<SnapshotReply.Outcome>, TimerHandle?)] = []
+        for loop in LoopDirectory.loops {
+            let answer = Future<SnapshotReply.Outcome>()
+            if loop === current {
+                _ = answer.complete(.snapshot(loop.takeSnapshot()))
+                answers.append((ObjectIdentifier(loop), answer, nil))
+                continue
+            }
+            // The callback does not hold the loop, and answers nil when a closing loop drops it.
+            let reply = SnapshotReply(answer: answer)
+            guard loop.execute({
+                _ = reply.answer.complete(EventLoop.current.map { .snapshot($0.takeSnapshot()) } ?? .closed)
+            }) else { continue }
+            let timer = current?.plainTimer(after: timeout) { _ = reply.answer.complete(.timedOut) }
+            answers.append((ObjectIdentifier(loop), answer, timer))
+        }
+        return answers
     }
 
     // MARK: - Serving
@@ -192,11 +203,20 @@ public final class Inspector: Sendable {
     }
 }
 
-/// A snapshot's answer slot; dropped unanswered (a closing loop drops its callbacks), it answers nil.
+/// A snapshot's answer slot; dropped unanswered (a closing loop drops its callbacks), it answers
+/// `closed`.
 private final class SnapshotReply: Sendable {
-    let answer: Future<LoopSnapshot?>
-    init(answer: Future<LoopSnapshot?>) { self.answer = answer }
-    deinit { _ = answer.complete(nil) }
+    enum Outcome: Sendable {
+        case snapshot(LoopSnapshot)
+        /// The loop did not answer in time.
+        case timedOut
+        /// The loop shut down first.
+        case closed
+    }
+
+    let answer: Future<Outcome>
+    init(answer: Future<Outcome>) { self.answer = answer }
+    deinit { _ = answer.complete(.closed) }
 }
 
 extension String {
@@ -218,7 +238,7 @@ enum LoopDirectory {
         var excluded: Set<ObjectIdentifier> = []
         var inspecting = false
     }
-    private static let state = Mutex(State())
+    private static let state = LockedState(State())
 
     /// Enters a loop that starts running (on its thread); while an inspector runs, it is inspected.
     static func add(_ loop: EventLoop) {
@@ -227,6 +247,11 @@ enum LoopDirectory {
             return state.inspecting && !state.excluded.contains(ObjectIdentifier(loop))
         }
         if inspect { loop.startInspection() }
+    }
+
+    /// The running loop `id` identifies, if it is still in the directory.
+    static func loop(_ id: ObjectIdentifier) -> EventLoop? {
+        state.withLock { state in state.loops.first { ObjectIdentifier($0) == id } }
     }
 
     /// Takes out a loop that has shut down.
