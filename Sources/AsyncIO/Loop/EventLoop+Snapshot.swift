@@ -44,24 +44,8 @@ extension EventLoop {
             if let deadline = sleeping[address] { return ("sleep, \(Self.seconds(max(0, deadline - now))) left", nil) }
             return (nil, nil)
         }
-        var tracked = Set<UInt>()
-        registry.withLock { registry in
-            for (address, record) in registry.records {
-                tracked.insert(address)
-                let (target, waited) = waiting(address)
-                snapshot.tasks.append(TaskSnapshot(
-                    id: record.id, parent: record.parent == 0 ? nil : record.parent, name: record.name,
-                    kind: "spawned", state: state(address), ageNanoseconds: now - record.started,
-                    waitingOn: target, waitingNanoseconds: waited, cancelled: record.isCancelRequested))
-            }
-            for (address, named) in registry.named {
-                tracked.insert(address)
-                let (target, waited) = waiting(address)
-                snapshot.tasks.append(TaskSnapshot(
-                    id: named.id, parent: named.parent == 0 ? nil : named.parent, name: named.name,
-                    kind: "named", state: state(address), ageNanoseconds: now - named.started,
-                    waitingOn: target, waitingNanoseconds: waited, cancelled: false))
-            }
+        let tracked = registry.withLock { registry in
+            Self.trackedTasks(registry, now: now, into: &snapshot.tasks, state: state, waiting: waiting)
         }
         for (address, record) in waits where !tracked.contains(address) {
             snapshot.tasks.append(TaskSnapshot(
@@ -88,23 +72,29 @@ extension EventLoop {
         )
         registry.withLock { registry in
             if job != 0 { snapshot.busyTask = registry.name(of: job) }
-            for (address, record) in registry.records {
-                snapshot.tasks.append(TaskSnapshot(
-                    id: record.id, parent: record.parent == 0 ? nil : record.parent, name: record.name,
-                    kind: "spawned", state: address == job ? .running : .waiting,
-                    ageNanoseconds: now - record.started, waitingOn: nil, waitingNanoseconds: nil,
-                    cancelled: record.isCancelRequested))
-            }
-            for (address, named) in registry.named {
-                snapshot.tasks.append(TaskSnapshot(
-                    id: named.id, parent: named.parent == 0 ? nil : named.parent, name: named.name,
-                    kind: "named", state: address == job ? .running : .waiting,
-                    ageNanoseconds: now - named.started, waitingOn: nil, waitingNanoseconds: nil,
-                    cancelled: false))
-            }
+            _ = Self.trackedTasks(registry, now: now, into: &snapshot.tasks,
+                                  state: { $0 == job ? .running : .waiting }, waiting: { _ in (nil, nil) })
         }
         snapshot.tasks.sort { ($0.ageNanoseconds ?? -1, $1.id) > ($1.ageNanoseconds ?? -1, $0.id) }
         return snapshot
+    }
+
+    /// The spawned and named tasks of `registry`, appended to `tasks`; returns their addresses.
+    private static func trackedTasks(
+        _ registry: TaskRegistry, now: Int64, into tasks: inout [TaskSnapshot],
+        state: (UInt) -> TaskSnapshot.State, waiting: (UInt) -> (String?, Int64?)
+    ) -> Set<UInt> {
+        var tracked = Set<UInt>()
+        let entries = registry.records.map { ($0.key, $0.value.id, $0.value.parent, $0.value.name, "spawned", $0.value.started, $0.value.isCancelRequested) }
+            + registry.named.map { ($0.key, $0.value.id, $0.value.parent, $0.value.name, "named", $0.value.started, false) }
+        for (address, id, parent, name, kind, started, cancelled) in entries {
+            tracked.insert(address)
+            let (target, waited) = waiting(address)
+            tasks.append(TaskSnapshot(
+                id: id, parent: parent == 0 ? nil : parent, name: name, kind: kind, state: state(address),
+                ageNanoseconds: now - started, waitingOn: target, waitingNanoseconds: waited, cancelled: cancelled))
+        }
+        return tracked
     }
 
     private func describe(_ target: WaitTarget, now: Int64) -> String {
