@@ -103,6 +103,14 @@ extension EventLoop {
         inspection?.waits.removeValue(forKey: task)
     }
 
+    /// Notes that the current task waits for its child tasks (``gather(_:)-(_)`` and the like), if it
+    /// runs on an inspected loop; returns that loop, to call ``endWait()`` on when the wait ends.
+    @inline(__always)
+    static func noteWaitingForChildTasks(_ what: StaticString) -> EventLoop? {
+        guard let loop = current, loop.beginWait(.primitive(what)) else { return nil }
+        return loop
+    }
+
     /// Whether an inspector watches the loop (any thread).
     package var isInspecting: Bool { isInspected.load(ordering: .relaxed) }
 

@@ -25,6 +25,8 @@ public func gather<each Success: Sendable>(
         }
         var results = [(any Sendable)?](repeating: nil, count: index)
         // The first error thrown by next() leaves the group, which cancels and awaits the rest.
+        let waiting = EventLoop.noteWaitingForChildTasks("child tasks (gather)")
+        defer { waiting?.endWait() }
         while let (slot, value) = try await group.next() { results[slot] = value }
         return results
     }
@@ -56,6 +58,8 @@ public func gatherResults<each Success: Sendable>(
             index += 1
         }
         var results = [Result<any Sendable, any Error>?](repeating: nil, count: index)
+        let waiting = EventLoop.noteWaitingForChildTasks("child tasks (gather)")
+        defer { waiting?.endWait() }
         for await (slot, result) in group { results[slot] = result }
         return results
     }
@@ -81,6 +85,8 @@ public func gather<Success: Sendable>(
             group.addTask { (slot, try await operation()) }
         }
         var results = [Success?](repeating: nil, count: operations.count)
+        let waiting = EventLoop.noteWaitingForChildTasks("child tasks (gather)")
+        defer { waiting?.endWait() }
         while let (slot, value) = try await group.next() { results[slot] = value }
         return results.map { $0! }
     }
@@ -101,6 +107,8 @@ public func gatherResults<Success: Sendable>(
             }
         }
         var results = [Result<Success, any Error>?](repeating: nil, count: operations.count)
+        let waiting = EventLoop.noteWaitingForChildTasks("child tasks (gather)")
+        defer { waiting?.endWait() }
         for await (slot, result) in group { results[slot] = result }
         return results.map { $0! }
     }

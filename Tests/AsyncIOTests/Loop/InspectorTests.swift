@@ -98,6 +98,27 @@ struct InspectorTests {
         }
     }
 
+    @Test func aTaskInGatherWaitsOnItsChildTasks() async throws {
+        try await withTestLoop(virtualTime: false) { loop in
+            loop.startInspection()
+            defer { loop.stopInspection() }
+            let event = Event()
+            let gatherer = loop.spawn(name: "gatherer") {
+                _ = try await gather({ try await event.wait() }, { try await event.wait() })
+            }
+            let snapshot = try await Self.snapshot { snapshot in
+                snapshot.tasks.contains { $0.name == "gatherer" && $0.waitingOn != nil }
+                    && snapshot.tasks.filter { $0.kind == "child" && $0.waitingOn == "Event" }.count == 2
+            }
+            let task = try #require(snapshot.tasks.first { $0.name == "gatherer" })
+            #expect(task.waitingOn == "child tasks (gather)")
+            #expect(snapshot.tasks.filter { $0.kind == "child" && $0.parent == task.id }.count == 2,
+                    "its two children hang under it, each waiting on the event")
+            event.set()
+            _ = try await gatherer.value
+        }
+    }
+
     @Test func withoutInspectionNoWaitIsKept() async throws {
         try await withTestLoop(virtualTime: false) { loop in
             let event = Event()
