@@ -161,54 +161,50 @@ final class HTTPServerConnection: @unchecked Sendable {
         // Nothing buffered: give the receive buffer back while the handler runs (it may wait long).
         reader.releaseStorageIfEmpty()
         let outcome: Result<HTTPServerResponse, any Error>
-        if let tracer = server.tracer {
-            outcome = await callTraced(handler, request, tracer: tracer)
-        } else if let propagation = server.propagation {
-            outcome = await callPropagated(handler, request, propagation: propagation)
+        if server.tracer != nil || server.propagation != nil {
+            outcome = await callInContext(handler, request)
         } else {
-            do {
-                outcome = .success(try await handler(request))
-            } catch {
-                outcome = .failure(error)
-            }
+            outcome = await Self.invoke(handler, request)
         }
         return await respond(outcome, to: head)
     }
 
-    /// Calls the handler inside a `.server` span whose parent is the context the request carries.
+    /// Calls the handler with the trace context the request carries current: inside a `.server` span
+    /// that is its child when a tracer records, as it is (``HTTPServer/Configuration-swift.struct/propagation``)
+    /// otherwise.
     @inline(never)
-    private func callTraced(
-        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest, tracer: any Tracer
+    private func callInContext(
+        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest
     ) async -> Result<HTTPServerResponse, any Error> {
         var context = ServiceContext.current ?? .topLevel
-        tracer.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
+        let instrument: (any Instrument)? = server.tracer ?? server.propagation
+        instrument?.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
+        guard let tracer = server.tracer else {
+            return await ServiceContext.withValue(context) { await Self.invoke(handler, request) }
+        }
         let span = tracer.startSpan(request.method.rawValue, context: context, ofKind: .server)
         span.attributes["http.request.method"] = request.method.rawValue
         span.attributes["url.path"] = String(request.path)
         defer { span.end() }
         return await ServiceContext.withValue(span.context) {
-            do {
-                let response = try await handler(request)
+            let outcome = await Self.invoke(handler, request)
+            switch outcome {
+            case .success(let response):
                 span.attributes["http.response.status_code"] = response.head.status.code
                 if response.head.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
-                return .success(response)
-            } catch {
+            case .failure(let error):
                 span.recordError(error)
-                return .failure(error)
             }
+            return outcome
         }
     }
 
-    /// Calls the handler with the context the request carries current (no span: no tracer records).
-    @inline(never)
-    private func callPropagated(
-        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest, propagation: any Instrument
+    /// The handler's response, or what it threw.
+    @inline(__always)
+    private static func invoke(
+        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest
     ) async -> Result<HTTPServerResponse, any Error> {
-        var context = ServiceContext.current ?? .topLevel
-        propagation.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
-        return await ServiceContext.withValue(context) {
-            do { return .success(try await handler(request)) } catch { return .failure(error) }
-        }
+        do { return .success(try await handler(request)) } catch { return .failure(error) }
     }
 
     @inline(never)

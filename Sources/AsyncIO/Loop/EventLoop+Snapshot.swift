@@ -30,8 +30,11 @@ extension EventLoop {
             nextTimerNanoseconds: timers.nextDeadline.map { max(0, $0 - now) },
             descriptors: [:], listeners: [], tasks: []
         )
+        // Each descriptor is described once (a few system calls), for the counts and for the waits.
+        var described: [Int32: DescriptorInfo] = [:]
         for registration in poller.allRegistrations {
             let info = DescriptorInfo.describe(registration.fd)
+            described[registration.fd] = info
             snapshot.descriptors[info.kind.rawValue, default: 0] += 1
             if info.kind == .listener { snapshot.listeners.append(info.text) }
         }
@@ -40,7 +43,7 @@ extension EventLoop {
             address == running ? .running : queued.contains(address) ? .ready : .waiting
         }
         func waiting(_ address: UInt) -> (String?, Int64?) {
-            if let record = waits[address] { return (describe(record.target, now: now), now - record.since) }
+            if let record = waits[address] { return (describe(record.target, now: now, known: described), now - record.since) }
             if let deadline = sleeping[address] { return ("sleep, \(Self.seconds(max(0, deadline - now))) left", nil) }
             return (nil, nil)
         }
@@ -51,7 +54,7 @@ extension EventLoop {
             snapshot.tasks.append(TaskSnapshot(
                 id: UInt64(address), parent: record.ancestor == 0 ? nil : record.ancestor,
                 name: record.name ?? "child task", kind: "child", state: state(address), ageNanoseconds: nil,
-                waitingOn: describe(record.target, now: now), waitingNanoseconds: now - record.since,
+                waitingOn: describe(record.target, now: now, known: described), waitingNanoseconds: now - record.since,
                 cancelled: false))
         }
         snapshot.tasks.sort { ($0.ageNanoseconds ?? -1, $1.id) > ($1.ageNanoseconds ?? -1, $0.id) }
@@ -97,10 +100,10 @@ extension EventLoop {
         return tracked
     }
 
-    private func describe(_ target: WaitTarget, now: Int64) -> String {
+    private func describe(_ target: WaitTarget, now: Int64, known: [Int32: DescriptorInfo]) -> String {
         switch target {
-        case .read(let fd): "read fd \(fd) (\(DescriptorInfo.describe(fd).text))"
-        case .write(let fd): "write fd \(fd) (\(DescriptorInfo.describe(fd).text))"
+        case .read(let fd): "read fd \(fd) (\((known[fd] ?? DescriptorInfo.describe(fd)).text))"
+        case .write(let fd): "write fd \(fd) (\((known[fd] ?? DescriptorInfo.describe(fd)).text))"
         case .timer(let deadline): "sleep, \(Self.seconds(max(0, deadline - now))) left"
         case .primitive(let name): "\(name)"
         case .process(let pid): "process \(pid)"
