@@ -101,6 +101,13 @@ public enum SocketOps {
         return value == 0 ? nil : Errno(rawValue: value)
     }
 
+    /// Whether `fd` is a stream socket (`SO_TYPE` is `SOCK_STREAM`).
+    public static func isStream(_ fd: Int32) -> Bool {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_STREAM.rawValue)
+    }
+
     /// Receives up to `buffer.count` bytes; `.done(0)` means the peer closed its side.
     ///
     /// The corresponding C function is `recv`.

@@ -29,6 +29,12 @@ extension Epoll: EventPoller {
 /// interest, re-armed one-shot for level), submitted in batches by the one `io_uring_enter` that also
 /// waits for completions, so registering and deregistering cost no system call of their own.
 ///
+/// And as a completion source for stream sockets: a multishot receive per socket
+/// (``startReceiving(_:data:)``) fills buffers of a provided-buffer ring that the ring owns; the
+/// completions wait in ``forEachReceiveCompletion(_:)`` for the selector, and the reader gives each
+/// buffer back (``giveBack(_:)``) once it has copied it out. Memory is bounded by the pool: when it is
+/// empty, a receive ends with `ENOBUFS` and the bytes stay in the kernel.
+///
 /// Set up through the raw system calls (no liburing). Loop-thread only.
 public final class IOURing: EventPoller {
     private let ring: UnsafeMutablePointer<casyncio_uring>
@@ -39,6 +45,48 @@ public final class IOURing: EventPoller {
     private var deferred: [(events: Epoll.Events, data: UInt64)] = []
     /// The descriptors watched now: adding one twice is `EEXIST`, as with epoll.
     private var watchedDescriptors: Set<Int32> = []
+
+    /// A completed receive: `data` as given to ``startReceiving(_:data:)``, the kernel's result (bytes
+    /// received, 0 at end of stream, or `-errno`) and, when `buffer` is set, the buffer holding them.
+    public struct ReceiveCompletion: Sendable {
+        public let data: UInt64
+        public let result: Int32
+        /// The receive buffer the bytes are in (to be given back), if any.
+        public let buffer: UInt16?
+        /// Whether the multishot receive has ended (no `IORING_CQE_F_MORE`).
+        public let isFinal: Bool
+
+        /// Whether the pool had no buffer for it (`ENOBUFS`): the receive has ended, the stream has not.
+        public var isPoolEmpty: Bool { result == -ENOBUFS }
+
+        /// Whether it was cancelled (``IOURing/stopReceiving(data:)``).
+        public var isCancelled: Bool { result == -ECANCELED }
+
+        /// Whether it ends the stream: end of stream (0) or an error; not `ENOBUFS` (the pool ran
+        /// dry), `ECANCELED` (cancelled), `EAGAIN` or `EINTR`, which only end the receive.
+        public var endsStream: Bool {
+            result == 0 || (result < 0 && result != -ENOBUFS && result != -ECANCELED && result != -EAGAIN && result != -EINTR)
+        }
+    }
+    private var receiveCompletions: [ReceiveCompletion] = []
+    /// Multishot receives in the ring, by data (tag included): until the last completion of one comes,
+    /// the ring holds the socket's file.
+    private var liveReceives: Set<UInt64> = []
+    /// How many receive buffers the pool has (0: completion receives are not available).
+    public private(set) var receiveBufferCount = 0
+    /// The size of each receive buffer.
+    public private(set) var receiveBufferSize = 0
+    /// Buffers delivered with a completion and not given back yet.
+    public private(set) var receiveBuffersOut = 0
+
+    /// Receives carry this bit in their data (owned registrations' generations leave bits 62 and 63
+    /// clear; watchers set bit 63, removals both).
+    public static let receiveTag: UInt64 = 1 << 62
+    /// `IORING_CQE_F_BUFFER`: the completion names a provided buffer in the top 16 bits of its flags.
+    private static let bufferFlag: UInt32 = 1 << 0
+    /// Cancellations carry this (in the removals' space, a counter removals never reach); their
+    /// completions are not needed: the cancelled request's own last one says when it has ended.
+    private static let cancellationData: UInt64 = removalGeneration << 32 | 0xFFFF_FFFE
 
     private struct Arm {
         let fd: Int32
@@ -62,13 +110,22 @@ public final class IOURing: EventPoller {
     ///   filter or the `kernel.io_uring_disabled` sysctl refuses it, `ENOMEM`.
     ///
     /// The corresponding C function is `io_uring_setup`.
-    public init(entries: UInt32 = 1024) throws(Errno) {
+    ///
+    /// With `receiveBuffers` > 0 (a power of two), a pool of that many buffers of `bufferSize` bytes
+    /// is set up for completion receives; a kernel without provided-buffer rings (before 5.19) leaves
+    /// ``receiveBufferCount`` at 0 and the ring a readiness source only.
+    public init(entries: UInt32 = 1024, receiveBuffers: Int = 512, bufferSize: Int = 4096) throws(Errno) {
         // SAFETY: the ring's state lives at a stable address for the C side; deinit frees it (also when
         // this initializer throws: every stored property is set by then).
         ring = .allocate(capacity: 1)
         try systemCall("io_uring_setup") { casyncio_uring_init(ring, entries) }
         DescriptorLedger.record(ring.pointee.fd)
         ready.reserveCapacity(256)
+        receiveCompletions.reserveCapacity(256)
+        if receiveBuffers > 0, casyncio_uring_setup_buffers(ring, UInt32(receiveBuffers), UInt32(bufferSize)) == 0 {
+            receiveBufferCount = receiveBuffers
+            receiveBufferSize = bufferSize
+        }
     }
 
     deinit { ring.deallocate() }
@@ -104,21 +161,80 @@ public final class IOURing: EventPoller {
     /// ring holds a reference to the descriptor's file while it polls it, so a socket closed right
     /// after would stay open (a listener accepting, a connection not sending its FIN or RST) until the
     /// removal went through. Completions taken meanwhile are kept for the next wait.
+    ///
+    /// A multishot receive on `fd` (``startReceiving(_:data:)``) is cancelled the same way, and waited
+    /// for until its last completion (whose buffers the selector gives back).
     public func remove(_ fd: Int32, data: UInt64) throws(Errno) {
-        guard let arm = armed.removeValue(forKey: data) else { return }
-        watchedDescriptors.remove(arm.fd)
-        try queueRemoval(of: data)
+        let polled = armed.removeValue(forKey: data)
+        if let polled {
+            watchedDescriptors.remove(polled.fd)
+            try queueRemoval(of: data)
+        }
+        let receiving = liveReceives.contains(data | Self.receiveTag)
+        if receiving { try stopReceiving(data: data) }
+        guard polled != nil || receiving else { return }
         for _ in 0..<64 {
             try enter(wait: false, timeoutNanoseconds: 0)
-            if try drainCompletions(into: &deferred, retrying: data) == false { return }
+            let retried = try drainCompletions(into: &deferred, retrying: data)
+            if !retried && !liveReceives.contains(data | Self.receiveTag) { return }
         }
         // Still being triggered after 64 tries: the removal is queued again and goes in with the next wait.
     }
 
+    // MARK: - Completion receives
+
+    /// Queues a multishot receive on the stream socket `fd` into the pool's buffers; its completions
+    /// carry `data` (which must leave bits 62 and 63 clear).
+    public func startReceiving(_ fd: Int32, data: UInt64) throws(Errno) {
+        precondition(receiveBufferCount > 0, "no receive buffers")
+        let tagged = data | Self.receiveTag
+        try submitting { casyncio_uring_recv_multishot(ring, fd, tagged) }
+        liveReceives.insert(tagged)
+    }
+
+    /// Queues the cancellation of the receive started with `data`: its last completion comes with
+    /// `ECANCELED` (or whatever ended it first).
+    public func stopReceiving(data: UInt64) throws(Errno) {
+        try submitting { casyncio_uring_cancel(ring, data | Self.receiveTag, Self.cancellationData) }
+    }
+
+    /// Buffers in the pool the kernel can fill now.
+    public var freeReceiveBuffers: Int { receiveBufferCount - receiveBuffersOut }
+
+    /// The bytes of receive buffer `id`.
+    @inline(__always)
+    public func receiveBuffer(_ id: UInt16) -> UnsafeRawPointer {
+        // SAFETY: `id` came with a completion, so it is below the pool's count; the pool lives as long
+        // as the ring.
+        UnsafeRawPointer(ring.pointee.buffers! + Int(id) * receiveBufferSize)
+    }
+
+    /// Gives a buffer that came with a completion back to the pool.
+    @inline(__always)
+    public func giveBack(_ id: UInt16) {
+        receiveBuffersOut -= 1
+        casyncio_uring_give_back(ring, id)
+    }
+
+    /// Calls `body` with each receive completion taken by the last waits, in order, and forgets them.
+    /// `body` may remove descriptors (whose completions then follow).
+    public func forEachReceiveCompletion(_ body: (ReceiveCompletion) -> Void) {
+        var index = 0
+        while index < receiveCompletions.count {
+            let completion = receiveCompletions[index]
+            index += 1
+            body(completion)
+        }
+        receiveCompletions.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether receive completions wait for ``forEachReceiveCompletion(_:)``.
+    public var hasReceiveCompletions: Bool { !receiveCompletions.isEmpty }
+
     public func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int {
         ready.removeAll(keepingCapacity: true)
         if !deferred.isEmpty { swap(&ready, &deferred) }
-        let waiting = ready.isEmpty && casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
+        let waiting = ready.isEmpty && receiveCompletions.isEmpty && casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
         if waiting || casyncio_uring_pending(ring) > 0 || timeoutMilliseconds == 0 {
             try enter(wait: waiting, timeoutNanoseconds: timeoutMilliseconds < 0 ? -1 : Int64(timeoutMilliseconds) * 1_000_000)
         }
@@ -146,6 +262,20 @@ public final class IOURing: EventPoller {
         var result: Int32 = 0
         var flags: UInt32 = 0
         while casyncio_uring_next(ring, &data, &result, &flags) == 1 {
+            if data >> 62 == 1 {
+                // A receive's completion (tag 01 in the top bits).
+                var buffer: UInt16?
+                if flags & Self.bufferFlag != 0 {
+                    buffer = UInt16(truncatingIfNeeded: flags >> 16)
+                    receiveBuffersOut += 1
+                }
+                let isFinal = flags & Self.moreFlag == 0
+                if isFinal { liveReceives.remove(data) }
+                receiveCompletions.append(ReceiveCompletion(data: data & ~Self.receiveTag, result: result,
+                                                            buffer: buffer, isFinal: isFinal))
+                continue
+            }
+            if data == Self.cancellationData { continue }
             if data >> 32 == Self.removalGeneration && data != .max {
                 // A removal's completion. EALREADY: the poll was being triggered and goes on; ask again
                 // (until it is gone the ring keeps the descriptor's file open).
@@ -180,6 +310,8 @@ public final class IOURing: EventPoller {
         deferred.removeAll()
         removals.removeAll()
         watchedDescriptors.removeAll()
+        receiveCompletions.removeAll()
+        liveReceives.removeAll()
         DescriptorLedger.strike(ring.pointee.fd)
         casyncio_uring_close(ring)
     }
@@ -189,7 +321,7 @@ public final class IOURing: EventPoller {
     }
 
     private func queueRemoval(of data: UInt64) throws(Errno) {
-        removalCounter = removalCounter == 0xFFFF_FFFE ? 0 : removalCounter + 1
+        removalCounter = removalCounter == 0xFFFF_FFFD ? 0 : removalCounter + 1
         removals[removalCounter] = data
         let removal = Self.removalGeneration << 32 | UInt64(removalCounter)
         try submitting { casyncio_uring_poll_remove(ring, data, removal) }

@@ -209,7 +209,19 @@ int casyncio_uring_init(casyncio_uring *ring, unsigned entries) {
     // completion, and an overflowing queue ends those requests (they are re-armed, at a cost).
     params.flags = IORING_SETUP_CLAMP | IORING_SETUP_CQSIZE;
     params.cq_entries = entries * 8;
-    int fd = (int)syscall(__NR_io_uring_setup, entries, &params);
+    // Completions' task work deferred to io_uring_enter (6.1): no inter-processor interrupt or signal
+    // per completion to run it at once, and the loop takes it in batches when it asks. That needs one
+    // submitting thread, fixed by whoever enables the ring: the ring starts disabled and the loop's
+    // thread enables it with its first io_uring_enter (the loop may be made on another thread).
+    struct io_uring_params deferred = params;
+    deferred.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    int fd = (int)syscall(__NR_io_uring_setup, entries, &deferred);
+    if (fd >= 0) {
+        params = deferred;
+        ring->disabled = 1;
+    } else if (errno == EINVAL) {
+        fd = (int)syscall(__NR_io_uring_setup, entries, &params);  // before 6.1
+    }
     if (fd < 0) return -1;
     if (!(params.features & IORING_FEAT_EXT_ARG) || !(params.features & IORING_FEAT_NODROP)) {
         // Before 5.11: no timeout on io_uring_enter. Too old: the caller falls back to epoll.
@@ -255,6 +267,8 @@ fail:;
 }
 
 void casyncio_uring_close(casyncio_uring *ring) {
+    if (ring->buffers) munmap(ring->buffers, ring->buffers_size);
+    if (ring->buf_ring) munmap(ring->buf_ring, ring->buf_ring_size);
     if (ring->sqes) munmap(ring->sqes, ring->sqes_size);
     if (ring->cq_ring && ring->cq_ring != ring->sq_ring && ring->cq_ring != MAP_FAILED) munmap(ring->cq_ring, ring->cq_ring_size);
     if (ring->sq_ring && ring->sq_ring != MAP_FAILED) munmap(ring->sq_ring, ring->sq_ring_size);
@@ -296,6 +310,79 @@ int casyncio_uring_poll_remove(casyncio_uring *ring, uint64_t target, uint64_t u
     return 0;
 }
 
+int casyncio_uring_setup_buffers(casyncio_uring *ring, unsigned count, unsigned size) {
+    if (count == 0 || count > 32768 || (count & (count - 1)) != 0) { errno = EINVAL; return -1; }
+    ring->buf_ring_size = count * sizeof(struct io_uring_buf);
+    ring->buf_ring = mmap(NULL, ring->buf_ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ring->buf_ring == MAP_FAILED) { ring->buf_ring = NULL; return -1; }
+    ring->buffers_size = (size_t)count * size;
+    ring->buffers = mmap(NULL, ring->buffers_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ring->buffers == MAP_FAILED) { ring->buffers = NULL; goto fail; }
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)ring->buf_ring;
+    reg.ring_entries = count;
+    reg.bgid = 0;
+    if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) goto fail;
+    ring->buf_count = count;
+    ring->buf_size = size;
+    ring->buf_tail = 0;
+    for (unsigned bid = 0; bid < count; bid++) casyncio_uring_give_back(ring, (unsigned short)bid);
+    return 0;
+fail:;
+    int saved = errno;
+    if (ring->buffers) munmap(ring->buffers, ring->buffers_size);
+    if (ring->buf_ring) munmap(ring->buf_ring, ring->buf_ring_size);
+    ring->buffers = NULL;
+    ring->buf_ring = NULL;
+    errno = saved;
+    return -1;
+}
+
+void casyncio_uring_give_back(casyncio_uring *ring, unsigned short bid) {
+    struct io_uring_buf_ring *br = ring->buf_ring;
+    struct io_uring_buf *buf = &br->bufs[ring->buf_tail & (ring->buf_count - 1)];
+    buf->addr = (uint64_t)(uintptr_t)(ring->buffers + (size_t)bid * ring->buf_size);
+    buf->len = ring->buf_size;
+    buf->bid = bid;
+    ring->buf_tail++;
+    __atomic_store_n(&br->tail, ring->buf_tail, __ATOMIC_RELEASE);
+}
+
+int casyncio_uring_recv_multishot(casyncio_uring *ring, int fd, uint64_t user_data) {
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = IORING_OP_RECV;
+    sqe->fd = fd;
+    sqe->ioprio = IORING_RECV_MULTISHOT;
+    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigned len, uint64_t user_data) {
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = IORING_OP_SEND;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)bytes;
+    sqe->len = len;
+    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+int casyncio_uring_cancel(casyncio_uring *ring, uint64_t target, uint64_t user_data) {
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->fd = -1;
+    sqe->addr = target;
+    sqe->user_data = user_data;
+    return 0;
+}
+
 unsigned casyncio_uring_ready(const casyncio_uring *ring) {
     return __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE) - *ring->cq_head;
 }
@@ -305,6 +392,10 @@ unsigned casyncio_uring_pending(const casyncio_uring *ring) {
 }
 
 int casyncio_uring_enter(casyncio_uring *ring, unsigned wait_nr, int64_t timeout_ns) {
+    if (ring->disabled) {
+        if (syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) return -1;
+        ring->disabled = 0;
+    }
     unsigned submit = ring->sq_pending_tail - *ring->sq_tail;
     __atomic_store_n(ring->sq_tail, ring->sq_pending_tail, __ATOMIC_RELEASE);
     unsigned flags = IORING_ENTER_GETEVENTS;  // also flushes completions that overflowed the ring

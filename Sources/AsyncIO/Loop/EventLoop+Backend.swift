@@ -12,8 +12,9 @@ extension EventLoop {
         /// epoll, edge-triggered: the default.
         case epoll
         /// io_uring: a poll request per descriptor (multishot), submitted in batches by the one
-        /// `io_uring_enter` per turn that also waits, instead of `epoll_ctl` calls and `epoll_wait`.
-        /// Reads and writes stay system calls of their own.
+        /// `io_uring_enter` per turn that also waits, instead of `epoll_ctl` calls and `epoll_wait`;
+        /// a stream socket that has been read dry receives through the ring (a multishot receive into
+        /// a pool of buffers the ring owns) instead of calling `recv`. Sends stay system calls.
         case ioURing = "io_uring"
     }
 
@@ -22,6 +23,19 @@ extension EventLoop {
 
     /// The backend this loop uses (never ``Backend/automatic``).
     public var backend: Backend { poller.backend }
+
+    /// Buffers in an io_uring loop's receive pool: 512 of 4 KiB (2 MiB of address space, touched as
+    /// receives fill them).
+    package static let defaultRingReceiveBuffers = 512
+
+    /// Receive-pool buffers holding bytes not yet read (0 off io_uring).
+    package var ringReceiveBuffersOut: Int { poller.ring?.receiveBuffersOut ?? 0 }
+
+    /// How many ring receives ended because the pool had run dry.
+    package var ringReceiveStarvations: Int { poller.ringStarvations }
+
+    /// How many ring receives were paused for holding too many unread buffers.
+    package var ringReceivePauses: Int { poller.ringPauses }
 
     /// The backend `requested` comes to with `AIO_BACKEND` set to `environmentValue`, as a loop
     /// would choose it (its poller is made and closed): for tests of the choice and the fallback.
@@ -40,13 +54,14 @@ extension LoopSelector {
     /// `environmentValue` (`AIO_BACKEND`'s).
     static func makePoller(
         _ requested: EventLoop.Backend,
-        environmentValue: String? = SystemEnvironment.value(of: EventLoop.backendEnvironmentVariable)
+        environmentValue: String? = SystemEnvironment.value(of: EventLoop.backendEnvironmentVariable),
+        ringReceiveBuffers: Int = EventLoop.defaultRingReceiveBuffers
     ) throws(Errno) -> (any EventPoller, EventLoop.Backend) {
         switch requested {
         case .epoll:
             return (try Epoll(capacity: 256), .epoll)
         case .ioURing:
-            return (try IOURing(), .ioURing)
+            return (try IOURing(receiveBuffers: ringReceiveBuffers), .ioURing)
         case .automatic:
             let asked = environmentValue ?? ""
             switch asked {
@@ -54,7 +69,7 @@ extension LoopSelector {
                 return (try Epoll(capacity: 256), .epoll)
             case "io_uring", "iouring", "uring":
                 do {
-                    return (try IOURing(), .ioURing)
+                    return (try IOURing(receiveBuffers: ringReceiveBuffers), .ioURing)
                 } catch {
                     logFallbackOnce("io_uring is not available (\(error)); using epoll")
                     return (try Epoll(capacity: 256), .epoll)

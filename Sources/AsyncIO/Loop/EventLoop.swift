@@ -124,13 +124,28 @@ public final class EventLoop: @unchecked Sendable {
     ///   - backend: epoll, io_uring, or as `AIO_BACKEND` says (``Backend/automatic``, the default).
     /// - Throws: ``EventLoopError`` if epoll, the ring or the eventfd cannot be created (`EMFILE`,
     ///   `ENOMEM`; `ENOSYS` or `EPERM` for a refused io_uring asked for by name).
-    public init(
+    public convenience init(
         name: String = "aio-loop",
         debug: Bool = false,
         slowJobThreshold: Duration = .milliseconds(100),
         virtualTime: Bool = false,
         logger: Logger? = nil,
         backend: Backend = .automatic
+    ) throws {
+        try self.init(name: name, debug: debug, slowJobThreshold: slowJobThreshold, virtualTime: virtualTime,
+                      logger: logger, backend: backend, ringReceiveBuffers: Self.defaultRingReceiveBuffers)
+    }
+
+    /// ``init(name:debug:slowJobThreshold:virtualTime:logger:backend:)`` with an io_uring receive pool
+    /// of `ringReceiveBuffers` buffers (a power of two; 0: no receives on the ring), for tests.
+    package init(
+        name: String = "aio-loop",
+        debug: Bool = false,
+        slowJobThreshold: Duration = .milliseconds(100),
+        virtualTime: Bool = false,
+        logger: Logger? = nil,
+        backend: Backend = .automatic,
+        ringReceiveBuffers: Int
     ) throws {
         self.name = name
         self.isDebug = debug
@@ -140,7 +155,7 @@ public final class EventLoop: @unchecked Sendable {
         logger[metadataKey: "loop"] = "\(name)"
         self.logger = logger
         do {
-            poller = try LoopSelector(backend: backend)
+            poller = try LoopSelector(backend: backend, ringReceiveBuffers: ringReceiveBuffers)
         } catch {
             throw EventLoopError(.system, operation: backend == .ioURing ? "EventLoop.init (io_uring)" : "EventLoop.init",
                                  underlying: error)

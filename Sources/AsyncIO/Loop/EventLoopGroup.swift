@@ -19,13 +19,18 @@ public final class EventLoopGroup: Sendable {
     ///
     /// - Throws: ``EventLoopError`` if a loop or thread cannot be created; the ones already started are
     ///   shut down first.
-    public init(loops count: Int = SystemInfo.coreCount, name: String = "aio", backend: EventLoop.Backend = .automatic) throws {
+    public convenience init(loops count: Int = SystemInfo.coreCount, name: String = "aio", backend: EventLoop.Backend = .automatic) throws {
+        try self.init(loops: count, name: name, backend: backend, ringReceiveBuffers: EventLoop.defaultRingReceiveBuffers)
+    }
+
+    /// ``init(loops:name:backend:)`` with io_uring receive pools of `ringReceiveBuffers` buffers, for tests.
+    package init(loops count: Int, name: String, backend: EventLoop.Backend, ringReceiveBuffers: Int) throws {
         precondition(count > 0, "an EventLoopGroup needs at least one loop")
         var loops: [EventLoop] = []
         var threads: [SystemThread] = []
         do {
             for index in 0..<count {
-                let loop = try EventLoop(name: "\(name)-\(index)", backend: backend)
+                let loop = try EventLoop(name: "\(name)-\(index)", backend: backend, ringReceiveBuffers: ringReceiveBuffers)
                 let thread = try SystemThread.spawn(name: "\(name)-\(index)") {
                     try? loop.runForever()  // a new thread runs no loop yet: this never throws
                     loop.shutdown()

@@ -6,6 +6,9 @@ import AsyncIOSystem
 /// The only place the loop meets epoll or io_uring. Loop-thread only, except ``wake()``.
 final class LoopSelector {
     let epoll: any EventPoller
+    /// The ring, when the backend is io_uring and its receive-buffer pool is set up: stream sockets
+    /// receive through it (``RingReceiver``).
+    let ring: IOURing?
     /// The backend in use.
     let backend: EventLoop.Backend
     private let doorbell: EventFD
@@ -37,8 +40,14 @@ final class LoopSelector {
     /// Every registration, for shutting down.
     var allRegistrations: [IORegistration] { slots.compactMap { $0 } }
 
-    init(backend requested: EventLoop.Backend) throws(Errno) {
-        (epoll, backend) = try Self.makePoller(requested)
+    /// How many ring receives ended because the pool had run dry.
+    var ringStarvations = 0
+    /// How many ring receives were paused (cancelled for holding too many unread buffers).
+    var ringPauses = 0
+
+    init(backend requested: EventLoop.Backend, ringReceiveBuffers: Int) throws(Errno) {
+        (epoll, backend) = try Self.makePoller(requested, ringReceiveBuffers: ringReceiveBuffers)
+        ring = (epoll as? IOURing).flatMap { $0.receiveBufferCount > 0 ? $0 : nil }
         do {
             doorbell = try EventFD()
             try epoll.add(doorbell.fd, events: .readable, data: Self.doorbellToken)
@@ -54,7 +63,19 @@ final class LoopSelector {
     /// The doorbell's descriptor, for a signal handler to ring (``InterruptSignal``).
     var doorbellFD: Int32 { doorbell.fd }
 
-    /// Waits for readiness and delivers it to the registrations; returns how many events arrived.
+    /// What every owned descriptor is watched for.
+    static let ownedEvents: Epoll.Events = [.readable, .writable, .readHangUp, .edgeTriggered]
+
+    /// The registration of `fd` whose token is `token` (its generation), if it is still registered.
+    @inline(__always)
+    func registration(at fd: Int, token: UInt64) -> IORegistration? {
+        guard fd >= 0, fd < slots.count, let registration = slots[fd],
+              registration.generation == UInt32(truncatingIfNeeded: token >> 32) else { return nil }
+        return registration
+    }
+
+    /// Waits for readiness (and, on the ring, completed receives) and delivers it to the registrations;
+    /// returns how many events arrived.
     @discardableResult
     func poll(loop: EventLoop, timeoutMilliseconds: Int32) -> Int {
         let count: Int
@@ -79,8 +100,7 @@ final class LoopSelector {
                 continue
             }
             let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: data)))
-            guard fd < slots.count, let registration = slots[fd],
-                  registration.generation == UInt32(truncatingIfNeeded: data >> 32) else { continue }
+            guard let registration = registration(at: fd, token: data) else { continue }
             if loop.isDebug {
                 // Readiness resumes tasks (cheap), but a writable handler runs here and now.
                 let started = MonotonicClock.nanoseconds()
@@ -90,19 +110,18 @@ final class LoopSelector {
                 registration.deliver(events)
             }
         }
+        if let ring, ring.hasReceiveCompletions { return count + deliverReceiveCompletions(ring) }
         return count
     }
 
     func add(_ registration: IORegistration) throws(Errno) {
         let fd = Int(registration.fd)
         precondition(fd >= 0, "a negative descriptor cannot be registered")
-        nextGeneration = (nextGeneration &+ 1) & ~Self.watcherGenerationBit
+        // Owned generations leave bits 30 and 31 clear: watchers set 31, ring receives 30 (bit 62 of the data).
+        nextGeneration = (nextGeneration &+ 1) & 0x3FFF_FFFF
         registration.generation = nextGeneration
-        try epoll.add(
-            registration.fd,
-            events: [.readable, .writable, .readHangUp, .edgeTriggered],
-            data: Self.token(fd: registration.fd, generation: nextGeneration)
-        )
+        try epoll.add(registration.fd, events: Self.ownedEvents,
+                      data: Self.token(fd: registration.fd, generation: nextGeneration))
         if fd >= slots.count { slots.append(contentsOf: repeatElement(nil, count: max(fd + 1 - slots.count, slots.count))) }
         if slots[fd] == nil { ownedCount += 1 }
         slots[fd] = registration
@@ -112,6 +131,12 @@ final class LoopSelector {
         let fd = Int(registration.fd)
         guard fd < slots.count, slots[fd] === registration else { return }
         try? epoll.remove(registration.fd, data: Self.token(fd: registration.fd, generation: registration.generation))
+        if let receiver = registration.receiver {
+            // The ring has let go of the receive (remove waits for its last completion); what it left
+            // unread goes back to the pool.
+            receiver.releaseAll()
+            registration.receiver = nil
+        }
         slots[fd] = nil
         ownedCount -= 1
     }

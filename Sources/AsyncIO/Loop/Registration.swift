@@ -26,6 +26,12 @@ public final class IORegistration: @unchecked Sendable {
     var writableHandler: (() -> Void)?
     /// Whether ``close()`` has run.
     public private(set) var isClosed = false
+    /// On the io_uring backend, a stream socket's receives through the ring (set by the selector once
+    /// the socket has been read dry); nil while reads are `recv` calls on readiness.
+    var receiver: RingReceiver?
+    /// Whether the descriptor is a stream socket, once the selector has asked (only those receive
+    /// through the ring: a datagram would be cut to a pool buffer's size).
+    var isStreamSocket: Bool?
 
     private struct Waiter {
         let id: UInt64
@@ -41,7 +47,9 @@ public final class IORegistration: @unchecked Sendable {
     }
 
     /// Whether the loop has seen the descriptor readable (or hung up) since the last ``clearReadable()``.
-    public var isReadable: Bool { !readiness.isDisjoint(with: Self.readReady) }
+    /// With receives on the ring, only a receive's completion makes it readable: a hang-up seen by the
+    /// poll comes to the reader as the receive's end.
+    public var isReadable: Bool { !readiness.isDisjoint(with: receiver == nil ? Self.readReady : .readable) }
     /// Whether the loop has seen the descriptor writable (or hung up) since the last ``clearWritable()``.
     public var isWritable: Bool { !readiness.isDisjoint(with: Self.writeReady) }
     /// Whether the peer has shut down its side (`EPOLLRDHUP` or `EPOLLHUP`).
@@ -66,7 +74,7 @@ public final class IORegistration: @unchecked Sendable {
 
     func deliver(_ events: Epoll.Events) {
         readiness.formUnion(events)
-        if !events.isDisjoint(with: Self.readReady) {
+        if !events.isDisjoint(with: receiver == nil ? Self.readReady : .readable) {
             isDrained = false
             if let waiter = readWaiter {
                 readWaiter = nil

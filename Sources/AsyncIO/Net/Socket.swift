@@ -52,6 +52,9 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     /// Whether ``close()`` has run.
     public var isClosed: Bool { registration.isClosed }
 
+    /// Whether the socket receives through the io_uring ring now (``EventLoop/Backend/ioURing``).
+    package var receivesOnRing: Bool { registration.receiver != nil }
+
     /// The address the socket is bound to.
     public var localAddress: SocketAddress? { isClosed ? nil : (try? SocketOps.localAddress(fd)) ?? nil }
     /// The connected peer's address.
@@ -236,7 +239,9 @@ extension EventLoop {
     /// ### Cancellation
     /// Safe: no bytes are consumed unless the call returns them.
     public func receive(_ socket: Socket, into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
-        try await socket.perform(.read, operation: "receive") { try socket.receiveNow(into: buffer) }
+        do { try checkInLoop("Socket", "receive") } catch { throw StreamError.from(error, operation: "receive") }
+        // The stream path: on the io_uring backend the bytes may be waiting in the ring's buffers.
+        return try await socket.receiveOnLoop(into: buffer)
     }
 
     /// Receives up to `maxCount` bytes (asyncio's `sock_recv`); an empty array at end of stream.

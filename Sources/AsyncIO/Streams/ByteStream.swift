@@ -64,16 +64,42 @@ extension Socket: ByteStream {
     /// A receive that returns fewer bytes than `buffer` holds has emptied the socket: the next one waits
     /// for the loop to see new bytes rather than make a system call that can only say `EAGAIN`
     /// (``IORegistration/noteDrained()``; one `recv` less per request for a request-response peer).
+    ///
+    /// On the io_uring backend, a stream socket that has been read dry receives through the ring from
+    /// then on: the bytes come from the buffers its multishot receive filled (``RingReceiver``).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
-        if registration.isDrained && !registration.isPeerHungUp { return .wouldBlock }
+        if let receiver = registration.receiver { return try receive(from: receiver, into: buffer) }
+        if registration.isDrained && !registration.isPeerHungUp {
+            _ = loop.poller.startReceiving(registration)
+            return .wouldBlock
+        }
         let result: IOResult<Int>
         do { result = try receiveNow(into: buffer) } catch { throw StreamError.from(error, operation: "read") }
         switch result {
         case .wouldBlock:
             registration.clearReadable()
+            if kind == .socket { _ = loop.poller.startReceiving(registration) }
         case .done(let count):
             if count > 0 && count < buffer.count && kind == .socket { registration.noteDrained() }
+        }
+        return result
+    }
+
+    /// A receive from the ring's buffers; when they hold nothing, the receive is started again if it
+    /// has ended (paused, or the pool ran dry).
+    private func receive(from receiver: RingReceiver, into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
+        let result: IOResult<Int>
+        do { result = try receiver.take(into: buffer) } catch { throw StreamError.from(error, operation: "read") }
+        if !receiver.hasSomething {
+            // Nothing left: wait for the next completion (a stale readiness would make the next wait
+            // return at once for nothing).
+            registration.clearReadable()
+        }
+        if case .wouldBlock = result, !receiver.isArmed {
+            loop.poller.resumeReceiving(registration)
+            // Back on readiness: the socket may hold bytes already (the poll reports them too).
+            if registration.receiver == nil { return try tryReceive(into: buffer) }
         }
         return result
     }

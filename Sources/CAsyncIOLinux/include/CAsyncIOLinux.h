@@ -34,10 +34,19 @@ typedef struct casyncio_uring {
     void *sq_ring; size_t sq_ring_size;
     void *cq_ring; size_t cq_ring_size;
     size_t sqes_size;
+    // The provided-buffer ring (buffer group 0) that multishot receives take their buffers from.
+    void *buf_ring; size_t buf_ring_size;
+    unsigned char *buffers; size_t buffers_size;
+    unsigned buf_count, buf_size;
+    unsigned short buf_tail;
+    // Set up with deferred task work and not enabled yet: the first io_uring_enter enables it, which
+    // makes its thread the ring's only submitter.
+    int disabled;
 } casyncio_uring;
 
 /// Sets up a ring with `entries` submission slots; -1 and errno on failure (ENOSYS: no io_uring;
-/// EPERM: refused by seccomp or the io_uring_disabled sysctl; ENOMEM).
+/// EPERM: refused by seccomp or the io_uring_disabled sysctl; ENOMEM). On Linux 6.1 and later the ring
+/// defers completion work to io_uring_enter and has one submitting thread: the one that first enters it.
 int casyncio_uring_init(casyncio_uring *ring, unsigned entries);
 void casyncio_uring_close(casyncio_uring *ring);
 /// Queues a poll of `fd` for `mask` (poll(2) bits), multishot or one-shot; -1 with errno EBUSY when the
@@ -45,6 +54,19 @@ void casyncio_uring_close(casyncio_uring *ring);
 int casyncio_uring_poll_add(casyncio_uring *ring, int fd, uint32_t mask, int multishot, uint64_t user_data);
 /// Queues the removal of the poll queued with `target`; its completion carries `user_data`.
 int casyncio_uring_poll_remove(casyncio_uring *ring, uint64_t target, uint64_t user_data);
+/// Sets up `count` (a power of two, at most 32768) receive buffers of `size` bytes each as provided-buffer
+/// group 0 (`IORING_REGISTER_PBUF_RING`, Linux 5.19), every one given to the kernel. The memory is
+/// reserved, not touched: pages are only used as receives fill them. 0, or -1 with errno.
+int casyncio_uring_setup_buffers(casyncio_uring *ring, unsigned count, unsigned size);
+/// Gives receive buffer `bid` back to the kernel (it was delivered with a receive's completion).
+void casyncio_uring_give_back(casyncio_uring *ring, unsigned short bid);
+/// Queues a multishot receive on `fd` into buffers of group 0 (one completion per arrival, each with
+/// IORING_CQE_F_BUFFER and the buffer's id in the top 16 bits of its flags).
+int casyncio_uring_recv_multishot(casyncio_uring *ring, int fd, uint64_t user_data);
+/// Queues a send of `len` bytes at `bytes` (MSG_NOSIGNAL); the memory must stay valid until it completes.
+int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigned len, uint64_t user_data);
+/// Queues the cancellation (`IORING_OP_ASYNC_CANCEL`) of the request queued with `target`.
+int casyncio_uring_cancel(casyncio_uring *ring, uint64_t target, uint64_t user_data);
 /// Submits what is queued and waits for at least `wait_nr` completions, up to `timeout_ns` (-1: no limit).
 /// Returns 0, or -1 with errno (ETIME and EINTR mean: look at what completed).
 int casyncio_uring_enter(casyncio_uring *ring, unsigned wait_nr, int64_t timeout_ns);

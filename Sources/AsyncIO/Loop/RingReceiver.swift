@@ -1,0 +1,173 @@
+import AsyncIOSystem
+
+/// A stream socket's receives on the io_uring backend: a multishot receive in the ring fills buffers
+/// of the ring's pool as bytes arrive, and the socket's reads copy them out of those buffers (in order)
+/// instead of calling `recv` (tokio-uring's and glommio's receive, liburing's `recv_multishot` example).
+///
+/// Memory stays bounded by the pool, whatever the peers send: a pool that runs dry ends receives with
+/// `ENOBUFS`, and those sockets go back to readiness and `recv` (their bytes wait in the kernel, under
+/// TCP's flow control) until buffers come back (``LoopSelector/resumeReceiving(_:)``). And so that one
+/// unread socket does not take the whole pool, a receiver holding ``pauseThreshold`` unread buffers
+/// cancels its receive and starts it again when its reader has caught up; what the kernel had already
+/// taken from the socket when the cancellation goes in (at the next `io_uring_enter`) still lands.
+///
+/// ### Thread safety
+/// Loop-confined, like its registration.
+final class RingReceiver {
+    let ring: IOURing
+    /// Buffers received and not yet read, oldest first, from `head` on.
+    private var chunks: [Chunk] = []
+    private var head = 0
+    /// Whether a receive is in the ring (started and its last completion not yet seen).
+    var isArmed = true
+    /// Whether its cancellation (at ``pauseThreshold``) is queued.
+    private var isPausing = false
+    /// How the stream ended: 0 at end of stream, `-errno` on an error; nil while it goes on.
+    private var end: Int32?
+
+    private struct Chunk {
+        let buffer: UInt16
+        var offset: Int32
+        let count: Int32
+    }
+
+    /// Unread buffers at which the receive is paused: 8 × 4 KiB, the order of a socket's receive buffer.
+    static let pauseThreshold = 8
+
+    init(ring: IOURing) {
+        self.ring = ring
+        chunks.reserveCapacity(Self.pauseThreshold)
+    }
+
+    /// Buffers held for the reader.
+    var heldBuffers: Int { chunks.count - head }
+
+    /// Takes a completion; returns whether the receive should be paused (too many buffers held).
+    func deliver(_ completion: IOURing.ReceiveCompletion) -> Bool {
+        if let buffer = completion.buffer {
+            if end == nil && completion.result > 0 {
+                chunks.append(Chunk(buffer: buffer, offset: 0, count: completion.result))
+            } else {
+                ring.giveBack(buffer)  // cannot happen (a buffer comes with bytes); kept, not leaked
+            }
+        } else if completion.endsStream, end == nil {
+            end = completion.result
+        }
+        if completion.isFinal {
+            isArmed = false
+            isPausing = false
+            return false
+        }
+        if heldBuffers >= Self.pauseThreshold && !isPausing {
+            isPausing = true
+            return true
+        }
+        return false
+    }
+
+    /// Copies what was received into `buffer` and gives the emptied buffers back: `.done(count)`, then
+    /// `.done(0)` at end of stream or the error that ended it; `.wouldBlock` when nothing waits.
+    func take(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        var copied = 0
+        while head < chunks.count && copied < buffer.count {
+            let chunk = chunks[head]
+            let count = min(Int(chunk.count - chunk.offset), buffer.count - copied)
+            // SAFETY: the chunk's bytes are in a pool buffer the ring does not fill again until it is
+            // given back below; `buffer` has room for `count` more bytes after `copied`.
+            (buffer.baseAddress! + copied).copyMemory(from: ring.receiveBuffer(chunk.buffer) + Int(chunk.offset),
+                                                      byteCount: count)
+            copied += count
+            if Int(chunk.offset) + count == Int(chunk.count) {
+                ring.giveBack(chunk.buffer)
+                head += 1
+            } else {
+                chunks[head].offset += Int32(count)
+            }
+        }
+        if head == chunks.count && head > 0 {
+            chunks.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        if copied > 0 { return .done(copied) }
+        guard let end else { return .wouldBlock }
+        if end == 0 { return .done(0) }
+        throw Errno(rawValue: -end)
+    }
+
+    /// Whether a read would find something (bytes, the end, or an error) without waiting.
+    var hasSomething: Bool { head < chunks.count || end != nil }
+
+    /// Gives every held buffer back (the socket is closing).
+    func releaseAll() {
+        while head < chunks.count {
+            ring.giveBack(chunks[head].buffer)
+            head += 1
+        }
+        chunks.removeAll()
+        head = 0
+    }
+}
+
+extension LoopSelector {
+    /// Starts completion receives for `registration`'s stream socket, if the backend has them and the
+    /// pool has room: the readiness poll stops watching for input (the receive's completions say when
+    /// bytes arrive) and a multishot receive goes in with the next wait. Returns whether it did.
+    func startReceiving(_ registration: IORegistration) -> Bool {
+        guard let ring, registration.receiver == nil, Self.hasRoom(ring) else { return false }
+        if registration.isStreamSocket == nil { registration.isStreamSocket = SocketOps.isStream(registration.fd) }
+        guard registration.isStreamSocket == true else { return false }
+        let token = Self.token(fd: registration.fd, generation: registration.generation)
+        do {
+            try epoll.modify(registration.fd, events: [.writable, .readHangUp, .edgeTriggered], data: token)
+            try ring.startReceiving(registration.fd, data: token)
+        } catch {
+            // Not in the ring: readiness goes on (the poll is asked for input again).
+            try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
+            return false
+        }
+        registration.receiver = RingReceiver(ring: ring)
+        return true
+    }
+
+    /// Called when `registration`'s reader found nothing and its receive has ended (paused, or the pool
+    /// ran dry): starts the receive again, or, if the pool is low, goes back to readiness and `recv` for
+    /// this socket until it next waits with room in the pool.
+    func resumeReceiving(_ registration: IORegistration) {
+        guard let ring, let receiver = registration.receiver, !receiver.isArmed else { return }
+        let token = Self.token(fd: registration.fd, generation: registration.generation)
+        if Self.hasRoom(ring), (try? ring.startReceiving(registration.fd, data: token)) != nil {
+            receiver.isArmed = true
+            return
+        }
+        receiver.releaseAll()
+        registration.receiver = nil
+        // The poll is armed afresh, so input that is already there is reported at once.
+        try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
+    }
+
+    /// Whether the pool can take another socket's receive: a quarter of it free, so that a receive
+    /// that starts can fill a few buffers before it runs dry.
+    private static func hasRoom(_ ring: IOURing) -> Bool {
+        ring.freeReceiveBuffers >= max(RingReceiver.pauseThreshold, ring.receiveBufferCount / 4)
+    }
+
+    /// Hands the completions of the last wait to their receivers; returns how many there were.
+    func deliverReceiveCompletions(_ ring: IOURing) -> Int {
+        var count = 0
+        ring.forEachReceiveCompletion { completion in
+            count += 1
+            let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: completion.data)))
+            guard let registration = registration(at: fd, token: completion.data),
+                  let receiver = registration.receiver else {
+                // Its socket was closed meanwhile (or its fd reused): the buffer goes back.
+                if let buffer = completion.buffer { ring.giveBack(buffer) }
+                return
+            }
+            if completion.isPoolEmpty { ringStarvations += 1 }
+            if completion.isCancelled { ringPauses += 1 }  // a closing socket's are not delivered
+            if receiver.deliver(completion) { try? ring.stopReceiving(data: completion.data) }
+            if receiver.hasSomething || completion.isFinal { registration.deliver(.readable) }
+        }
+        return count
+    }
+}
