@@ -31,7 +31,7 @@ extension Epoll: EventPoller {
 ///
 /// And as a completion source for stream sockets: a multishot receive per socket
 /// (``startReceiving(_:data:)``) fills buffers of a provided-buffer ring that the ring owns; the
-/// completions wait in ``forEachReceiveCompletion(_:)`` for the selector, and the reader gives each
+/// completions wait in ``forEachCompletion(_:)`` for the selector, and the reader gives each
 /// buffer back (``giveBack(_:)``) once it has copied it out. Memory is bounded by the pool: when it is
 /// empty, a receive ends with `ENOBUFS` and the bytes stay in the kernel.
 ///
@@ -46,11 +46,14 @@ public final class IOURing: EventPoller {
     /// The descriptors watched now: adding one twice is `EEXIST`, as with epoll.
     private var watchedDescriptors: Set<Int32> = []
 
-    /// A completed receive: `data` as given to ``startReceiving(_:data:)``, the kernel's result (bytes
-    /// received, 0 at end of stream, or `-errno`) and, when `buffer` is set, the buffer holding them.
-    public struct ReceiveCompletion: Sendable {
+    /// A completed receive or send: `data` as given to ``startReceiving(_:data:)`` or
+    /// ``send(_:_:data:)``, the kernel's result (bytes received or sent, 0 at end of stream, or
+    /// `-errno`) and, when `buffer` is set, the receive buffer holding the bytes.
+    public struct Completion: Sendable {
         public let data: UInt64
         public let result: Int32
+        /// Whether it is a send's.
+        public let isSend: Bool
         /// The receive buffer the bytes are in (to be given back), if any.
         public let buffer: UInt16?
         /// Whether the multishot receive has ended (no `IORING_CQE_F_MORE`).
@@ -68,7 +71,9 @@ public final class IOURing: EventPoller {
             result == 0 || (result < 0 && result != -ENOBUFS && result != -ECANCELED && result != -EAGAIN && result != -EINTR)
         }
     }
-    private var receiveCompletions: [ReceiveCompletion] = []
+    private var completions: [Completion] = []
+    /// Sends in the ring (their memory must live until they complete).
+    public private(set) var sendsInFlight = 0
     /// Multishot receives in the ring, by data (tag included): until the last completion of one comes,
     /// the ring holds the socket's file.
     private var liveReceives: Set<UInt64> = []
@@ -79,9 +84,11 @@ public final class IOURing: EventPoller {
     /// Buffers delivered with a completion and not given back yet.
     public private(set) var receiveBuffersOut = 0
 
-    /// Receives carry this bit in their data (owned registrations' generations leave bits 62 and 63
-    /// clear; watchers set bit 63, removals both).
+    /// Receives and sends carry this bit in their data (owned registrations' generations leave bits 62
+    /// and 63 clear; watchers set bit 63, removals both).
     public static let receiveTag: UInt64 = 1 << 62
+    /// Sends carry this one too: bit 31, the sign bit of the descriptor, which is never set.
+    private static let sendTag: UInt64 = 1 << 31
     /// `IORING_CQE_F_BUFFER`: the completion names a provided buffer in the top 16 bits of its flags.
     private static let bufferFlag: UInt32 = 1 << 0
     /// Cancellations carry this (in the removals' space, a counter removals never reach); their
@@ -121,7 +128,7 @@ public final class IOURing: EventPoller {
         try systemCall("io_uring_setup") { casyncio_uring_init(ring, entries) }
         DescriptorLedger.record(ring.pointee.fd)
         ready.reserveCapacity(256)
-        receiveCompletions.reserveCapacity(256)
+        completions.reserveCapacity(256)
         if receiveBuffers > 0, casyncio_uring_setup_buffers(ring, UInt32(receiveBuffers), UInt32(bufferSize)) == 0 {
             receiveBufferCount = receiveBuffers
             receiveBufferSize = bufferSize
@@ -216,25 +223,49 @@ public final class IOURing: EventPoller {
         casyncio_uring_give_back(ring, id)
     }
 
-    /// Calls `body` with each receive completion taken by the last waits, in order, and forgets them.
-    /// `body` may remove descriptors (whose completions then follow).
-    public func forEachReceiveCompletion(_ body: (ReceiveCompletion) -> Void) {
+    /// Queues a send of `bytes` on the stream socket `fd` (`MSG_NOSIGNAL | MSG_WAITALL`: the kernel
+    /// sends them all unless the connection fails); its completion carries `data`. The memory must stay
+    /// valid and unchanged until the completion is taken.
+    public func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, data: UInt64) throws(Errno) {
+        let tagged = data | Self.receiveTag | Self.sendTag
+        try submitting { casyncio_uring_send(ring, fd, bytes.baseAddress, UInt32(bytes.count), tagged) }
+        sendsInFlight += 1
+    }
+
+    /// Queues the cancellation of the send queued with `data` (for closing the loop: then
+    /// ``waitForSends(turns:)``, so that no send reads memory about to be freed).
+    public func cancelSends(data: UInt64) {
+        let tagged = data | Self.receiveTag | Self.sendTag
+        try? submitting { casyncio_uring_cancel(ring, tagged, Self.cancellationData) }
+    }
+
+    /// Enters the ring until no send is in flight (at most `turns` times), taking completions.
+    public func waitForSends(turns: Int = 64) {
+        for _ in 0..<turns where sendsInFlight > 0 {
+            guard (try? enter(wait: false, timeoutNanoseconds: 0)) != nil,
+                  (try? drainCompletions(into: &deferred, retrying: nil)) != nil else { return }
+        }
+    }
+
+    /// Calls `body` with each receive and send completion taken by the last waits, in order, and
+    /// forgets them. `body` may remove descriptors (whose completions then follow).
+    public func forEachCompletion(_ body: (Completion) -> Void) {
         var index = 0
-        while index < receiveCompletions.count {
-            let completion = receiveCompletions[index]
+        while index < completions.count {
+            let completion = completions[index]
             index += 1
             body(completion)
         }
-        receiveCompletions.removeAll(keepingCapacity: true)
+        completions.removeAll(keepingCapacity: true)
     }
 
-    /// Whether receive completions wait for ``forEachReceiveCompletion(_:)``.
-    public var hasReceiveCompletions: Bool { !receiveCompletions.isEmpty }
+    /// Whether completions wait for ``forEachCompletion(_:)``.
+    public var hasCompletions: Bool { !completions.isEmpty }
 
     public func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int {
         ready.removeAll(keepingCapacity: true)
         if !deferred.isEmpty { swap(&ready, &deferred) }
-        let waiting = ready.isEmpty && receiveCompletions.isEmpty && casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
+        let waiting = ready.isEmpty && completions.isEmpty && casyncio_uring_ready(ring) == 0 && timeoutMilliseconds != 0
         if waiting || casyncio_uring_pending(ring) > 0 || timeoutMilliseconds == 0 {
             try enter(wait: waiting, timeoutNanoseconds: timeoutMilliseconds < 0 ? -1 : Int64(timeoutMilliseconds) * 1_000_000)
         }
@@ -262,6 +293,12 @@ public final class IOURing: EventPoller {
         var result: Int32 = 0
         var flags: UInt32 = 0
         while casyncio_uring_next(ring, &data, &result, &flags) == 1 {
+            if data >> 62 == 1 && data & Self.sendTag != 0 {
+                sendsInFlight -= 1
+                completions.append(Completion(data: data & ~(Self.receiveTag | Self.sendTag), result: result,
+                                                     isSend: true, buffer: nil, isFinal: true))
+                continue
+            }
             if data >> 62 == 1 {
                 // A receive's completion (tag 01 in the top bits).
                 var buffer: UInt16?
@@ -271,8 +308,8 @@ public final class IOURing: EventPoller {
                 }
                 let isFinal = flags & Self.moreFlag == 0
                 if isFinal { liveReceives.remove(data) }
-                receiveCompletions.append(ReceiveCompletion(data: data & ~Self.receiveTag, result: result,
-                                                            buffer: buffer, isFinal: isFinal))
+                completions.append(Completion(data: data & ~Self.receiveTag, result: result,
+                                                     isSend: false, buffer: buffer, isFinal: isFinal))
                 continue
             }
             if data == Self.cancellationData { continue }
@@ -310,7 +347,7 @@ public final class IOURing: EventPoller {
         deferred.removeAll()
         removals.removeAll()
         watchedDescriptors.removeAll()
-        receiveCompletions.removeAll()
+        completions.removeAll()
         liveReceives.removeAll()
         DescriptorLedger.strike(ring.pointee.fd)
         casyncio_uring_close(ring)

@@ -368,7 +368,7 @@ int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigne
     sqe->fd = fd;
     sqe->addr = (uint64_t)(uintptr_t)bytes;
     sqe->len = len;
-    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->msg_flags = MSG_NOSIGNAL | MSG_WAITALL;
     sqe->user_data = user_data;
     return 0;
 }

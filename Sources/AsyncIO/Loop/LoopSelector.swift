@@ -15,8 +15,11 @@ final class LoopSelector {
     /// Registered descriptors, indexed by fd (descriptors are small and dense); the table owns the
     /// registrations until they close.
     private var slots: [IORegistration?] = []
-    /// How many descriptors are registered (owned or watched).
-    var registrationCount: Int { ownedCount + watchers.count }
+    /// How many descriptors are registered (owned or watched), not counting sockets closed by the
+    /// program whose last sends are still in the ring.
+    var registrationCount: Int { ownedCount - closingCount + watchers.count }
+    /// Sockets closed by the program whose descriptors close when their sends in the ring complete.
+    var closingCount = 0
     private var ownedCount = 0
     /// Descriptors watched for another owner (``EventLoop/addReader(_:_:)``), by fd.
     var watchers: [Int32: DescriptorWatcher] = [:]
@@ -110,7 +113,7 @@ final class LoopSelector {
                 registration.deliver(events)
             }
         }
-        if let ring, ring.hasReceiveCompletions { return count + deliverReceiveCompletions(ring) }
+        if let ring, ring.hasCompletions { return count + deliverCompletions(ring) }
         return count
     }
 
@@ -137,11 +140,13 @@ final class LoopSelector {
             receiver.releaseAll()
             registration.receiver = nil
         }
+        registration.sender = nil
         slots[fd] = nil
         ownedCount -= 1
     }
 
     func close() {
+        closeSocketsWithSendsInFlight()
         unwatchAll()
         epoll.close()
         doorbell.close()

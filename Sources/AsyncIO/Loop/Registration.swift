@@ -29,6 +29,8 @@ public final class IORegistration: @unchecked Sendable {
     /// On the io_uring backend, a stream socket's receives through the ring (set by the selector once
     /// the socket has been read dry); nil while reads are `recv` calls on readiness.
     var receiver: RingReceiver?
+    /// Its sends through the ring, from when it moved onto the ring (``RingSender``).
+    var sender: RingSender?
     /// Whether the descriptor is a stream socket, once the selector has asked (only those receive
     /// through the ring: a datagram would be cut to a pool buffer's size).
     var isStreamSocket: Bool?
@@ -51,7 +53,8 @@ public final class IORegistration: @unchecked Sendable {
     /// poll comes to the reader as the receive's end.
     public var isReadable: Bool { !readiness.isDisjoint(with: receiver == nil ? Self.readReady : .readable) }
     /// Whether the loop has seen the descriptor writable (or hung up) since the last ``clearWritable()``.
-    public var isWritable: Bool { !readiness.isDisjoint(with: Self.writeReady) }
+    /// With sends on the ring, a send's completion makes it writable (a hang-up fails that send).
+    public var isWritable: Bool { !readiness.isDisjoint(with: sender == nil ? Self.writeReady : .writable) }
     /// Whether the peer has shut down its side (`EPOLLRDHUP` or `EPOLLHUP`).
     public var isPeerHungUp: Bool { !readiness.isDisjoint(with: [.readHangUp, .hangUp]) }
 
@@ -81,7 +84,7 @@ public final class IORegistration: @unchecked Sendable {
                 waiter.continuation.resume()
             }
         }
-        if !events.isDisjoint(with: Self.writeReady) {
+        if !events.isDisjoint(with: sender == nil ? Self.writeReady : .writable) {
             if let handler = writableHandler { handler() }
             if let waiter = writeWaiter {
                 writeWaiter = nil
@@ -210,13 +213,20 @@ public final class IORegistration: @unchecked Sendable {
 
     /// Deregisters and closes the descriptor; waiting tasks fail with ``EventLoopError`` `.closed`.
     /// Closing twice is harmless.
+    ///
+    /// On the io_uring backend, bytes already handed to the ring still go out before the end of the
+    /// stream, as bytes in a kernel socket buffer would: the descriptor itself is closed when the last
+    /// send completes (``RingSender``); to the program it is closed at once.
     public func close() {
         guard loop.inEventLoop else { loop.execute { self.close() }; return }
         if isClosed { return }
         isClosed = true
         writableHandler = nil
-        loop.poller.remove(self)
-        try? FileDescriptorOps.close(fd)
+        if let sender, sender.isSending {
+            loop.poller.closeAfterSends(self, sender)
+        } else {
+            finishClose()
+        }
         let error = EventLoopError(.closed, operation: "close")
         if let waiter = readWaiter {
             readWaiter = nil
@@ -226,6 +236,12 @@ public final class IORegistration: @unchecked Sendable {
             writeWaiter = nil
             waiter.continuation.resume(throwing: error)
         }
+    }
+
+    /// Deregisters and closes the descriptor (after ``close()``, at once or once the ring's sends are done).
+    func finishClose() {
+        loop.poller.remove(self)
+        try? FileDescriptorOps.close(fd)
     }
 }
 

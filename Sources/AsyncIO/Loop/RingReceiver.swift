@@ -43,7 +43,7 @@ final class RingReceiver {
     var heldBuffers: Int { chunks.count - head }
 
     /// Takes a completion; returns whether the receive should be paused (too many buffers held).
-    func deliver(_ completion: IOURing.ReceiveCompletion) -> Bool {
+    func deliver(_ completion: IOURing.Completion) -> Bool {
         if let buffer = completion.buffer {
             if end == nil && completion.result > 0 {
                 chunks.append(Chunk(buffer: buffer, offset: 0, count: completion.result))
@@ -105,69 +105,5 @@ final class RingReceiver {
         }
         chunks.removeAll()
         head = 0
-    }
-}
-
-extension LoopSelector {
-    /// Starts completion receives for `registration`'s stream socket, if the backend has them and the
-    /// pool has room: the readiness poll stops watching for input (the receive's completions say when
-    /// bytes arrive) and a multishot receive goes in with the next wait. Returns whether it did.
-    func startReceiving(_ registration: IORegistration) -> Bool {
-        guard let ring, registration.receiver == nil, Self.hasRoom(ring) else { return false }
-        if registration.isStreamSocket == nil { registration.isStreamSocket = SocketOps.isStream(registration.fd) }
-        guard registration.isStreamSocket == true else { return false }
-        let token = Self.token(fd: registration.fd, generation: registration.generation)
-        do {
-            try epoll.modify(registration.fd, events: [.writable, .readHangUp, .edgeTriggered], data: token)
-            try ring.startReceiving(registration.fd, data: token)
-        } catch {
-            // Not in the ring: readiness goes on (the poll is asked for input again).
-            try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
-            return false
-        }
-        registration.receiver = RingReceiver(ring: ring)
-        return true
-    }
-
-    /// Called when `registration`'s reader found nothing and its receive has ended (paused, or the pool
-    /// ran dry): starts the receive again, or, if the pool is low, goes back to readiness and `recv` for
-    /// this socket until it next waits with room in the pool.
-    func resumeReceiving(_ registration: IORegistration) {
-        guard let ring, let receiver = registration.receiver, !receiver.isArmed else { return }
-        let token = Self.token(fd: registration.fd, generation: registration.generation)
-        if Self.hasRoom(ring), (try? ring.startReceiving(registration.fd, data: token)) != nil {
-            receiver.isArmed = true
-            return
-        }
-        receiver.releaseAll()
-        registration.receiver = nil
-        // The poll is armed afresh, so input that is already there is reported at once.
-        try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
-    }
-
-    /// Whether the pool can take another socket's receive: a quarter of it free, so that a receive
-    /// that starts can fill a few buffers before it runs dry.
-    private static func hasRoom(_ ring: IOURing) -> Bool {
-        ring.freeReceiveBuffers >= max(RingReceiver.pauseThreshold, ring.receiveBufferCount / 4)
-    }
-
-    /// Hands the completions of the last wait to their receivers; returns how many there were.
-    func deliverReceiveCompletions(_ ring: IOURing) -> Int {
-        var count = 0
-        ring.forEachReceiveCompletion { completion in
-            count += 1
-            let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: completion.data)))
-            guard let registration = registration(at: fd, token: completion.data),
-                  let receiver = registration.receiver else {
-                // Its socket was closed meanwhile (or its fd reused): the buffer goes back.
-                if let buffer = completion.buffer { ring.giveBack(buffer) }
-                return
-            }
-            if completion.isPoolEmpty { ringStarvations += 1 }
-            if completion.isCancelled { ringPauses += 1 }  // a closing socket's are not delivered
-            if receiver.deliver(completion) { try? ring.stopReceiving(data: completion.data) }
-            if receiver.hasSomething || completion.isFinal { registration.deliver(.readable) }
-        }
-        return count
     }
 }

@@ -75,6 +75,10 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
             close()  // a pipe's write end has no half-close: closing it is the end of stream
             return
         }
+        if let sender = registration.sender, sender.isSending {
+            sender.shutdownRequested = true  // after the send in the ring, which would otherwise follow the FIN
+            return
+        }
         do { try SocketOps.shutdown(fd, write: true, read: false) } catch {
             throw StreamError.from(error, operation: "shutdown")
         }
@@ -263,8 +267,8 @@ extension EventLoop {
     /// ### Cancellation
     /// Unsafe for the byte stream: an unknown prefix may have been sent. Close the socket.
     public func sendAll(_ socket: Socket, _ bytes: UnsafeRawBufferPointer) async throws {
-        try await sendAll(socket, count: bytes.count) { (offset: Int) throws(Errno) -> IOResult<Int> in
-            try socket.sendNow(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        try await sendAll(socket, count: bytes.count) { offset in
+            try socket.trySend(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
         }
     }
 
@@ -273,20 +277,24 @@ extension EventLoop {
     /// ### Cancellation
     /// Unsafe for the byte stream: an unknown prefix may have been sent. Close the socket.
     public func sendAll(_ socket: Socket, _ bytes: [UInt8]) async throws {
-        try await sendAll(socket, count: bytes.count) { (offset: Int) throws(Errno) -> IOResult<Int> in
-            var result: Result<IOResult<Int>, Errno> = .success(.wouldBlock)
-            bytes.withUnsafeBytes { raw in
-                result = Result { () throws(Errno) in try socket.sendNow(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
-            }
-            return try result.get()
+        try await sendAll(socket, count: bytes.count) { offset in
+            try bytes.withUnsafeBytes { raw in try socket.trySend(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
         }
     }
 
-    /// The send loop: `send(offset)` tries the system call from `offset`.
-    private func sendAll(_ socket: Socket, count: Int, send: (Int) throws(Errno) -> IOResult<Int>) async throws {
+    /// The send loop: `send(offset)` tries to send from `offset` (the stream path: on the io_uring
+    /// backend the send may go through the ring).
+    private func sendAll(_ socket: Socket, count: Int, send: (Int) throws -> IOResult<Int>) async throws {
+        do { try checkInLoop("Socket", "send") } catch { throw StreamError.from(error, operation: "send") }
         var offset = 0
         while offset < count {
-            offset += try await socket.perform(.write, operation: "send") { try send(offset) }
+            switch try send(offset) {
+            case .done(let sent):
+                offset += sent
+                await cooperateOnLoop()
+            case .wouldBlock:
+                try await socket.waitUntilSendable()
+            }
         }
     }
 }

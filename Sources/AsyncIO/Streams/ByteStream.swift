@@ -106,10 +106,19 @@ extension Socket: ByteStream {
 
     /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     @inline(__always)
+    ///
+    /// On the ring (see ``tryReceive(into:)``), the bytes are copied and their send queued for the
+    /// loop's next `io_uring_enter`; `.wouldBlock` while an earlier one is in the ring (``RingSender``).
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "write") }
         let result: IOResult<Int>
-        do { result = try sendNow(bytes) } catch { throw StreamError.from(error, operation: "write") }
+        if let sender = registration.sender {
+            do { result = try loop.poller.send(bytes, for: registration, through: sender) } catch {
+                throw StreamError.from(error, operation: "write")
+            }
+        } else {
+            do { result = try sendNow(bytes) } catch { throw StreamError.from(error, operation: "write") }
+        }
         if case .wouldBlock = result { registration.clearWritable() }
         return result
     }

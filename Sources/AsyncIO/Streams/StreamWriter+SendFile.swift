@@ -87,6 +87,11 @@ extension Socket {
     /// One non-blocking `sendfile(2)` from `fileDescriptor` at `offset` (advanced by what was sent).
     func trySendFile(from fileDescriptor: Int32, offset: inout Int, count: Int) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "write") }
+        if let sender = registration.sender, sender.isSending {
+            // A send in the ring goes first; its completion makes the socket writable.
+            registration.clearWritable()
+            return .wouldBlock
+        }
         let result: IOResult<Int>
         do {
             result = try FileDescriptorOps.sendFile(to: fd, from: fileDescriptor, offset: &offset, count: count)

@@ -1,0 +1,125 @@
+import AsyncIOSystem
+
+/// The io_uring backend's completion I/O for stream sockets: a socket moves onto the ring the first
+/// time a read finds it empty (``RingReceiver`` for its receives, ``RingSender`` for its sends), and the
+/// selector hands each completion of a wait to its socket.
+extension LoopSelector {
+    /// Moves `registration`'s stream socket onto the ring, if the backend has one and its pool has
+    /// room: the readiness poll stops watching for input (the receive's completions say when bytes
+    /// arrive), a multishot receive goes in with the next wait, and sends go through the ring from now
+    /// on. Returns whether it did.
+    func startReceiving(_ registration: IORegistration) -> Bool {
+        guard let ring, registration.receiver == nil, Self.hasRoom(ring) else { return false }
+        if registration.isStreamSocket == nil { registration.isStreamSocket = SocketOps.isStream(registration.fd) }
+        guard registration.isStreamSocket == true else { return false }
+        let token = Self.token(fd: registration.fd, generation: registration.generation)
+        do {
+            try epoll.modify(registration.fd, events: [.writable, .readHangUp, .edgeTriggered], data: token)
+            try ring.startReceiving(registration.fd, data: token)
+        } catch {
+            // Not in the ring: readiness goes on (the poll is asked for input again).
+            try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
+            return false
+        }
+        registration.receiver = RingReceiver(ring: ring)
+        if registration.sender == nil { registration.sender = RingSender(ring: ring) }
+        return true
+    }
+
+    /// Called when `registration`'s reader found nothing and its receive has ended (paused, or the pool
+    /// ran dry): starts the receive again, or, if the pool is low, goes back to readiness and `recv` for
+    /// this socket until it next waits with room in the pool. Sends stay on the ring.
+    func resumeReceiving(_ registration: IORegistration) {
+        guard let ring, let receiver = registration.receiver, !receiver.isArmed else { return }
+        let token = Self.token(fd: registration.fd, generation: registration.generation)
+        if Self.hasRoom(ring), (try? ring.startReceiving(registration.fd, data: token)) != nil {
+            receiver.isArmed = true
+            return
+        }
+        receiver.releaseAll()
+        registration.receiver = nil
+        // The poll is armed afresh, so input that is already there is reported at once.
+        try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
+    }
+
+    /// Whether the pool can take another socket's receive: a quarter of it free, so that a receive
+    /// that starts can fill a few buffers before it runs dry.
+    private static func hasRoom(_ ring: IOURing) -> Bool {
+        ring.freeReceiveBuffers >= max(RingReceiver.pauseThreshold, ring.receiveBufferCount / 4)
+    }
+
+    /// Queues a send of a prefix of `bytes` for `registration` (see ``RingSender``).
+    func send(_ bytes: UnsafeRawBufferPointer, for registration: IORegistration, through sender: RingSender) throws(Errno) -> IOResult<Int> {
+        try sender.send(bytes, fd: registration.fd, data: Self.token(fd: registration.fd, generation: registration.generation))
+    }
+
+    /// Hands the completions of the last wait to their sockets; returns how many there were.
+    func deliverCompletions(_ ring: IOURing) -> Int {
+        var count = 0
+        ring.forEachCompletion { completion in
+            count += 1
+            let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: completion.data)))
+            let registration = registration(at: fd, token: completion.data)
+            if completion.isSend {
+                deliverSend(completion, to: registration)
+                return
+            }
+            guard let registration, let receiver = registration.receiver else {
+                // Its socket was closed meanwhile (or its fd reused): the buffer goes back.
+                if let buffer = completion.buffer { ring.giveBack(buffer) }
+                return
+            }
+            if completion.isPoolEmpty { ringStarvations += 1 }
+            if completion.isCancelled { ringPauses += 1 }  // a closing socket's are not delivered
+            if receiver.deliver(completion) { try? ring.stopReceiving(data: completion.data) }
+            if receiver.hasSomething || completion.isFinal { registration.deliver(.readable) }
+        }
+        return count
+    }
+
+    private func deliverSend(_ completion: IOURing.Completion, to registration: IORegistration?) {
+        guard let registration, let sender = registration.sender else {
+            // Its socket was closed at the loop's close, with the send cancelled: nothing waits for it.
+            return
+        }
+        guard sender.complete(completion, fd: registration.fd, data: completion.data) else { return }
+        if sender.closeRequested {
+            closingCount -= 1
+            registration.finishClose()
+            return
+        }
+        if sender.shutdownRequested {
+            sender.shutdownRequested = false
+            try? SocketOps.shutdown(registration.fd, write: true, read: false)
+        }
+        registration.deliver(.writable)
+    }
+
+    /// At the loop's close: the sockets closed while a send was in the ring have their sends cancelled
+    /// and are closed once the cancellations complete (a send that outlives the ring's wait keeps its
+    /// memory: it is leaked rather than read after being freed).
+    func closeSocketsWithSendsInFlight() {
+        guard let ring else { return }
+        let waiting = allRegistrations.filter { $0.sender?.isSending == true }
+        guard !waiting.isEmpty else { return }
+        for registration in waiting {
+            ring.cancelSends(data: Self.token(fd: registration.fd, generation: registration.generation))
+        }
+        ring.waitForSends()
+        if ring.hasCompletions { _ = deliverCompletions(ring) }
+        for registration in waiting where registration.sender?.isSending == true {
+            _ = Unmanaged.passRetained(registration.sender!)  // never freed: the kernel may still read it
+            if registration.sender!.closeRequested { closingCount -= 1 }
+            registration.sender = nil
+            registration.finishClose()
+        }
+    }
+
+    /// `registration` was closed while `sender` had a send in the ring: the descriptor is closed when the
+    /// last send completes (``deliverCompletions(_:)``). To the program it is closed now: it no longer
+    /// counts in ``registrationCount``.
+    func closeAfterSends(_ registration: IORegistration, _ sender: RingSender) {
+        sender.closeRequested = true
+        closingCount += 1
+    }
+}

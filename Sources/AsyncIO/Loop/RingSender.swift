@@ -1,0 +1,124 @@
+import AsyncIOSystem
+
+/// A stream socket's sends on the io_uring backend, once it receives through the ring: a send takes a
+/// copy of the bytes and queues an `IORING_OP_SEND`, which goes to the kernel with the loop's next
+/// `io_uring_enter` (together with every other socket's) instead of a `send` call of its own.
+///
+/// One send is in the ring at a time, so bytes go out in the order they were written (two sends in the
+/// ring could interleave when the socket's buffer is full); what is written meanwhile waits in a second
+/// buffer, up to ``maximumSend`` bytes, and goes when the first completes. Beyond that, ``send(_:fd:data:)``
+/// says `.wouldBlock` and the writer keeps the bytes (its own buffer and watermarks apply); the
+/// completion makes the socket writable again. An error the kernel reports for a send is thrown by
+/// the next one.
+///
+/// Closing the socket does not drop what was handed to the ring, as closing a socket does not drop
+/// what its kernel buffer holds: the descriptor is closed once the last send completes
+/// (``IORegistration/close()``). `shutdown` and `sendfile` wait until no send is in the ring.
+///
+/// ### Thread safety
+/// Loop-confined, like its registration.
+final class RingSender {
+    let ring: IOURing
+    /// The bytes in the ring (nil when none), and how many of them the kernel has sent.
+    private var inFlight: UnsafeMutableRawBufferPointer?
+    private var sent = 0
+    /// Bytes written while a send is in the ring: the next send.
+    private var queued: UnsafeMutableRawBufferPointer?
+    private var queuedCount = 0
+    /// An error from a completed send, for the next send to throw.
+    private var failure: Errno?
+    /// A half-close asked for while a send was in the ring: done when the last completes.
+    var shutdownRequested = false
+    /// The socket was closed while a send was in the ring: its descriptor closes when the last completes.
+    var closeRequested = false
+
+    /// The most bytes each of the two buffers takes: what a socket's send buffer holds at first.
+    static let maximumSend = 64 * 1024
+
+    init(ring: IOURing) {
+        self.ring = ring
+    }
+
+    deinit {
+        // Only once no send is in the ring (the selector keeps a sender until then).
+        inFlight?.deallocate()
+        queued?.deallocate()
+    }
+
+    /// Whether a send is in the ring.
+    var isSending: Bool { inFlight != nil }
+
+    /// Copies a prefix of `source` and sends it, or queues it behind the send in the ring; returns its
+    /// length. `.wouldBlock` when both buffers are full; throws the error of an earlier send.
+    func send(_ source: UnsafeRawBufferPointer, fd: Int32, data: UInt64) throws(Errno) -> IOResult<Int> {
+        if let failure { throw failure }
+        if source.isEmpty { return .done(0) }
+        guard inFlight != nil else {
+            let count = min(source.count, Self.maximumSend)
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+            // SAFETY: `copy` was just allocated with room for `count` bytes; `source` has at least `count`.
+            copy.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: count)
+            do {
+                try ring.send(fd, UnsafeRawBufferPointer(copy), data: data)
+            } catch {
+                copy.deallocate()
+                throw error
+            }
+            inFlight = copy
+            sent = 0
+            return .done(count)
+        }
+        let room = Self.maximumSend - queuedCount
+        if room == 0 { return .wouldBlock }
+        let count = min(source.count, room)
+        if queued == nil { queued = .allocate(byteCount: Self.maximumSend, alignment: 16) }
+        // SAFETY: `queued` holds `maximumSend` bytes, `queuedCount + count` of them at most are used.
+        (queued!.baseAddress! + queuedCount).copyMemory(from: source.baseAddress!, byteCount: count)
+        queuedCount += count
+        return .done(count)
+    }
+
+    /// Takes a send's completion. Returns true when nothing is in the ring any more (every byte sent, or
+    /// the connection failed); false while a send is.
+    func complete(_ completion: IOURing.Completion, fd: Int32, data: UInt64) -> Bool {
+        guard let bytes = inFlight else { return true }
+        if completion.result < 0 {
+            if !completion.isCancelled && failure == nil { failure = Errno(rawValue: -completion.result) }
+        } else {
+            sent += Int(completion.result)
+            if sent < bytes.count {
+                // MSG_WAITALL sends everything unless the connection fails; if the kernel stopped short
+                // anyway, the rest goes again (and nothing sent is a broken connection, not a spin).
+                if completion.result > 0, (try? ring.send(fd, UnsafeRawBufferPointer(rebasing: bytes[sent...]), data: data)) != nil {
+                    return false
+                }
+                if failure == nil { failure = .brokenPipe }
+            }
+        }
+        bytes.deallocate()
+        inFlight = nil
+        guard failure == nil, let next = queued, queuedCount > 0 else {
+            queued?.deallocate()
+            queued = nil
+            queuedCount = 0
+            return true
+        }
+        // The queued bytes go next, from their own buffer.
+        let rest = UnsafeMutableRawBufferPointer(rebasing: next[..<queuedCount])
+        queued = nil
+        queuedCount = 0
+        do {
+            try ring.send(fd, UnsafeRawBufferPointer(rest), data: data)
+        } catch {
+            next.deallocate()
+            failure = error
+            return true
+        }
+        inFlight = rest  // deallocated through its base address, which is the allocation's
+        sent = 0
+        return false
+    }
+
+    /// The error an earlier send failed with, if any.
+    var error: Errno? { failure }
+}
