@@ -79,6 +79,7 @@ public struct TestLoopLeak: Error, CustomStringConvertible {
 ///     runs on it (see `EventLoop.run(defaultExecutor:)`). That is process-wide: every `Task {}` of
 ///     the process, the test runner's too, then runs on this loop. Use it in a test of its own process
 ///     (an exit test) or in a suite that runs serially and alone.
+///   - backend: The loop's backend: as `AIO_BACKEND` says by default, or epoll or io_uring by name.
 ///   - body: The test.
 @discardableResult
 public func withTestLoop<Value: Sendable>(
@@ -86,9 +87,10 @@ public func withTestLoop<Value: Sendable>(
     autojumpThreshold: Duration = .milliseconds(25),
     debug: Bool = false,
     defaultExecutor: Bool = false,
+    backend: EventLoop.Backend = .automatic,
     _ body: sending @escaping (EventLoop) async throws -> Value
 ) async throws -> Value {
-    let loop = try EventLoop(name: "test-loop", debug: debug, virtualTime: virtualTime)
+    let loop = try EventLoop(name: "test-loop", debug: debug, virtualTime: virtualTime, backend: backend)
     let (seconds, attoseconds) = autojumpThreshold.components
     loop.autojumpThresholdMilliseconds = Int32(clamping: max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
     // `body` is `sending`: handing it to the loop thread cannot race with the caller.

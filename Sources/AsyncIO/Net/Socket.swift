@@ -55,6 +55,9 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     /// Whether the socket receives through the io_uring ring now (``EventLoop/Backend/ioURing``).
     package var receivesOnRing: Bool { registration.receiver != nil }
 
+    /// Whether the socket's sends go through the io_uring ring now.
+    package var sendsOnRing: Bool { registration.sender != nil }
+
     /// The address the socket is bound to.
     public var localAddress: SocketAddress? { isClosed ? nil : (try? SocketOps.localAddress(fd)) ?? nil }
     /// The connected peer's address.

@@ -8,38 +8,6 @@ import Testing
 /// let the socket go, and a reset comes after the bytes that preceded it.
 @Suite(.timeLimit(.minutes(1)), .enabled(if: BackendTests.ioURingAvailable, "this kernel refuses io_uring"))
 struct RingReceiveTests {
-    /// A connected pair on `loop`: the accepted end and the connecting end.
-    private static func connectedPair(on loop: EventLoop) async throws -> (server: Socket, client: Socket) {
-        let listener = try loop.listen(on: .ipv4(address: (127, 0, 0, 1), port: 0))
-        defer { listener.close() }
-        async let accepted = loop.accept(listener)
-        let client = try await loop.connect(to: listener.localAddress!)
-        return (try await accepted, client)
-    }
-
-    /// The pattern byte at `offset` of stream `index`: a lost, repeated or reordered byte shows.
-    private static func patternByte(_ index: Int, _ offset: Int) -> UInt8 {
-        UInt8(truncatingIfNeeded: offset &* 31 &+ offset >> 8 &+ index &* 7)
-    }
-
-    private static func pattern(_ index: Int, count: Int) -> [UInt8] {
-        (0..<count).map { patternByte(index, $0) }
-    }
-
-    /// Moves `socket` onto the ring the way a reader does: a receive that finds nothing (it must find
-    /// nothing).
-    private static func startReceivingOnRing(_ socket: Socket) throws {
-        var scratch = [UInt8](repeating: 0, count: 16)
-        let result = try scratch.withUnsafeMutableBytes { try socket.tryReceive(into: $0) }
-        guard case .wouldBlock = result else { Issue.record("the socket was not empty: \(result)"); return }
-        #expect(socket.receivesOnRing)
-    }
-
-    /// Lets the loop turn until `condition` holds (each turn polls the ring without blocking).
-    private static func turn(until condition: () -> Bool) async {
-        while !condition() { await Task.yield() }
-    }
-
     /// A socket read dry moves to the ring; a megabyte sent while the reader reads slowly arrives whole
     /// and in order, the receiver pausing when it holds too many buffers; closing gives every buffer back.
     @Test func bytesArriveWholeThroughTheRingAndTheBuffersComeBack() async throws {
@@ -47,7 +15,7 @@ struct RingReceiveTests {
         defer { group.shutdown() }
         let loop = group.loops[0]
         try await loop.spawn {
-            let (server, client) = try await Self.connectedPair(on: loop)
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
             defer { server.close(); client.close() }
             let reader = StreamReader(socket: server)
             try await loop.sendAll(client, Array("hello".utf8))
@@ -61,7 +29,7 @@ struct RingReceiveTests {
             #expect(try await next.value == Array("world".utf8))
 
             let total = 1 << 20
-            let sent = Self.pattern(1, count: total)
+            let sent = RingTesting.pattern(1, count: total)
             let sender = loop.spawn { try await loop.sendAll(client, sent) }
             var received: [UInt8] = []
             received.reserveCapacity(total)
@@ -97,28 +65,28 @@ struct RingReceiveTests {
             var pairs: [(server: Socket, client: Socket)] = []
             defer { for pair in pairs { pair.server.close(); pair.client.close() } }
             for _ in 0..<count {
-                let (server, client) = try await Self.connectedPair(on: loop)
-                try Self.startReceivingOnRing(server)
+                let (server, client) = try await RingTesting.connectedPair(on: loop)
+                try RingTesting.startReceivingOnRing(server)
                 pairs.append((server, client))
             }
             let starvedBefore = loop.ringReceiveStarvations
             // 64 KiB for each while nobody reads (it fits in the kernel's socket buffers: the sends end).
             try await withThrowingTaskGroup { senders in
                 for (index, pair) in pairs.enumerated() {
-                    senders.addTask { try await loop.sendAll(pair.client, Self.pattern(index, count: size)) }
+                    senders.addTask { try await loop.sendAll(pair.client, RingTesting.pattern(index, count: size)) }
                 }
                 try await senders.waitForAll()
             }
             // 16 buffers for 1.5 MiB: two receivers hold them all (8 each, then they pause), the others'
             // receives end with ENOBUFS. Wait until the ring has said so.
-            await Self.turn { loop.ringReceiveStarvations > starvedBefore }
+            await RingTesting.turn { loop.ringReceiveStarvations > starvedBefore }
             #expect(loop.ringReceiveBuffersOut <= 16)
             let readers = pairs.map { pair in
                 loop.spawn { try await StreamReader(socket: pair.server).read(exactly: size) }
             }
             for (index, reader) in readers.enumerated() {
                 let bytes = try await reader.value
-                #expect(bytes == Self.pattern(index, count: size), "stream \(index)")
+                #expect(bytes == RingTesting.pattern(index, count: size), "stream \(index)")
             }
             for pair in pairs { pair.server.close() }
             #expect(loop.ringReceiveBuffersOut == 0)
@@ -133,7 +101,7 @@ struct RingReceiveTests {
         defer { group.shutdown() }
         let loop = group.loops[0]
         try await loop.spawn {
-            let (server, client) = try await Self.connectedPair(on: loop)
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
             defer { client.close() }
             let reader = StreamReader(socket: server)
             try await loop.sendAll(client, [1])
@@ -156,11 +124,11 @@ struct RingReceiveTests {
             #expect(try await loop.receive(client, upTo: 10) == [])
 
             // Bytes held in the ring's buffers when the socket is closed: the buffer goes back.
-            let (other, otherClient) = try await Self.connectedPair(on: loop)
+            let (other, otherClient) = try await RingTesting.connectedPair(on: loop)
             defer { otherClient.close() }
-            try Self.startReceivingOnRing(other)
+            try RingTesting.startReceivingOnRing(other)
             try await loop.sendAll(otherClient, [4, 5, 6])
-            await Self.turn { loop.ringReceiveBuffersOut == 1 }  // the bytes wait in a pool buffer
+            await RingTesting.turn { loop.ringReceiveBuffersOut == 1 }  // the bytes wait in a pool buffer
             other.close()
             #expect(loop.ringReceiveBuffersOut == 0)
             #expect(try await loop.receive(otherClient, upTo: 10) == [])
@@ -174,19 +142,19 @@ struct RingReceiveTests {
         defer { group.shutdown() }
         let loop = group.loops[0]
         try await loop.spawn {
-            let (server, client) = try await Self.connectedPair(on: loop)
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
             defer { server.close() }
             let reader = StreamReader(socket: server)
             try await loop.sendAll(client, [0])
             #expect(try await reader.read(upTo: 1) == [0])  // a short read: the socket is read dry
-            try Self.startReceivingOnRing(server)
+            try RingTesting.startReceivingOnRing(server)
             try await loop.sendAll(server, [9])  // never read by the client: its close is a reset
             try await client.waitUntilReceivable()  // the byte is in the client's socket
             try await loop.sendAll(client, Array("before the reset and more".utf8))
             client.close()
             // The reset lands while nobody reads: the bytes wait in the ring's buffers, the poll sees the
             // hang-up.
-            await Self.turn { server.registration.isPeerHungUp && loop.ringReceiveBuffersOut > 0 }
+            await RingTesting.turn { server.registration.isPeerHungUp && loop.ringReceiveBuffersOut > 0 }
             #expect(try await reader.read(exactly: 25) == Array("before the reset and more".utf8))
             await #expect { try await reader.read(upTo: 10) } throws: { ($0 as? StreamError)?.code == .broken }
             server.close()
