@@ -69,6 +69,25 @@ if options.wants("offload_roundtrip") {
     })
 }
 
+// A static file server's work: open a small (cached) file, stat it, read its 4 KiB, close it; on the
+// offload pool (epoll loop) and in the ring (io_uring loop).
+for backend in [EventLoop.Backend.epoll, .ioURing] where options.wants("file_small_\(backend.rawValue)") {
+    let path = "/tmp/aio-battery-file-4k"
+    try EventLoop.run(backend: backend) { _ in try await File.write([UInt8](repeating: 7, count: 4096), to: path) }
+    report(try measure("file_small_\(backend.rawValue)", operations: 20_000, runs: options.runs) { n in
+        try EventLoop.run(backend: backend) { loop in
+            precondition(loop.backend == backend)
+            for _ in 0..<n {
+                let file = try await File.open(path)
+                let size = try await file.status().size
+                let bytes = try await file.read(upTo: size)
+                precondition(bytes.count == 4096)
+                try await file.close()
+            }
+        }
+    })
+}
+
 // Spawn /bin/true and wait for it, 1,000 times.
 if options.wants("spawn_wait_true") {
     report(try measure("spawn_wait_true", operations: 1_000, runs: options.runs) { n in

@@ -1,3 +1,4 @@
+import CAsyncIOLinux
 import Glibc
 
 /// Blocking regular-file calls, for AsyncIO's `File` (which runs them on its thread pool: regular files
@@ -31,6 +32,12 @@ public enum FileOps {
         let fd = try systemCall("open") { Glibc.open(path, mode.flags | O_CLOEXEC, 0o644) }
         DescriptorLedger.record(fd)
         return fd
+    }
+
+    /// Records a descriptor opened elsewhere (by the ring's `openat`) as the system layer's own opens
+    /// are, for the leak checks of tests.
+    public static func noteOpened(_ fd: Int32) {
+        DescriptorLedger.record(fd)
     }
 
     /// Reads up to `buffer.count` bytes (blocking); 0 at end of file.
@@ -85,6 +92,25 @@ public enum FileOps {
         guard let resolved = Glibc.realpath(path, nil) else { throw Errno.current }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// The bytes a `struct statx` takes (for ``IOURing/FileOperation/status(fd:into:)``).
+    public static var statxSize: Int { casyncio_statx_size() }
+
+    /// The status in a `struct statx` the ring filled.
+    public static func status(fromStatx storage: UnsafeRawPointer) -> FileStatus {
+        var mode: UInt32 = 0, size: UInt64 = 0, modified: Int64 = 0, inode: UInt64 = 0
+        casyncio_statx_decode(storage, &mode, &size, &modified, &inode)
+        let kind = mode & UInt32(S_IFMT)
+        return FileStatus(isRegularFile: kind == UInt32(S_IFREG), isDirectory: kind == UInt32(S_IFDIR),
+                          size: Int(size), modifiedSeconds: modified, inode: inode)
+    }
+
+    /// Flushes the file's data and metadata to the device.
+    ///
+    /// The corresponding C function is `fsync`.
+    public static func sync(_ fd: Int32) throws(Errno) {
+        try systemCall("fsync") { Glibc.fsync(fd) }
     }
 
     /// Moves the file offset to `offset` bytes from the start.

@@ -37,12 +37,12 @@ extension Epoll: EventPoller {
 ///
 /// Set up through the raw system calls (no liburing). Loop-thread only.
 public final class IOURing: EventPoller {
-    private let ring: UnsafeMutablePointer<casyncio_uring>
+    let ring: UnsafeMutablePointer<casyncio_uring>
     /// The poll requests the loop wants, by their data: re-armed when the kernel ends one.
     private var armed: [UInt64: Arm] = [:]
     private var ready: [(events: Epoll.Events, data: UInt64)] = []
     /// Events taken while removing a descriptor, for the next wait.
-    private var deferred: [(events: Epoll.Events, data: UInt64)] = []
+    var deferred: [(events: Epoll.Events, data: UInt64)] = []
     /// The descriptors watched now: adding one twice is `EEXIST`, as with epoll.
     private var watchedDescriptors: Set<Int32> = []
 
@@ -52,8 +52,12 @@ public final class IOURing: EventPoller {
     public struct Completion: Sendable {
         public let data: UInt64
         public let result: Int32
+        /// What completed.
+        public let kind: Kind
+        /// A receive, a send, or a file operation (``queue(_:data:)``).
+        public enum Kind: Sendable { case receive, send, operation }
         /// Whether it is a send's.
-        public let isSend: Bool
+        public var isSend: Bool { kind == .send }
         /// The receive buffer the bytes are in (to be given back), if any.
         public let buffer: UInt16?
         /// Whether the multishot receive has ended (no `IORING_CQE_F_MORE`).
@@ -71,29 +75,31 @@ public final class IOURing: EventPoller {
             result == 0 || (result < 0 && result != -ENOBUFS && result != -ECANCELED && result != -EAGAIN && result != -EINTR)
         }
     }
-    private var completions: [Completion] = []
+    var completions: [Completion] = []
     /// Sends in the ring (their memory must live until they complete).
-    public private(set) var sendsInFlight = 0
+    public internal(set) var sendsInFlight = 0
     /// Multishot receives in the ring, by data (tag included): until the last completion of one comes,
     /// the ring holds the socket's file.
-    private var liveReceives: Set<UInt64> = []
+    var liveReceives: Set<UInt64> = []
     /// How many receive buffers the pool has (0: completion receives are not available).
     public private(set) var receiveBufferCount = 0
     /// The size of each receive buffer.
     public private(set) var receiveBufferSize = 0
     /// Buffers delivered with a completion and not given back yet.
-    public private(set) var receiveBuffersOut = 0
+    public internal(set) var receiveBuffersOut = 0
 
     /// Receives and sends carry this bit in their data (owned registrations' generations leave bits 62
     /// and 63 clear; watchers set bit 63, removals both).
     public static let receiveTag: UInt64 = 1 << 62
     /// Sends carry this one too: bit 31, the sign bit of the descriptor, which is never set.
-    private static let sendTag: UInt64 = 1 << 31
+    static let sendTag: UInt64 = 1 << 31
+    /// File operations carry both, and bit 30 (no descriptor reaches 2^30): their data is a counter.
+    static let operationTag: UInt64 = 1 << 30
     /// `IORING_CQE_F_BUFFER`: the completion names a provided buffer in the top 16 bits of its flags.
     private static let bufferFlag: UInt32 = 1 << 0
     /// Cancellations carry this (in the removals' space, a counter removals never reach); their
     /// completions are not needed: the cancelled request's own last one says when it has ended.
-    private static let cancellationData: UInt64 = removalGeneration << 32 | 0xFFFF_FFFE
+    static let cancellationData: UInt64 = removalGeneration << 32 | 0xFFFF_FFFE
 
     private struct Arm {
         let fd: Int32
@@ -188,79 +194,6 @@ public final class IOURing: EventPoller {
         // Still being triggered after 64 tries: the removal is queued again and goes in with the next wait.
     }
 
-    // MARK: - Completion receives
-
-    /// Queues a multishot receive on the stream socket `fd` into the pool's buffers; its completions
-    /// carry `data` (which must leave bits 62 and 63 clear).
-    public func startReceiving(_ fd: Int32, data: UInt64) throws(Errno) {
-        precondition(receiveBufferCount > 0, "no receive buffers")
-        let tagged = data | Self.receiveTag
-        try submitting { casyncio_uring_recv_multishot(ring, fd, tagged) }
-        liveReceives.insert(tagged)
-    }
-
-    /// Queues the cancellation of the receive started with `data`: its last completion comes with
-    /// `ECANCELED` (or whatever ended it first).
-    public func stopReceiving(data: UInt64) throws(Errno) {
-        try submitting { casyncio_uring_cancel(ring, data | Self.receiveTag, Self.cancellationData) }
-    }
-
-    /// Buffers in the pool the kernel can fill now.
-    public var freeReceiveBuffers: Int { receiveBufferCount - receiveBuffersOut }
-
-    /// The bytes of receive buffer `id`.
-    @inline(__always)
-    public func receiveBuffer(_ id: UInt16) -> UnsafeRawPointer {
-        // SAFETY: `id` came with a completion, so it is below the pool's count; the pool lives as long
-        // as the ring.
-        UnsafeRawPointer(ring.pointee.buffers! + Int(id) * receiveBufferSize)
-    }
-
-    /// Gives a buffer that came with a completion back to the pool.
-    @inline(__always)
-    public func giveBack(_ id: UInt16) {
-        receiveBuffersOut -= 1
-        casyncio_uring_give_back(ring, id)
-    }
-
-    /// Queues a send of `bytes` on the stream socket `fd` (`MSG_NOSIGNAL | MSG_WAITALL`: the kernel
-    /// sends them all unless the connection fails); its completion carries `data`. The memory must stay
-    /// valid and unchanged until the completion is taken.
-    public func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, data: UInt64) throws(Errno) {
-        let tagged = data | Self.receiveTag | Self.sendTag
-        try submitting { casyncio_uring_send(ring, fd, bytes.baseAddress, UInt32(bytes.count), tagged) }
-        sendsInFlight += 1
-    }
-
-    /// Queues the cancellation of the send queued with `data` (for closing the loop: then
-    /// ``waitForSends(turns:)``, so that no send reads memory about to be freed).
-    public func cancelSends(data: UInt64) {
-        let tagged = data | Self.receiveTag | Self.sendTag
-        try? submitting { casyncio_uring_cancel(ring, tagged, Self.cancellationData) }
-    }
-
-    /// Enters the ring until no send is in flight (at most `turns` times), taking completions.
-    public func waitForSends(turns: Int = 64) {
-        for _ in 0..<turns where sendsInFlight > 0 {
-            guard (try? enter(wait: false, timeoutNanoseconds: 0)) != nil,
-                  (try? drainCompletions(into: &deferred, retrying: nil)) != nil else { return }
-        }
-    }
-
-    /// Calls `body` with each receive and send completion taken by the last waits, in order, and
-    /// forgets them. `body` may remove descriptors (whose completions then follow).
-    public func forEachCompletion(_ body: (Completion) -> Void) {
-        var index = 0
-        while index < completions.count {
-            let completion = completions[index]
-            index += 1
-            body(completion)
-        }
-        completions.removeAll(keepingCapacity: true)
-    }
-
-    /// Whether completions wait for ``forEachCompletion(_:)``.
-    public var hasCompletions: Bool { !completions.isEmpty }
 
     public func wait(timeoutMilliseconds: Int32) throws(Errno) -> Int {
         ready.removeAll(keepingCapacity: true)
@@ -275,7 +208,7 @@ public final class IOURing: EventPoller {
 
     /// Submits what is queued and, when `wait`, waits up to `timeoutNanoseconds` (-1: no limit) for a
     /// completion.
-    private func enter(wait: Bool, timeoutNanoseconds: Int64) throws(Errno) {
+    func enter(wait: Bool, timeoutNanoseconds: Int64) throws(Errno) {
         guard casyncio_uring_enter(ring, wait ? 1 : 0, timeoutNanoseconds) != 0 else { return }
         let err = Glibc.errno
         // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: completions to take first.
@@ -287,16 +220,18 @@ public final class IOURing: EventPoller {
 
     /// Takes every completion: events go to `events`, ended requests are re-armed, removals the kernel
     /// answered with EALREADY are queued again. Returns whether the removal of `target` was among those.
-    private func drainCompletions(into events: inout [(events: Epoll.Events, data: UInt64)], retrying target: UInt64?) throws(Errno) -> Bool {
+    func drainCompletions(into events: inout [(events: Epoll.Events, data: UInt64)], retrying target: UInt64?) throws(Errno) -> Bool {
         var retried = false
         var data: UInt64 = 0
         var result: Int32 = 0
         var flags: UInt32 = 0
         while casyncio_uring_next(ring, &data, &result, &flags) == 1 {
             if data >> 62 == 1 && data & Self.sendTag != 0 {
-                sendsInFlight -= 1
-                completions.append(Completion(data: data & ~(Self.receiveTag | Self.sendTag), result: result,
-                                                     isSend: true, buffer: nil, isFinal: true))
+                let isOperation = data & Self.operationTag != 0
+                if !isOperation { sendsInFlight -= 1 }
+                completions.append(Completion(data: data & ~(Self.receiveTag | Self.sendTag | Self.operationTag),
+                                              result: result, kind: isOperation ? .operation : .send,
+                                              buffer: nil, isFinal: true))
                 continue
             }
             if data >> 62 == 1 {
@@ -309,7 +244,7 @@ public final class IOURing: EventPoller {
                 let isFinal = flags & Self.moreFlag == 0
                 if isFinal { liveReceives.remove(data) }
                 completions.append(Completion(data: data & ~Self.receiveTag, result: result,
-                                                     isSend: false, buffer: buffer, isFinal: isFinal))
+                                              kind: .receive, buffer: buffer, isFinal: isFinal))
                 continue
             }
             if data == Self.cancellationData { continue }
@@ -365,7 +300,7 @@ public final class IOURing: EventPoller {
     }
 
     /// Queues with `body`; when the submission queue is full, submits it first and tries again.
-    private func submitting(_ body: () -> Int32) throws(Errno) {
+    func submitting(_ body: () -> Int32) throws(Errno) {
         if body() == 0 { return }
         if casyncio_uring_enter(ring, 0, 0) != 0, Glibc.errno != EINTR, Glibc.errno != EBUSY, Glibc.errno != EAGAIN {
             throw Errno.current

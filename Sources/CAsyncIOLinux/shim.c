@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/io_uring.h>
 
 // initial-exec: a direct %fs-relative load, not a __tls_get_addr call (the shim is linked into the executable).
@@ -371,6 +372,35 @@ int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigne
     sqe->msg_flags = MSG_NOSIGNAL | MSG_WAITALL;
     sqe->user_data = user_data;
     return 0;
+}
+
+int casyncio_uring_file_op(casyncio_uring *ring, int op, int fd, const void *addr, unsigned len, uint64_t offset,
+                           uint32_t flags, uint64_t user_data) {
+    static const unsigned char opcodes[] = {
+        IORING_OP_READ, IORING_OP_WRITE, IORING_OP_OPENAT, IORING_OP_STATX, IORING_OP_FSYNC,
+    };
+    if (op < 0 || op > CASYNCIO_URING_FSYNC) { errno = EINVAL; return -1; }
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = opcodes[op];
+    sqe->fd = fd;
+    if (op == CASYNCIO_URING_STATX && !addr) addr = "";  // with AT_EMPTY_PATH: the descriptor itself
+    sqe->addr = (uint64_t)(uintptr_t)addr;
+    sqe->len = len;
+    sqe->off = offset;  // for statx: the struct statx (addr2)
+    sqe->rw_flags = (int)flags;  // a union: open_flags, statx_flags, fsync_flags
+    sqe->user_data = user_data;
+    return 0;
+}
+
+unsigned casyncio_statx_basic_mask(void) { return STATX_BASIC_STATS; }
+size_t casyncio_statx_size(void) { return sizeof(struct statx); }
+void casyncio_statx_decode(const void *storage, uint32_t *mode, uint64_t *size, int64_t *modified, uint64_t *inode) {
+    const struct statx *info = storage;
+    *mode = info->stx_mode;
+    *size = info->stx_size;
+    *modified = info->stx_mtime.tv_sec;
+    *inode = info->stx_ino;
 }
 
 int casyncio_uring_cancel(casyncio_uring *ring, uint64_t target, uint64_t user_data) {

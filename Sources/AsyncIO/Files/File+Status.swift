@@ -1,7 +1,8 @@
 import AsyncIOSystem
 
 extension File {
-    /// The file's status: kind, size, modification time, inode (`fstat`, on the offload pool).
+    /// The file's status: kind, size, modification time, inode (`fstat` on the offload pool, or `statx`
+    /// in the ring of an io_uring loop).
     ///
     /// - Throws: ``FileError``.
     ///
@@ -9,7 +10,12 @@ extension File {
     /// Cancelled before the pool starts it, nothing happens.
     public func status() async throws -> FileStatus {
         try await withDescriptor("fstat") { fd in
-            try await offload { try FileOps.status(fd) }
+            if let loop = EventLoop.currentRing {
+                let memory = RingMemory(count: FileOps.statxSize)
+                _ = try await loop.performOnRing(.status(fd: fd, into: memory.bytes.baseAddress!), keeping: memory)
+                return FileOps.status(fromStatx: UnsafeRawPointer(memory.bytes.baseAddress!))
+            }
+            return try await offload { try FileOps.status(fd) }
         }
     }
 

@@ -1,7 +1,9 @@
 import AsyncIOSystem
 
 /// A regular file whose reads and writes run on the offload pool, so the loop never blocks on the disk
-/// (what asyncio users do with aiofiles). Buffers are bounded: whole-file reads take a size limit.
+/// (what asyncio users do with aiofiles); on a loop whose backend is io_uring, they go through its ring
+/// instead (`openat`, `read`, `write`, `statx`, `fsync` as ring operations: no thread involved). Buffers
+/// are bounded: whole-file reads take a size limit.
 ///
 /// ```swift
 /// let file = try await File.open("/tmp/notes.txt", mode: .append)
@@ -41,6 +43,14 @@ public final class File: @unchecked Sendable {
     /// Cancelled before the pool starts the open, nothing is opened.
     public static func open(_ path: String, mode: Mode = .read) async throws -> File {
         do {
+            if let loop = EventLoop.currentRing {
+                let memory = RingMemory(cString: path)
+                let fd = try await loop.performOnRing(
+                    .open(path: UnsafePointer(memory.bytes.baseAddress!.assumingMemoryBound(to: CChar.self)), mode: mode),
+                    keeping: memory)
+                FileOps.noteOpened(fd)
+                return File(path: path, fd: fd)
+            }
             let fd = try await offload { () throws(Errno) -> Int32 in try FileOps.open(path, mode: mode) }
             return File(path: path, fd: fd)
         } catch let error as Errno {
@@ -51,11 +61,17 @@ public final class File: @unchecked Sendable {
     /// Reads up to `maxCount` bytes; empty at end of file.
     ///
     /// ### Cancellation
-    /// A read the pool has started completes; cancelled before, nothing is read.
+    /// A read the pool has started completes; cancelled before, nothing is read. In the ring, the read
+    /// is cancelled if it has not run (nothing is read); one that has run returns its bytes.
     public func read(upTo maxCount: Int = 64 * 1024) async throws -> [UInt8] {
         precondition(maxCount > 0, "read(upTo:) needs a positive count")
         return try await exclusive("read") { fd in
-            try await offload { () throws -> [UInt8] in
+            if let loop = EventLoop.currentRing {
+                let memory = RingMemory(count: maxCount)
+                let count = try await loop.performOnRing(.read(fd: fd, into: memory.bytes), keeping: memory)
+                return [UInt8](UnsafeRawBufferPointer(rebasing: memory.bytes[..<Int(count)]))
+            }
+            return try await offload { () throws -> [UInt8] in
                 var bytes = [UInt8](repeating: 0, count: maxCount)
                 let count = try bytes.withUnsafeMutableBytes { raw in try FileOps.read(fd, into: raw) }
                 bytes.removeLast(maxCount - count)
@@ -89,9 +105,37 @@ public final class File: @unchecked Sendable {
     /// A write the pool has started completes; cancelled before, nothing is written.
     public func write(_ bytes: [UInt8]) async throws {
         try await exclusive("write") { fd in
+            if let loop = EventLoop.currentRing {
+                guard !bytes.isEmpty else { return }
+                let memory = RingMemory(count: bytes.count)
+                bytes.withUnsafeBytes { memory.bytes.copyMemory(from: $0) }
+                var written = 0
+                while written < bytes.count {
+                    let rest = UnsafeRawBufferPointer(rebasing: memory.bytes[written..<bytes.count])
+                    written += Int(try await loop.performOnRing(.write(fd: fd, from: rest), keeping: memory))
+                }
+                return
+            }
             try await offload { () throws in
                 try bytes.withUnsafeBytes { raw in try FileOps.writeAll(fd, raw) }
             }
+        }
+    }
+
+    /// Flushes what was written to the device (`fsync`), so that it survives a crash of the machine.
+    ///
+    /// - Throws: ``FileError``.
+    ///
+    /// ### Cancellation
+    /// On the offload pool, a sync the pool has started completes; in the ring, the sync is cancelled
+    /// if it has not started.
+    public func sync() async throws {
+        try await exclusive("fsync") { fd in
+            if let loop = EventLoop.currentRing {
+                _ = try await loop.performOnRing(.sync(fd: fd), keeping: nil)
+                return
+            }
+            try await offload { () throws in try FileOps.sync(fd) }
         }
     }
 

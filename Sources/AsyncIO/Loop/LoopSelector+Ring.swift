@@ -59,6 +59,10 @@ extension LoopSelector {
         ring.forEachCompletion { completion in
             count += 1
             let fd = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: completion.data)))
+            if completion.kind == .operation {
+                completeOperation(completion)
+                return
+            }
             let registration = registration(at: fd, token: completion.data)
             if completion.isSend {
                 deliverSend(completion, to: registration)

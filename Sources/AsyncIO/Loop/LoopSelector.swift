@@ -9,6 +9,12 @@ final class LoopSelector {
     /// The ring, when the backend is io_uring and its receive-buffer pool is set up: stream sockets
     /// receive through it (``RingReceiver``).
     let ring: IOURing?
+    /// The ring, when the backend is io_uring (with a receive pool or not): files go through it.
+    let uring: IOURing?
+    /// File operations in the ring, by their data (``EventLoop/performOnRing(_:keeping:)``).
+    var operations: [UInt64: RingOperation] = [:]
+    var operationCounter: UInt64 = 0
+    var completedOperations = 0
     /// The backend in use.
     let backend: EventLoop.Backend
     private let doorbell: EventFD
@@ -50,7 +56,8 @@ final class LoopSelector {
 
     init(backend requested: EventLoop.Backend, ringReceiveBuffers: Int) throws(Errno) {
         (epoll, backend) = try Self.makePoller(requested, ringReceiveBuffers: ringReceiveBuffers)
-        ring = (epoll as? IOURing).flatMap { $0.receiveBufferCount > 0 ? $0 : nil }
+        uring = epoll as? IOURing
+        ring = uring.flatMap { $0.receiveBufferCount > 0 ? $0 : nil }
         do {
             doorbell = try EventFD()
             try epoll.add(doorbell.fd, events: .readable, data: Self.doorbellToken)
@@ -113,7 +120,7 @@ final class LoopSelector {
                 registration.deliver(events)
             }
         }
-        if let ring, ring.hasCompletions { return count + deliverCompletions(ring) }
+        if let uring, uring.hasCompletions { return count + deliverCompletions(uring) }
         return count
     }
 
@@ -146,6 +153,7 @@ final class LoopSelector {
     }
 
     func close() {
+        finishOperations()
         closeSocketsWithSendsInFlight()
         unwatchAll()
         epoll.close()

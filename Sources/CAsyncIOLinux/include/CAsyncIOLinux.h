@@ -4,6 +4,7 @@
 #define CASYNCIO_LINUX_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -66,6 +67,21 @@ int casyncio_uring_recv_multishot(casyncio_uring *ring, int fd, uint64_t user_da
 /// Queues a send of `len` bytes at `bytes` (MSG_NOSIGNAL | MSG_WAITALL: all of them unless the connection
 /// fails); the memory must stay valid until it completes.
 int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigned len, uint64_t user_data);
+/// The operations a file takes on the ring (`casyncio_uring_file_op`).
+enum {
+    CASYNCIO_URING_READ = 0,   // fd, addr = buffer, len, offset (-1: the file position)
+    CASYNCIO_URING_WRITE = 1,  // fd, addr = bytes, len, offset (-1: the file position)
+    CASYNCIO_URING_OPENAT = 2, // fd = directory (AT_FDCWD), addr = path, len = mode, flags = open flags
+    CASYNCIO_URING_STATX = 3,  // fd, addr = "" with AT_EMPTY_PATH in flags, len = mask, offset = struct statx *
+    CASYNCIO_URING_FSYNC = 4,  // fd, flags = IORING_FSYNC_DATASYNC or 0
+};
+/// Queues one file operation (see the enum above); its completion carries `user_data`.
+int casyncio_uring_file_op(casyncio_uring *ring, int op, int fd, const void *addr, unsigned len, uint64_t offset,
+                           uint32_t flags, uint64_t user_data);
+/// `STATX_BASIC_STATS`, the size of `struct statx`, and the fields of one that `FileStatus` has.
+unsigned casyncio_statx_basic_mask(void);
+size_t casyncio_statx_size(void);
+void casyncio_statx_decode(const void *storage, uint32_t *mode, uint64_t *size, int64_t *modified, uint64_t *inode);
 /// Queues the cancellation (`IORING_OP_ASYNC_CANCEL`) of the request queued with `target`.
 int casyncio_uring_cancel(casyncio_uring *ring, uint64_t target, uint64_t user_data);
 /// Submits what is queued and waits for at least `wait_nr` completions, up to `timeout_ns` (-1: no limit).
