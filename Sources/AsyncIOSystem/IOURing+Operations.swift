@@ -19,6 +19,19 @@ extension IOURing {
         try submitting { casyncio_uring_cancel(ring, data | Self.receiveTag, Self.cancellationData) }
     }
 
+    /// Queues a multishot accept on the listening socket `fd`: each completion (kind
+    /// ``Completion/Kind/accept``) carries a new non-blocking, close-on-exec descriptor, or `-errno`.
+    public func startAccepting(_ fd: Int32, data: UInt64) throws(Errno) {
+        let tagged = data | Self.receiveTag | Self.acceptTag
+        try submitting { casyncio_uring_accept_multishot(ring, fd, tagged) }
+        liveReceives.insert(tagged)
+    }
+
+    /// Queues the cancellation of the accept started with `data`.
+    public func stopAccepting(data: UInt64) throws(Errno) {
+        try submitting { casyncio_uring_cancel(ring, data | Self.receiveTag | Self.acceptTag, Self.cancellationData) }
+    }
+
     /// Buffers in the pool the kernel can fill now.
     public var freeReceiveBuffers: Int { receiveBufferCount - receiveBuffersOut }
 

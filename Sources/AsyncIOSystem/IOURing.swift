@@ -54,8 +54,9 @@ public final class IOURing: EventPoller {
         public let result: Int32
         /// What completed.
         public let kind: Kind
-        /// A receive, a send, or a file operation (``queue(_:data:)``).
-        public enum Kind: Sendable { case receive, send, operation }
+        /// A receive, an accept (the result is the new descriptor), a send, or a file operation
+        /// (``queue(_:data:)``).
+        public enum Kind: Sendable { case receive, accept, send, operation }
         /// Whether it is a send's.
         public var isSend: Bool { kind == .send }
         /// The receive buffer the bytes are in (to be given back), if any.
@@ -95,6 +96,8 @@ public final class IOURing: EventPoller {
     static let sendTag: UInt64 = 1 << 31
     /// File operations carry both, and bit 30 (no descriptor reaches 2^30): their data is a counter.
     static let operationTag: UInt64 = 1 << 30
+    /// Accepts carry the receive tag and bit 30 (and not bit 31).
+    static let acceptTag: UInt64 = 1 << 30
     /// `IORING_CQE_F_BUFFER`: the completion names a provided buffer in the top 16 bits of its flags.
     private static let bufferFlag: UInt32 = 1 << 0
     /// Cancellations carry this (in the removals' space, a counter removals never reach); their
@@ -185,11 +188,14 @@ public final class IOURing: EventPoller {
         }
         let receiving = liveReceives.contains(data | Self.receiveTag)
         if receiving { try stopReceiving(data: data) }
-        guard polled != nil || receiving else { return }
+        let accepting = liveReceives.contains(data | Self.receiveTag | Self.acceptTag)
+        if accepting { try stopAccepting(data: data) }
+        guard polled != nil || receiving || accepting else { return }
         for _ in 0..<64 {
             try enter(wait: false, timeoutNanoseconds: 0)
             let retried = try drainCompletions(into: &deferred, retrying: data)
-            if !retried && !liveReceives.contains(data | Self.receiveTag) { return }
+            if !retried && !liveReceives.contains(data | Self.receiveTag)
+                && !liveReceives.contains(data | Self.receiveTag | Self.acceptTag) { return }
         }
         // Still being triggered after 64 tries: the removal is queued again and goes in with the next wait.
     }
@@ -243,8 +249,9 @@ public final class IOURing: EventPoller {
                 }
                 let isFinal = flags & Self.moreFlag == 0
                 if isFinal { liveReceives.remove(data) }
-                completions.append(Completion(data: data & ~Self.receiveTag, result: result,
-                                              kind: .receive, buffer: buffer, isFinal: isFinal))
+                let isAccept = data & Self.acceptTag != 0
+                completions.append(Completion(data: data & ~(Self.receiveTag | Self.acceptTag), result: result,
+                                              kind: isAccept ? .accept : .receive, buffer: buffer, isFinal: isFinal))
                 continue
             }
             if data == Self.cancellationData { continue }

@@ -107,6 +107,14 @@ package enum SystemCallFaults {
         }
     }
 
+    /// The next scripted error for `call` on this thread, for an operation the io_uring ring makes in
+    /// the call's place (an accept in the ring stands for `accept4`); nil when nothing is scripted.
+    @inline(__always)
+    package static func scripted(_ call: StaticString) -> Errno? {
+        guard systemCallFaultsArmed.load(ordering: .relaxed) > 0 else { return nil }
+        return take(call)
+    }
+
     /// The next scripted error for `call` on this thread, if it is the script's next entry.
     static func take(_ call: StaticString) -> Errno? {
         let thread = SystemThread.currentID

@@ -362,6 +362,17 @@ int casyncio_uring_recv_multishot(casyncio_uring *ring, int fd, uint64_t user_da
     return 0;
 }
 
+int casyncio_uring_accept_multishot(casyncio_uring *ring, int fd, uint64_t user_data) {
+    struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
+    if (!sqe) { errno = EBUSY; return -1; }
+    sqe->opcode = IORING_OP_ACCEPT;
+    sqe->fd = fd;
+    sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+    sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    sqe->user_data = user_data;
+    return 0;
+}
+
 int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigned len, uint64_t user_data) {
     struct io_uring_sqe *sqe = casyncio_uring_sqe(ring);
     if (!sqe) { errno = EBUSY; return -1; }

@@ -68,6 +68,10 @@ extension LoopSelector {
                 deliverSend(completion, to: registration)
                 return
             }
+            if completion.kind == .accept {
+                deliverAccept(completion, to: registration)
+                return
+            }
             guard let registration, let receiver = registration.receiver else {
                 // Its socket was closed meanwhile (or its fd reused): the buffer goes back.
                 if let buffer = completion.buffer { ring.giveBack(buffer) }

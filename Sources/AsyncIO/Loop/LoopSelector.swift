@@ -148,6 +148,10 @@ final class LoopSelector {
             registration.receiver = nil
         }
         registration.sender = nil
+        if let acceptor = registration.acceptor {
+            acceptor.closeAll()  // connections accepted by the ring and never taken
+            registration.acceptor = nil
+        }
         slots[fd] = nil
         ownedCount -= 1
     }

@@ -31,6 +31,10 @@ public final class IORegistration: @unchecked Sendable {
     var receiver: RingReceiver?
     /// Its sends through the ring, from when it moved onto the ring (``RingSender``).
     var sender: RingSender?
+    /// A listener's accepts through the ring (``RingAcceptor``).
+    var acceptor: RingAcceptor?
+    /// Whether input arrives as the ring's completions (receives or accepts), not as readiness.
+    private var readsOnRing: Bool { receiver != nil || acceptor != nil }
     /// Whether the descriptor is a stream socket, once the selector has asked (only those receive
     /// through the ring: a datagram would be cut to a pool buffer's size).
     var isStreamSocket: Bool?
@@ -51,7 +55,7 @@ public final class IORegistration: @unchecked Sendable {
     /// Whether the loop has seen the descriptor readable (or hung up) since the last ``clearReadable()``.
     /// With receives on the ring, only a receive's completion makes it readable: a hang-up seen by the
     /// poll comes to the reader as the receive's end.
-    public var isReadable: Bool { !readiness.isDisjoint(with: receiver == nil ? Self.readReady : .readable) }
+    public var isReadable: Bool { !readiness.isDisjoint(with: readsOnRing ? .readable : Self.readReady) }
     /// Whether the loop has seen the descriptor writable (or hung up) since the last ``clearWritable()``.
     /// With sends on the ring, a send's completion makes it writable (a hang-up fails that send).
     public var isWritable: Bool { !readiness.isDisjoint(with: sender == nil ? Self.writeReady : .writable) }
@@ -77,7 +81,7 @@ public final class IORegistration: @unchecked Sendable {
 
     func deliver(_ events: Epoll.Events) {
         readiness.formUnion(events)
-        if !events.isDisjoint(with: receiver == nil ? Self.readReady : .readable) {
+        if !events.isDisjoint(with: readsOnRing ? .readable : Self.readReady) {
             isDrained = false
             if let waiter = readWaiter {
                 readWaiter = nil

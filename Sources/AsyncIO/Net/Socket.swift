@@ -58,6 +58,9 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     /// Whether the socket's sends go through the io_uring ring now.
     package var sendsOnRing: Bool { registration.sender != nil }
 
+    /// For a listener accepting through the ring: the connections accepted and not yet taken.
+    package var ringAcceptedCount: Int? { registration.acceptor?.heldCount }
+
     /// The address the socket is bound to.
     public var localAddress: SocketAddress? { isClosed ? nil : (try? SocketOps.localAddress(fd)) ?? nil }
     /// The connected peer's address.
@@ -156,7 +159,11 @@ extension EventLoop {
     ///
     /// ### Cancellation
     /// Safe: no connection is taken from the queue unless the call returns it.
+    ///
+    /// On the io_uring backend, a multishot accept in the ring takes connections as they arrive
+    /// (``RingAcceptor``), and this takes them from there.
     public func accept(_ listener: Socket) async throws -> Socket {
+        if poller.uring != nil, let socket = try await acceptFromRing(listener) { return socket }
         let accepted = try await listener.perform(.read, operation: "accept") {
             while true {
                 do { return try SocketOps.accept(listener.fd) } catch let error as Errno {
@@ -169,6 +176,32 @@ extension EventLoop {
         let socket = try adopt(accepted.fd)
         if case .unix = accepted.peer {} else { try? SocketOps.set(.noDelay, true, on: socket.fd) }
         return socket
+    }
+
+    /// The ring's path of ``accept(_:)``; nil if the listener could not start accepting in the ring
+    /// (the readiness path takes over).
+    private func acceptFromRing(_ listener: Socket) async throws -> Socket? {
+        let registration = listener.registration
+        while true {
+            if listener.isClosed { throw StreamError(.closed, operation: "accept") }
+            if registration.acceptor == nil {
+                try checkInLoop("Socket", "accept")
+                let isUnix = listener.localAddress.map { if case .unix = $0 { true } else { false } } ?? false
+                guard poller.startAccepting(registration, isUnix: isUnix) else { return nil }
+            }
+            guard let acceptor = registration.acceptor else { return nil }
+            let fd: Int32?
+            do { fd = try acceptor.take() } catch { throw StreamError.from(error, operation: "accept") }
+            if let fd {
+                let socket = try adopt(fd)
+                if !acceptor.isUnix { try? SocketOps.set(.noDelay, true, on: socket.fd) }
+                await cooperateOnLoop()
+                return socket
+            }
+            if !acceptor.isArmed { poller.resumeAccepting(registration) }
+            registration.clearReadable()
+            try await waitReadable(listener, operation: "accept")
+        }
     }
 
     /// ECONNABORTED, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETDOWN,

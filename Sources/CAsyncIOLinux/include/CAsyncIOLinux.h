@@ -64,6 +64,9 @@ void casyncio_uring_give_back(casyncio_uring *ring, unsigned short bid);
 /// Queues a multishot receive on `fd` into buffers of group 0 (one completion per arrival, each with
 /// IORING_CQE_F_BUFFER and the buffer's id in the top 16 bits of its flags).
 int casyncio_uring_recv_multishot(casyncio_uring *ring, int fd, uint64_t user_data);
+/// Queues a multishot accept on the listening socket `fd` (SOCK_NONBLOCK | SOCK_CLOEXEC; no address):
+/// one completion per connection, its result the new descriptor.
+int casyncio_uring_accept_multishot(casyncio_uring *ring, int fd, uint64_t user_data);
 /// Queues a send of `len` bytes at `bytes` (MSG_NOSIGNAL | MSG_WAITALL: all of them unless the connection
 /// fails); the memory must stay valid until it completes.
 int casyncio_uring_send(casyncio_uring *ring, int fd, const void *bytes, unsigned len, uint64_t user_data);
