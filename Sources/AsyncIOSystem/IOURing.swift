@@ -138,13 +138,20 @@ public final class IOURing: EventPoller {
         DescriptorLedger.record(ring.pointee.fd)
         ready.reserveCapacity(256)
         completions.reserveCapacity(256)
-        if receiveBuffers > 0, casyncio_uring_setup_buffers(ring, UInt32(receiveBuffers), UInt32(bufferSize)) == 0 {
+        // Multishot receives into a provided-buffer ring: Linux 6.0.
+        if receiveBuffers > 0, SystemInfo.kernelIsAtLeast(6, 0),
+           casyncio_uring_setup_buffers(ring, UInt32(receiveBuffers), UInt32(bufferSize)) == 0 {
             receiveBufferCount = receiveBuffers
             receiveBufferSize = bufferSize
         }
     }
 
     deinit { ring.deallocate() }
+
+    /// Whether the ring does completion I/O at its best: completion work deferred to `io_uring_enter`
+    /// (Linux 6.1) and a receive pool (multishot receives, 6.0). Without them it still works (as a
+    /// readiness source, and `recv` on it), but is no faster than epoll.
+    public var isCompletionCapable: Bool { ring.pointee.deferred != 0 && receiveBufferCount > 0 }
 
     /// The ring's descriptor.
     public var fd: Int32 { ring.pointee.fd }

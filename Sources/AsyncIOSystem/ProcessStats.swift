@@ -65,6 +65,22 @@ public enum SystemInfo {
     /// Online processor cores (`sysconf(_SC_NPROCESSORS_ONLN)`), at least 1.
     public static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
+    /// The running kernel's version, major and minor (`uname`), or (0, 0) if it cannot be read.
+    public static let kernelVersion: (major: Int, minor: Int) = {
+        var names = utsname()
+        guard uname(&names) == 0 else { return (0, 0) }
+        let release = withUnsafeBytes(of: &names.release) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        return numbers.count == 2 ? (numbers[0], numbers[1]) : (0, 0)
+    }()
+
+    /// Whether the kernel is `major.minor` or later.
+    public static func kernelIsAtLeast(_ major: Int, _ minor: Int) -> Bool {
+        kernelVersion.major > major || (kernelVersion.major == major && kernelVersion.minor >= minor)
+    }
+
     /// Whether this process runs under the thread sanitizer (its runtime is loaded).
     public static let isThreadSanitized: Bool = dlsym(nil, "__tsan_init") != nil  // nil is RTLD_DEFAULT in glibc
 }

@@ -220,6 +220,7 @@ int casyncio_uring_init(casyncio_uring *ring, unsigned entries) {
     if (fd >= 0) {
         params = deferred;
         ring->disabled = 1;
+        ring->deferred = 1;
     } else if (errno == EINVAL) {
         fd = (int)syscall(__NR_io_uring_setup, entries, &params);  // before 6.1
     }

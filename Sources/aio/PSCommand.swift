@@ -20,14 +20,29 @@ struct InspectOption: ParsableArguments {
     }
 }
 
-/// `--backend` of the server commands: the loops' readiness source.
+/// `--backend auto|epoll|io_uring` of the server commands: the loops' I/O backend.
 struct BackendOption: ParsableArguments {
     @Option(name: .customLong("backend"), help: ArgumentHelp(
-        "epoll, io_uring, or automatic (AIO_BACKEND, else epoll).", valueName: "backend"))
+        "auto, epoll or io_uring. auto: AIO_BACKEND if set, else io_uring where the kernel allows it, else epoll.",
+        valueName: "backend"))
     var backend: EventLoop.Backend = .automatic
 }
 
-extension EventLoop.Backend: ExpressibleByArgument {}
+extension EventLoop.Backend: ExpressibleByArgument {
+    /// `auto` (or `automatic`), `epoll`, `io_uring`.
+    public init?(argument: String) {
+        switch argument {
+        case "auto", "automatic": self = .automatic
+        case "epoll": self = .epoll
+        case "io_uring": self = .ioURing
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["auto", "epoll", "io_uring"] }
+
+    public var defaultValueDescription: String { self == .automatic ? "auto" : rawValue }
+}
 
 /// `aio ps PID`: the task tree of every loop of a process, once (asyncio's `python -m asyncio pstree`).
 struct PSCommand: ParsableCommand {

@@ -3,18 +3,22 @@ import Logging
 import Synchronization
 
 extension EventLoop {
-    /// Where a loop learns that its descriptors are ready.
+    /// Where a loop learns that its descriptors are ready, and how it does its I/O.
     public enum Backend: String, Sendable, Hashable, CaseIterable {
-        /// The environment variable `AIO_BACKEND` (`epoll` or `io_uring`) if set, else ``epoll``. A
-        /// refused io_uring (`ENOSYS`, `EPERM` under seccomp or the `io_uring_disabled` sysctl) falls
-        /// back to epoll, logged once per process.
+        /// The environment variable `AIO_BACKEND` (`epoll`, `io_uring` or `auto`) if set; else
+        /// ``ioURing`` where the kernel allows it and has what makes it fast (Linux 6.1: completion
+        /// work deferred to the loop, multishot receives into a buffer pool), and ``epoll`` otherwise.
+        /// Falling back to epoll (io_uring refused by a seccomp filter or the `io_uring_disabled`
+        /// sysctl, `ENOSYS`, an older kernel) is logged once per process.
         case automatic
-        /// epoll, edge-triggered: the default.
+        /// epoll, edge-triggered: reads and writes are `recv` and `send` calls on readiness.
         case epoll
-        /// io_uring: a poll request per descriptor (multishot), submitted in batches by the one
-        /// `io_uring_enter` per turn that also waits, instead of `epoll_ctl` calls and `epoll_wait`;
-        /// a stream socket that has been read dry receives through the ring (a multishot receive into
-        /// a pool of buffers the ring owns) instead of calling `recv`. Sends stay system calls.
+        /// io_uring, the default where available: the ring replaces `epoll_wait` (one `io_uring_enter`
+        /// per turn submits everything queued and waits), and does the I/O itself: a stream socket that
+        /// has been read dry receives through a multishot receive into a pool of buffers the ring owns
+        /// and sends through the ring; listeners accept through a multishot accept; ``File`` operations
+        /// run in the ring instead of on a thread. Asked for by name, it is used on any kernel that has
+        /// io_uring (5.11), without the parts an older kernel lacks.
         case ioURing = "io_uring"
     }
 
@@ -65,17 +69,24 @@ extension LoopSelector {
         case .automatic:
             let asked = environmentValue ?? ""
             switch asked {
-            case "", "epoll", "automatic":
+            case "epoll":
                 return (try Epoll(capacity: 256), .epoll)
-            case "io_uring", "iouring", "uring":
+            case "", "auto", "automatic", "io_uring", "iouring", "uring":
+                let ring: IOURing
                 do {
-                    return (try IOURing(receiveBuffers: ringReceiveBuffers), .ioURing)
+                    ring = try IOURing(receiveBuffers: ringReceiveBuffers)
                 } catch {
                     logFallbackOnce("io_uring is not available (\(error)); using epoll")
                     return (try Epoll(capacity: 256), .epoll)
                 }
+                if ring.isCompletionCapable || asked != "" && asked != "auto" && asked != "automatic" {
+                    return (ring, .ioURing)
+                }
+                ring.close()
+                logFallbackOnce("io_uring lacks deferred completion work or multishot receives on Linux \(SystemInfo.kernelVersion.major).\(SystemInfo.kernelVersion.minor) (6.1 has them); using epoll")
+                return (try Epoll(capacity: 256), .epoll)
             default:
-                logFallbackOnce("\(EventLoop.backendEnvironmentVariable)=\(asked) is not a backend (epoll or io_uring); using epoll")
+                logFallbackOnce("\(EventLoop.backendEnvironmentVariable)=\(asked) is not a backend (auto, epoll or io_uring); using epoll")
                 return (try Epoll(capacity: 256), .epoll)
             }
         }

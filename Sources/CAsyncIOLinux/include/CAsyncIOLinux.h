@@ -43,6 +43,8 @@ typedef struct casyncio_uring {
     // Set up with deferred task work and not enabled yet: the first io_uring_enter enables it, which
     // makes its thread the ring's only submitter.
     int disabled;
+    // Set up with deferred task work (IORING_SETUP_DEFER_TASKRUN, Linux 6.1).
+    int deferred;
 } casyncio_uring;
 
 /// Sets up a ring with `entries` submission slots; -1 and errno on failure (ENOSYS: no io_uring;
