@@ -11,6 +11,10 @@ final class AioProcess: @unchecked Sendable {
     private let stdin = Pipe()
     private(set) var port: UInt16 = 0
     private let exited = DispatchSemaphore(value: 0)
+    /// Everything the process wrote to stderr, drained as it comes: a server that logs more than a
+    /// pipe holds (64 KiB) would otherwise block in `write` (its loop with it) while the test waits on
+    /// something else (the TLS soak test's server stopped, mid-run, on a full stderr pipe).
+    private let stderrLog = StderrLog()
 
     /// The `aio` executable built next to the test bundle.
     static var executable: URL {
@@ -56,7 +60,13 @@ final class AioProcess: @unchecked Sendable {
     func closeStdin() { try? stdin.fileHandleForWriting.close() }
 
     /// Starts the process without waiting for anything.
-    func start() throws { try process.run() }
+    func start() throws { try launch() }
+
+    /// Runs the process and starts draining its stderr.
+    private func launch() throws {
+        try process.run()
+        stderrLog.drain(stderr.fileHandleForReading)
+    }
 
     /// Starts the process and waits for its first stdout line, `listening on HOST:PORT`.
     func startServer() async throws -> String {
@@ -64,7 +74,7 @@ final class AioProcess: @unchecked Sendable {
     }
 
     private func startServerBlocking() throws -> String {
-        try process.run()
+        try launch()
         let line = readLine()
         if let colon = line.lastIndex(of: ":"), let port = UInt16(line[line.index(after: colon)...]) {
             self.port = port
@@ -95,10 +105,10 @@ final class AioProcess: @unchecked Sendable {
     }
 
     private func runToEndBlocking() throws -> (Int32, String, String) {
-        if process.processIdentifier == 0 { try process.run() }
+        if process.processIdentifier == 0 { try launch() }
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let err = stderrLog.waitForEnd()
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
@@ -157,5 +167,33 @@ final class AioProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+}
+
+/// A process's stderr, read as it comes (off any test thread) until its end.
+private final class StderrLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes = Data()
+    private let ended = DispatchSemaphore(value: 0)
+
+    /// Reads `handle` to its end on a thread of its own (a blocking read: Foundation's readability
+    /// handler missed the end of a process that exited at once).
+    func drain(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            let data = handle.readDataToEndOfFile()
+            lock.lock()
+            bytes = data
+            lock.unlock()
+            ended.signal()
+        }
+    }
+
+    /// Waits for the end of the stream (the process exited and its last byte was read) and returns it all.
+    func waitForEnd() -> Data {
+        ended.wait()
+        ended.signal()  // a second caller does not wait
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes
     }
 }
