@@ -22,7 +22,9 @@ final class RingSender {
     /// The bytes in the ring (nil when none), and how many of them the kernel has sent.
     private var inFlight: UnsafeMutableRawBufferPointer?
     private var sent = 0
-    /// Bytes written while a send is in the ring: the next send.
+    /// Bytes written while a send is in the ring: the next send. Its storage grows as writes need it
+    /// (from 4 KiB), up to ``maximumSend``: a response written as a head and a small body costs a small
+    /// allocation, not 64 KiB.
     private var queued: UnsafeMutableRawBufferPointer?
     private var queuedCount = 0
     /// An error from a completed send, for the next send to throw.
@@ -71,8 +73,18 @@ final class RingSender {
         let room = Self.maximumSend - queuedCount
         if room == 0 { return .wouldBlock }
         let count = min(source.count, room)
-        if queued == nil { queued = .allocate(byteCount: Self.maximumSend, alignment: 16) }
-        // SAFETY: `queued` holds `maximumSend` bytes, `queuedCount + count` of them at most are used.
+        let needed = queuedCount + count
+        if needed > (queued?.count ?? 0) {
+            let grown = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: min(Self.maximumSend, max(needed, 2 * (queued?.count ?? 0), 4096)), alignment: 16)
+            if let old = queued {
+                // SAFETY: `grown` is larger than `old`, whose first `queuedCount` bytes are in use.
+                grown.baseAddress!.copyMemory(from: old.baseAddress!, byteCount: queuedCount)
+                old.deallocate()
+            }
+            queued = grown
+        }
+        // SAFETY: `queued` holds at least `queuedCount + count` bytes (grown just above if it did not).
         (queued!.baseAddress! + queuedCount).copyMemory(from: source.baseAddress!, byteCount: count)
         queuedCount += count
         return .done(count)
