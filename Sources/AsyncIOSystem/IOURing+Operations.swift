@@ -35,19 +35,29 @@ extension IOURing {
     /// Buffers in the pool the kernel can fill now.
     public var freeReceiveBuffers: Int { receiveBufferCount - receiveBuffersOut }
 
-    /// The bytes of receive buffer `id`.
+    /// The bytes of receive buffer `id`, which must be out (delivered and not given back).
     @inline(__always)
     public func receiveBuffer(_ id: UInt16) -> UnsafeRawPointer {
-        // SAFETY: `id` came with a completion, so it is below the pool's count; the pool lives as long
-        // as the ring.
-        UnsafeRawPointer(ring.pointee.buffers! + Int(id) * receiveBufferSize)
+        // SAFETY: `id` came with a completion, so it is below the pool's count; the pool stays mapped
+        // while a buffer is out, even past `close()` (``orphanedPool``).
+        let base = ring.pointee.buffers.map(UnsafeMutableRawPointer.init) ?? orphanedPool!.baseAddress!
+        return UnsafeRawPointer(base + Int(id) * receiveBufferSize)
     }
 
-    /// Gives a buffer that came with a completion back to the pool.
+    /// Gives a buffer that came with a completion back to the pool. After ``close()`` it only counts:
+    /// the last one back unmaps the pool.
     @inline(__always)
     public func giveBack(_ id: UInt16) {
         receiveBuffersOut -= 1
+        if ring.pointee.buf_ring == nil { return releaseOrphanedPool() }
         casyncio_uring_give_back(ring, id)
+    }
+
+    @inline(never)
+    private func releaseOrphanedPool() {
+        guard receiveBuffersOut == 0, let pool = orphanedPool else { return }
+        munmap(pool.baseAddress, pool.count)
+        orphanedPool = nil
     }
 
     /// Queues a send of `bytes` on the stream socket `fd` (`MSG_NOSIGNAL | MSG_WAITALL`: the kernel

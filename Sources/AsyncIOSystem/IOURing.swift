@@ -88,6 +88,9 @@ public final class IOURing: EventPoller {
     public private(set) var receiveBufferSize = 0
     /// Buffers delivered with a completion and not given back yet.
     public internal(set) var receiveBuffersOut = 0
+    /// The pool's memory when the ring closed with buffers still out (lent to a reader, which may read
+    /// them until it gives them back): unmapped when the last one comes back, or at deinit.
+    var orphanedPool: UnsafeMutableRawBufferPointer?
 
     /// Receives and sends carry this bit in their data (owned registrations' generations leave bits 62
     /// and 63 clear; watchers set bit 63, removals both).
@@ -146,7 +149,10 @@ public final class IOURing: EventPoller {
         }
     }
 
-    deinit { ring.deallocate() }
+    deinit {
+        if let pool = orphanedPool { munmap(pool.baseAddress, pool.count) }
+        ring.deallocate()
+    }
 
     /// Whether the ring does completion I/O at its best: completion work deferred to `io_uring_enter`
     /// (Linux 6.1) and a receive pool (multishot receives, 6.0). Without them it still works (as a
@@ -298,6 +304,12 @@ public final class IOURing: EventPoller {
         watchedDescriptors.removeAll()
         completions.removeAll()
         liveReceives.removeAll()
+        if receiveBuffersOut > 0, let buffers = ring.pointee.buffers {
+            // SAFETY: the mapping is the pool's (`buffers_size` bytes); taken from the C side, which
+            // then does not unmap it, it stays mapped until the last buffer out comes back.
+            orphanedPool = UnsafeMutableRawBufferPointer(start: buffers, count: ring.pointee.buffers_size)
+            ring.pointee.buffers = nil
+        }
         DescriptorLedger.strike(ring.pointee.fd)
         casyncio_uring_close(ring)
     }

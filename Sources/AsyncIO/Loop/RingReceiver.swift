@@ -94,6 +94,35 @@ final class RingReceiver {
         throw Errno(rawValue: -end)
     }
 
+    /// Lends the oldest received buffer's unread bytes, without a copy: `.lent` (the caller gives the
+    /// buffer back, ``LentReceiveBuffer/giveBack()``), `.end` at end of stream, or the error that ended
+    /// it; `.wouldBlock` when nothing waits.
+    func lend() throws(Errno) -> Lending {
+        if head < chunks.count {
+            let chunk = chunks[head]
+            head += 1
+            if head == chunks.count {
+                chunks.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            // SAFETY: the chunk's bytes lie in a buffer that is out of the pool: the kernel does not
+            // fill it again until the borrower gives it back.
+            let bytes = UnsafeRawBufferPointer(start: ring.receiveBuffer(chunk.buffer) + Int(chunk.offset),
+                                               count: Int(chunk.count - chunk.offset))
+            return .lent(LentReceiveBuffer(ring: ring, id: chunk.buffer, bytes: bytes))
+        }
+        guard let end else { return .wouldBlock }
+        if end == 0 { return .end }
+        throw Errno(rawValue: -end)
+    }
+
+    /// What ``lend()`` found.
+    enum Lending {
+        case lent(LentReceiveBuffer)
+        case end
+        case wouldBlock
+    }
+
     /// Whether a read would find something (bytes, the end, or an error) without waiting.
     var hasSomething: Bool { head < chunks.count || end != nil }
 
@@ -106,4 +135,28 @@ final class RingReceiver {
         chunks.removeAll()
         head = 0
     }
+}
+
+/// A receive buffer of the ring's pool lent to a reader (``RingReceiver/lend()``): it reads the bytes in
+/// place, then gives the buffer back to the pool, once, on the loop's thread. Until then the pool has
+/// one buffer less (and stays mapped, even if the loop closes).
+struct LentReceiveBuffer {
+    let ring: IOURing
+    let id: UInt16
+    /// The bytes not yet consumed.
+    private(set) var bytes: UnsafeRawBufferPointer
+
+    init(ring: IOURing, id: UInt16, bytes: UnsafeRawBufferPointer) {
+        self.ring = ring
+        self.id = id
+        self.bytes = bytes
+    }
+
+    /// Drops the first `count` unread bytes.
+    mutating func consume(_ count: Int) {
+        bytes = UnsafeRawBufferPointer(rebasing: bytes[count...])
+    }
+
+    /// Returns the buffer to the pool; its bytes must not be read again.
+    func giveBack() { ring.giveBack(id) }
 }

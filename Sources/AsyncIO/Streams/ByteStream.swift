@@ -104,6 +104,22 @@ extension Socket: ByteStream {
         return result
     }
 
+    /// On the io_uring backend, the next buffer the ring received for this socket, lent without a copy
+    /// (see ``tryReceive(into:)``): nil when the socket does not receive through the ring (now), so
+    /// that the caller receives with ``tryReceive(into:)`` instead.
+    func tryLendReceived() throws -> RingReceiver.Lending? {
+        if isClosed { throw StreamError(.closed, operation: "read") }
+        guard let receiver = registration.receiver else { return nil }
+        let result: RingReceiver.Lending
+        do { result = try receiver.lend() } catch { throw StreamError.from(error, operation: "read") }
+        if !receiver.hasSomething { registration.clearReadable() }
+        if case .wouldBlock = result, !receiver.isArmed {
+            loop.poller.resumeReceiving(registration)
+            if registration.receiver == nil { return nil }
+        }
+        return result
+    }
+
     /// One non-blocking send (see ``ByteStream/trySend(_:)``).
     @inline(__always)
     ///

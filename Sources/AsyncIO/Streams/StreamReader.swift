@@ -18,6 +18,11 @@ public final class StreamReader: @unchecked Sendable {
     /// The stream read from (nil for a reader fed by hand).
     public let stream: (any ByteStream)?
     var buffer = ByteBuffer()
+    /// On the io_uring backend, a buffer of the ring's pool lent to the reader by ``receiveMore()``:
+    /// its unread bytes come before the buffer's (which is empty while it is lent).
+    private var lent: LentReceiveBuffer?
+    /// The stream, when it is a socket (which can lend its ring's buffers).
+    private let socket: Socket?
     var eof = false
     private var isReading = false
     // For readers fed by hand (no socket): the task waiting for data.
@@ -31,6 +36,7 @@ public final class StreamReader: @unchecked Sendable {
         precondition(limit > 0, "the limit must be positive")
         self.stream = stream
         self.limit = limit
+        socket = stream as? Socket
     }
 
     /// A reader over `socket`.
@@ -43,14 +49,21 @@ public final class StreamReader: @unchecked Sendable {
     public init(limit: Int = 64 * 1024) {
         precondition(limit > 0, "the limit must be positive")
         stream = nil
+        socket = nil
         self.limit = limit
     }
 
+    deinit {
+        guard let lent, let loop = socket?.loop else { return }
+        // The pool is the loop's: give the buffer back on its thread (a closed loop's ring only counts).
+        if loop.inEventLoop || !loop.execute({ lent.giveBack() }) { lent.giveBack() }
+    }
+
     /// Whether the stream has ended and every byte has been read.
-    public var isAtEOF: Bool { eof && buffer.isEmpty }
+    public var isAtEOF: Bool { eof && buffer.isEmpty && lent == nil }
 
     /// Bytes received but not yet read.
-    public var bufferedCount: Int { buffer.count }
+    public var bufferedCount: Int { buffer.count + (lent?.bytes.count ?? 0) }
 
     /// Appends bytes to a reader without a socket.
     public func feed(_ bytes: [UInt8]) {
@@ -83,6 +96,7 @@ public final class StreamReader: @unchecked Sendable {
         precondition(maxCount > 0, "read(upTo:) needs a positive count")
         try beginRead()
         defer { isReading = false }
+        if lent != nil { settleLent() }
         if buffer.isEmpty && !eof { try await fill(minimum: 1) }
         return buffer.read(upTo: maxCount)
     }
@@ -96,6 +110,7 @@ public final class StreamReader: @unchecked Sendable {
         precondition(destination.count > 0, "read(into:) needs a non-empty buffer")
         try beginRead()
         defer { isReading = false }
+        if lent != nil { settleLent() }
         if !buffer.isEmpty { return buffer.read(into: destination) }
         if eof { return 0 }
         guard let stream else {
@@ -118,6 +133,7 @@ public final class StreamReader: @unchecked Sendable {
         precondition(count >= 0, "read(exactly:) needs a non-negative count")
         try beginRead()
         defer { isReading = false }
+        if lent != nil { settleLent() }
         while buffer.count < count && !eof { try await fill(minimum: count - buffer.count) }
         if buffer.count < count {
             throw StreamError.incompleteRead(partial: buffer.read(upTo: buffer.count), expected: count)
@@ -137,6 +153,7 @@ public final class StreamReader: @unchecked Sendable {
         precondition(!separator.isEmpty, "the separator must not be empty")
         try beginRead()
         defer { isReading = false }
+        if lent != nil { settleLent() }
         var searched = 0
         while true {
             if let index = buffer.firstIndex(of: separator, from: searched) {
@@ -179,6 +196,7 @@ public final class StreamReader: @unchecked Sendable {
     public func readToEnd(limit maxCount: Int = 16 * 1024 * 1024) async throws -> [UInt8] {
         try beginRead()
         defer { isReading = false }
+        if lent != nil { settleLent() }
         while !eof {
             if buffer.count > maxCount { throw StreamError(.limitOverrun, operation: "readToEnd", expected: buffer.count) }
             try await fill(minimum: 1)
@@ -219,6 +237,18 @@ public final class StreamReader: @unchecked Sendable {
     public func withBufferedBytes<Result>(
         _ body: (UnsafeRawBufferPointer) throws -> (consumed: Int, result: Result)
     ) rethrows -> Result {
+        if var lent {
+            let (consumed, result) = try body(lent.bytes)
+            precondition(consumed >= 0 && consumed <= lent.bytes.count, "consumed more bytes than were buffered")
+            if consumed == lent.bytes.count {
+                self.lent = nil
+                lent.giveBack()
+            } else {
+                lent.consume(consumed)
+                self.lent = lent
+            }
+            return result
+        }
         let (consumed, result) = try body(buffer.readable)
         precondition(consumed >= 0 && consumed <= buffer.count, "consumed more bytes than were buffered")
         buffer.consume(consumed)
@@ -231,15 +261,20 @@ public final class StreamReader: @unchecked Sendable {
     /// The buffer grows by at most one receive (16 KiB) per call, so a caller that stops calling at
     /// its own limit keeps memory bounded.
     ///
+    /// On the io_uring backend, when nothing is buffered, the bytes stay in the ring's receive buffer
+    /// they arrived in, and ``withBufferedBytes(_:)`` reads them there: no copy, and no buffer of the
+    /// reader's own (the ring's buffer goes back to its pool once they are consumed, or is copied out
+    /// at the next call).
+    ///
     /// ### Cancellation
     /// Safe: bytes already received stay buffered.
     public nonisolated(nonsending) func receiveMore() async throws -> Bool {
         try beginRead()
         defer { isReading = false }
         if eof { return false }
-        let before = buffer.count
-        try await fill(minimum: 1)
-        return buffer.count > before
+        let before = bufferedCount
+        try await fill(minimum: 1, lending: true)
+        return bufferedCount > before
     }
 
     /// Receives whatever the stream holds right now into the buffer, without waiting; returns how many
@@ -249,6 +284,7 @@ public final class StreamReader: @unchecked Sendable {
     /// - Throws: ``StreamError`` `.broken` if the connection was reset (or the stream's own error).
     public func receiveIfAvailable() throws -> Int {
         guard let stream, !eof, !isReading else { return 0 }
+        if lent != nil { settleLent() }
         let space = buffer.writableSpace(minimum: Self.receiveSize)
         switch try stream.tryReceive(into: space) {
         case .done(let count):
@@ -267,14 +303,28 @@ public final class StreamReader: @unchecked Sendable {
         isReading = true
     }
 
-    /// Receives more bytes into the buffer (at least one, unless the stream ends).
-    private nonisolated(nonsending) func fill(minimum: Int) async throws {
+    /// Receives more bytes into the buffer (at least one, unless the stream ends); `lending`: into
+    /// ``lent`` if the ring can lend them and nothing is buffered.
+    private nonisolated(nonsending) func fill(minimum: Int, lending: Bool = false) async throws {
         guard let stream else {
             try await waitForFeed()
             return
         }
+        if lent != nil { settleLent() }
         let want = max(minimum, Self.receiveSize)
         while true {
+            if lending, buffer.isEmpty, let socket, let lending = try socket.tryLendReceived() {
+                switch lending {
+                case .lent(let lent): self.lent = lent
+                case .end: eof = true
+                case .wouldBlock:
+                    buffer.shrink(to: 0)
+                    try await stream.waitUntilReceivable()
+                    continue
+                }
+                await stream.loop.cooperateOnLoop()
+                return
+            }
             let result: IOResult<Int>
             if buffer.capacity == 0 && want <= stream.loop.receiveScratch.count {
                 // No storage: receive into the loop's scratch space and keep only what arrived, so a
@@ -303,8 +353,23 @@ public final class StreamReader: @unchecked Sendable {
         }
     }
 
-    /// Bytes of buffer storage the reader holds now (0 when it holds none).
+    /// Bytes of buffer storage the reader holds now (0 when it holds none; a lent ring buffer is the
+    /// pool's, not the reader's).
     package var storageCapacity: Int { buffer.capacity }
+
+    /// Whether the reader holds a buffer of the ring's pool now.
+    package var holdsRingBuffer: Bool { lent != nil }
+
+    /// Copies a lent buffer's unread bytes into the reader's own (empty) buffer, and gives the ring's
+    /// buffer back: before anything that reads or appends to ``buffer``.
+    @inline(never)
+    private func settleLent() {
+        guard let lent else { return }
+        assert(buffer.isEmpty, "a buffer was lent while bytes were buffered")
+        self.lent = nil
+        buffer.append(lent.bytes)
+        lent.giveBack()
+    }
 
     /// A reader without a stream: waits for ``feed(_:)`` or ``feedEOF()``. Out of line, so that the
     /// socket path's frame (alive while a connection idles) does not carry this one's.
@@ -329,6 +394,7 @@ public final class StreamReader: @unchecked Sendable {
     /// Frees the buffer's storage if nothing is buffered: for a protocol that is about to wait a long
     /// time on something other than this stream (an HTTP server while its handler runs).
     package func releaseStorageIfEmpty() {
+        if lent != nil { settleLent() }
         buffer.shrink(to: 0)
     }
 }
