@@ -2,7 +2,7 @@
 """A/B of echo servers in one interleaved run: server CPU µs per request and req/s, medians of rounds.
 
     Benchmarks/ab-echo.py --loadgen /tmp/bench/loadgen/echo_load [--tls cert.pem key.pem] \
-        [--sizes 64,1024] [--rounds 5] [--duration 5] NAME='COMMAND {port} ...' [NAME='...' ...]
+        [--sizes 64,1024] [--conns 64] [--rounds 5] [--duration 5] NAME='COMMAND {port} ...' [NAME='...' ...]
 
 Each round runs every server once per size, in turn, so drift on the shared machine spreads over all of
 them. Server and load generator share CPU 0 (as ../shared/bench's default `--pin shared`); the server's
@@ -31,7 +31,7 @@ def measure(command, port, size, args):
     server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         time.sleep(0.5)
-        load = ["taskset", "-c", "0", args.loadgen, "-p", str(port), "-s", str(size), "-c", "64", "-q", "-w", "0"]
+        load = ["taskset", "-c", "0", args.loadgen, "-p", str(port), "-s", str(size), "-c", str(args.conns), "-q", "-w", "0"]
         if args.tls:
             load.append("--tls")
         subprocess.run(load + ["-d", "2"], check=True, capture_output=True)  # warm-up
@@ -51,6 +51,7 @@ def main():
     parser.add_argument("--loadgen", required=True)
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--sizes", default="64,1024")
+    parser.add_argument("--conns", type=int, default=64, help="concurrent connections (default 64)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("servers", nargs="+", help="NAME=COMMAND")
@@ -64,7 +65,7 @@ def main():
             for name, command in servers:
                 port += 1
                 results.setdefault((size, name), []).append(measure(command, port, size, args))
-    print(f"{'TLS 1.3 ' if args.tls else ''}echo, 64 connections, {args.rounds} rounds of {args.duration} s, medians; "
+    print(f"{'TLS 1.3 ' if args.tls else ''}echo, {args.conns} connections, {args.rounds} rounds of {args.duration} s, medians; "
           f"ratios ÷ {servers[0][0]} within each round\n")
     print("| size | server | req/s | server CPU µs/req | CPU ÷ first | req/s ÷ first |")
     print("|---|---|---|---|---|---|")
