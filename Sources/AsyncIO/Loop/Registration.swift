@@ -195,13 +195,30 @@ public final class IORegistration: @unchecked Sendable {
         try Task.checkCancellation()
         let noted = loop.beginWait(write ? .write(fd) : .read(fd))
         defer { if noted { loop.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let waiter = Waiter(id: id, continuation: continuation)
-                if write { writeWaiter = waiter } else { readWaiter = waiter }
+        guard CancelScope.scopeForWait(on: loop) == nil else {
+            try await withCancellableWait(on: loop) {
+                try await park(id: id, write: write)
+            } onCancel: {
+                self.loop.execute { self.cancelWaiter(id: id, write: write) }
             }
+            return
+        }
+        // No scope to tie the wait to: task cancellation alone, whose handler need not escape (its
+        // context then lives in the task's frame: one allocation less per wait than through
+        // `withCancellableWait`, whose scopes keep the handler).
+        try await withTaskCancellationHandler {
+            try await park(id: id, write: write)
         } onCancel: {
             self.loop.execute { self.cancelWaiter(id: id, write: write) }
+        }
+    }
+
+    /// Suspends as the waiter `id`, until the loop or a cancellation resumes it.
+    @inline(__always)
+    private nonisolated(nonsending) func park(id: UInt64, write: Bool) async throws {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            let waiter = Waiter(id: id, continuation: continuation)
+            if write { writeWaiter = waiter } else { readWaiter = waiter }
         }
     }
 
