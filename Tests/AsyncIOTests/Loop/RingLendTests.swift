@@ -112,4 +112,39 @@ struct RingLendTests {
         reader = nil
         #expect(loop.ringReceiveBuffersOut == 0, "released, the reader gave the buffer back")
     }
+
+    /// A reader released on another thread while its loop runs gives its lent buffer back on the loop's
+    /// thread (the pool is loop-confined): the pool has it again after the loop's next turn.
+    @Test func aReaderReleasedOffTheLoopGivesItsBufferBackOnTheLoop() async throws {
+        let group = try EventLoopGroup(loops: 1, name: "ring-lend-off", backend: .ioURing)
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let (server, client) = try await loop.spawn { try await RingTesting.connectedPair(on: loop) }.value
+        // The loop's task keeps no reference once it ends (it returns nothing): the holder's is the last.
+        let holder = ReaderHolder()
+        try await loop.spawn {
+            try RingTesting.startReceivingOnRing(server)
+            let reader = StreamReader(socket: server)
+            try await loop.sendAll(client, Array("held".utf8))
+            _ = try await reader.receiveMore()
+            #expect(reader.holdsRingBuffer)
+            holder.reader = reader
+        }.value
+        let held = try await loop.spawn { loop.ringReceiveBuffersOut }.value
+        #expect(held == 1)
+        holder.reader = nil  // released on this test's thread, not the loop's
+        let back = try await loop.spawn {
+            defer { server.close(); client.close() }
+            // The give-back is queued for the loop's next turn: a few turns at most (bounded, so that a
+            // reader that never gives it back fails here instead of hanging the run).
+            for _ in 0..<1000 where loop.ringReceiveBuffersOut != 0 { await Task.yield() }
+            return loop.ringReceiveBuffersOut == 0
+        }.value
+        #expect(back, "the reader released off the loop kept the ring's buffer")
+    }
+}
+
+/// Holds a reader for a test, so that it is released where the test says.
+private final class ReaderHolder: @unchecked Sendable {
+    var reader: StreamReader?
 }
