@@ -16,6 +16,16 @@ struct FIFOBuffer<Element> {
     @inlinable
     mutating func push(_ element: Element) { items.append(element) }
 
+    /// Changes the oldest element in place (there must be one).
+    @inlinable
+    mutating func updateFirst(_ body: (inout Element) -> Void) {
+        precondition(head < items.count, "updateFirst on an empty FIFOBuffer")
+        body(&items[head])
+    }
+
+    @inlinable
+    mutating func reserveCapacity(_ count: Int) { items.reserveCapacity(count) }
+
     @inlinable
     mutating func popFirst() -> Element? {
         guard head < items.count else { return nil }

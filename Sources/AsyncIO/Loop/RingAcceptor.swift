@@ -12,9 +12,8 @@ import AsyncIOSystem
 /// ### Thread safety
 /// Loop-confined, like its registration.
 final class RingAcceptor {
-    /// Accepted descriptors not yet taken, oldest first from `head`.
-    private var accepted: [Int32] = []
-    private var head = 0
+    /// Accepted descriptors not yet taken, oldest first.
+    private var accepted = FIFOBuffer<Int32>()
     /// Whether an accept is in the ring.
     var isArmed = true
     private var isPausing = false
@@ -34,7 +33,7 @@ final class RingAcceptor {
     func deliver(_ completion: IOURing.Completion) -> Bool {
         if completion.result >= 0 {
             FileOps.noteOpened(completion.result)
-            accepted.append(completion.result)
+            accepted.push(completion.result)
         } else if !completion.isCancelled {
             let error = Errno(rawValue: -completion.result)
             // A connection that failed between the handshake and the accept is not the listener's error.
@@ -45,7 +44,7 @@ final class RingAcceptor {
             isPausing = false
             return false
         }
-        if accepted.count - head >= Self.pauseThreshold && !isPausing {
+        if accepted.count >= Self.pauseThreshold && !isPausing {
             isPausing = true
             return true
         }
@@ -57,15 +56,7 @@ final class RingAcceptor {
         // The test seam: a scripted accept4 error is this accept's (the connection stays queued, as the
         // kernel leaves it in the backlog when it has no descriptor for it).
         if let fault = SystemCallFaults.scripted("accept4") { throw fault }
-        if head < accepted.count {
-            let fd = accepted[head]
-            head += 1
-            if head == accepted.count {
-                accepted.removeAll(keepingCapacity: true)
-                head = 0
-            }
-            return fd
-        }
+        if let fd = accepted.popFirst() { return fd }
         if let failure {
             self.failure = nil
             throw failure
@@ -74,19 +65,14 @@ final class RingAcceptor {
     }
 
     /// Connections accepted and not yet taken.
-    var heldCount: Int { accepted.count - head }
+    var heldCount: Int { accepted.count }
 
     /// Whether a take would find a connection or an error.
-    var hasSomething: Bool { head < accepted.count || failure != nil }
+    var hasSomething: Bool { !accepted.isEmpty || failure != nil }
 
     /// Closes the connections nobody took (the listener is closing).
     func closeAll() {
-        while head < accepted.count {
-            try? FileDescriptorOps.close(accepted[head])
-            head += 1
-        }
-        accepted.removeAll()
-        head = 0
+        while let fd = accepted.popFirst() { try? FileDescriptorOps.close(fd) }
     }
 }
 

@@ -15,9 +15,8 @@ import AsyncIOSystem
 /// Loop-confined, like its registration.
 final class RingReceiver {
     let ring: IOURing
-    /// Buffers received and not yet read, oldest first, from `head` on.
-    private var chunks: [Chunk] = []
-    private var head = 0
+    /// Buffers received and not yet read, oldest first.
+    private var chunks = FIFOBuffer<Chunk>()
     /// Whether a receive is in the ring (started and its last completion not yet seen).
     var isArmed = true
     /// Whether its cancellation (at ``pauseThreshold``) is queued.
@@ -40,13 +39,13 @@ final class RingReceiver {
     }
 
     /// Buffers held for the reader.
-    var heldBuffers: Int { chunks.count - head }
+    var heldBuffers: Int { chunks.count }
 
     /// Takes a completion; returns whether the receive should be paused (too many buffers held).
     func deliver(_ completion: IOURing.Completion) -> Bool {
         if let buffer = completion.buffer {
             if end == nil && completion.result > 0 {
-                chunks.append(Chunk(buffer: buffer, offset: 0, count: completion.result))
+                chunks.push(Chunk(buffer: buffer, offset: 0, count: completion.result))
             } else {
                 ring.giveBack(buffer)  // cannot happen (a buffer comes with bytes); kept, not leaked
             }
@@ -69,8 +68,7 @@ final class RingReceiver {
     /// `.done(0)` at end of stream or the error that ended it; `.wouldBlock` when nothing waits.
     func take(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> IOResult<Int> {
         var copied = 0
-        while head < chunks.count && copied < buffer.count {
-            let chunk = chunks[head]
+        while let chunk = chunks.first, copied < buffer.count {
             let count = min(Int(chunk.count - chunk.offset), buffer.count - copied)
             // SAFETY: the chunk's bytes are in a pool buffer the ring does not fill again until it is
             // given back below; `buffer` has room for `count` more bytes after `copied`.
@@ -79,14 +77,10 @@ final class RingReceiver {
             copied += count
             if Int(chunk.offset) + count == Int(chunk.count) {
                 ring.giveBack(chunk.buffer)
-                head += 1
+                _ = chunks.popFirst()
             } else {
-                chunks[head].offset += Int32(count)
+                chunks.updateFirst { $0.offset += Int32(count) }
             }
-        }
-        if head == chunks.count && head > 0 {
-            chunks.removeAll(keepingCapacity: true)
-            head = 0
         }
         if copied > 0 { return .done(copied) }
         guard let end else { return .wouldBlock }
@@ -98,13 +92,7 @@ final class RingReceiver {
     /// buffer back, ``LentReceiveBuffer/giveBack()``), `.end` at end of stream, or the error that ended
     /// it; `.wouldBlock` when nothing waits.
     func lend() throws(Errno) -> Lending {
-        if head < chunks.count {
-            let chunk = chunks[head]
-            head += 1
-            if head == chunks.count {
-                chunks.removeAll(keepingCapacity: true)
-                head = 0
-            }
+        if let chunk = chunks.popFirst() {
             // SAFETY: the chunk's bytes lie in a buffer that is out of the pool: the kernel does not
             // fill it again until the borrower gives it back.
             let bytes = UnsafeRawBufferPointer(start: ring.receiveBuffer(chunk.buffer) + Int(chunk.offset),
@@ -124,16 +112,11 @@ final class RingReceiver {
     }
 
     /// Whether a read would find something (bytes, the end, or an error) without waiting.
-    var hasSomething: Bool { head < chunks.count || end != nil }
+    var hasSomething: Bool { !chunks.isEmpty || end != nil }
 
     /// Gives every held buffer back (the socket is closing).
     func releaseAll() {
-        while head < chunks.count {
-            ring.giveBack(chunks[head].buffer)
-            head += 1
-        }
-        chunks.removeAll()
-        head = 0
+        while let chunk = chunks.popFirst() { ring.giveBack(chunk.buffer) }
     }
 }
 

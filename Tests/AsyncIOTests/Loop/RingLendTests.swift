@@ -11,14 +11,7 @@ struct RingLendTests {
     /// The bytes are parsed where the ring put them: the reader allocates nothing, the pool is one
     /// buffer short while they are unread, and consuming them all gives it back.
     @Test func aReaderParsesInTheRingsBufferWithoutACopy() async throws {
-        let group = try EventLoopGroup(loops: 1, name: "ring-lend", backend: .ioURing)
-        defer { group.shutdown() }
-        let loop = group.loops[0]
-        try await loop.spawn {
-            let (server, client) = try await RingTesting.connectedPair(on: loop)
-            defer { server.close(); client.close() }
-            try RingTesting.startReceivingOnRing(server)
-            let reader = StreamReader(socket: server)
+        try await Self.withReaderOnTheRing(name: "ring-lend") { loop, client, reader in
             let request = Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
             for round in 0..<3 {
                 try await loop.sendAll(client, request)
@@ -38,21 +31,13 @@ struct RingLendTests {
                 #expect(reader.storageCapacity == 0)
                 #expect(reader.bufferedCount == 0)
             }
-        }.value
+        }
     }
 
     /// What a parser leaves unread comes first, before what arrives next, whichever read takes it;
     /// the ring's buffer is given back as the rest is copied out.
     @Test func bytesLeftInALentBufferComeBeforeLaterOnes() async throws {
-        let group = try EventLoopGroup(loops: 1, name: "ring-lend-rest", backend: .ioURing)
-        defer { group.shutdown() }
-        let loop = group.loops[0]
-        try await loop.spawn {
-            let (server, client) = try await RingTesting.connectedPair(on: loop)
-            defer { server.close(); client.close() }
-            try RingTesting.startReceivingOnRing(server)
-            let reader = StreamReader(socket: server)
-
+        try await Self.withReaderOnTheRing(name: "ring-lend-rest") { loop, client, reader in
             // receiveMore with a part left: the part is copied out, then the new bytes follow.
             try await loop.sendAll(client, Array("abc".utf8))
             _ = try await reader.receiveMore()
@@ -84,7 +69,7 @@ struct RingLendTests {
             let more = try await reader.receiveMore()
             #expect(!more)
             #expect(loop.ringReceiveBuffersOut == 0)
-        }.value
+        }
     }
 
     /// A reader holding a lent buffer when its socket closes and its loop stops can still read it
@@ -142,6 +127,23 @@ struct RingLendTests {
         }.value
         #expect(back, "the reader released off the loop kept the ring's buffer")
     }
+
+    /// Runs `body` on a loop of its own with a reader over a socket that receives through the ring,
+    /// and the connected peer to send from.
+    private static func withReaderOnTheRing(
+        name: String, _ body: @escaping @Sendable (EventLoop, Socket, StreamReader) async throws -> Void
+    ) async throws {
+        let group = try EventLoopGroup(loops: 1, name: name, backend: .ioURing)
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        try await loop.spawn {
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
+            defer { server.close(); client.close() }
+            try RingTesting.startReceivingOnRing(server)
+            try await body(loop, client, StreamReader(socket: server))
+        }.value
+    }
+
 }
 
 /// Holds a reader for a test, so that it is released where the test says.
