@@ -8,6 +8,9 @@ import Glibc
 public protocol EventPoller: AnyObject {
     /// Starts watching `fd` for `events`; its events carry `data`.
     func add(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno)
+    /// ``add(_:events:data:)`` for a descriptor known to be a socket (a poller that checks what it is
+    /// given can skip that).
+    func addSocket(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno)
     /// Changes what `fd` (added with `data`) is watched for.
     func modify(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno)
     /// Stops watching `fd` (added with `data`).
@@ -18,6 +21,12 @@ public protocol EventPoller: AnyObject {
     func event(at index: Int) -> (events: Epoll.Events, data: UInt64)
     /// Releases the poller's descriptors.
     func close()
+}
+
+extension EventPoller {
+    public func addSocket(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno) {
+        try add(fd, events: events, data: data)
+    }
 }
 
 extension Epoll: EventPoller {
@@ -170,6 +179,11 @@ public final class IOURing: EventPoller {
         guard fstat(fd, &status) == 0 else { throw Errno.current }
         let type = status.st_mode & S_IFMT
         if type == S_IFREG || type == S_IFDIR { throw Errno(rawValue: EPERM) }
+        try addSocket(fd, events: events, data: data)
+    }
+
+    /// As ``add(_:events:data:)``, without the `fstat` that refuses regular files and directories.
+    public func addSocket(_ fd: Int32, events: Epoll.Events, data: UInt64) throws(Errno) {
         guard watchedDescriptors.insert(fd).inserted else { throw Errno(rawValue: EEXIST) }
         let arm = Arm(fd: fd, mask: events.subtracting(.edgeTriggered).rawValue,
                       multishot: events.contains(.edgeTriggered))

@@ -9,21 +9,38 @@ extension LoopSelector {
     /// arrive), a multishot receive goes in with the next wait, and sends go through the ring from now
     /// on. Returns whether it did.
     func startReceiving(_ registration: IORegistration) -> Bool {
-        guard let ring, registration.receiver == nil, Self.hasRoom(ring) else { return false }
+        guard let ring, registration.receiver == nil else { return false }
+        guard Self.hasRoom(ring) else {
+            pollForInput(registration)  // stays on readiness (an accepted socket was not polled for it)
+            return false
+        }
         if registration.isStreamSocket == nil { registration.isStreamSocket = SocketOps.isStream(registration.fd) }
         guard registration.isStreamSocket == true else { return false }
         let token = Self.token(fd: registration.fd, generation: registration.generation)
         do {
-            try epoll.modify(registration.fd, events: [.writable, .readHangUp, .edgeTriggered], data: token)
+            if registration.pollsForInput {
+                try epoll.modify(registration.fd, events: Self.ringEvents, data: token)
+                registration.pollsForInput = false
+            }
             try ring.startReceiving(registration.fd, data: token)
         } catch {
             // Not in the ring: readiness goes on (the poll is asked for input again).
-            try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
+            pollForInput(registration)
             return false
         }
         registration.receiver = RingReceiver(ring: ring)
         if registration.sender == nil { registration.sender = RingSender(ring: ring) }
         return true
+    }
+
+    /// Makes the poll watch `registration`'s descriptor for input again, if it did not. A fresh poll
+    /// reports input that is already there at once.
+    private func pollForInput(_ registration: IORegistration) {
+        guard !registration.pollsForInput else { return }
+        let token = Self.token(fd: registration.fd, generation: registration.generation)
+        if (try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)) != nil {
+            registration.pollsForInput = true
+        }
     }
 
     /// Called when `registration`'s reader found nothing and its receive has ended (paused, or the pool
@@ -38,8 +55,7 @@ extension LoopSelector {
         }
         receiver.releaseAll()
         registration.receiver = nil
-        // The poll is armed afresh, so input that is already there is reported at once.
-        try? epoll.modify(registration.fd, events: Self.ownedEvents, data: token)
+        pollForInput(registration)
     }
 
     /// Whether the pool can take another socket's receive: a quarter of it free, so that a receive

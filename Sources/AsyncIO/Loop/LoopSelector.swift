@@ -75,6 +75,8 @@ final class LoopSelector {
 
     /// What every owned descriptor is watched for.
     static let ownedEvents: Epoll.Events = [.readable, .writable, .readHangUp, .edgeTriggered]
+    /// What a socket whose input comes from the ring is polled for.
+    static let ringEvents: Epoll.Events = [.writable, .readHangUp, .edgeTriggered]
 
     /// The registration of `fd` whose token is `token` (its generation), if it is still registered.
     @inline(__always)
@@ -124,14 +126,25 @@ final class LoopSelector {
         return count
     }
 
-    func add(_ registration: IORegistration) throws(Errno) {
+    /// Registers `registration`'s descriptor. `acceptedStream`: a connection accepted from a stream
+    /// listener: no check of what it is, and on a ring with a receive pool, polled for output and
+    /// hang-up only. Its first read is a `recv`, and the first that finds nothing moves it onto the ring
+    /// (``startReceiving(_:)``), which then needs no change of the poll (a remove and an add in the ring
+    /// per connection saved).
+    func add(_ registration: IORegistration, acceptedStream: Bool = false) throws(Errno) {
         let fd = Int(registration.fd)
         precondition(fd >= 0, "a negative descriptor cannot be registered")
         // Owned generations leave bits 30 and 31 clear: watchers set 31, ring receives 30 (bit 62 of the data).
         nextGeneration = (nextGeneration &+ 1) & 0x3FFF_FFFF
         registration.generation = nextGeneration
-        try epoll.add(registration.fd, events: Self.ownedEvents,
-                      data: Self.token(fd: registration.fd, generation: nextGeneration))
+        let token = Self.token(fd: registration.fd, generation: nextGeneration)
+        if acceptedStream {
+            registration.isStreamSocket = true
+            registration.pollsForInput = ring == nil
+            try epoll.addSocket(registration.fd, events: ring == nil ? Self.ownedEvents : Self.ringEvents, data: token)
+        } else {
+            try epoll.add(registration.fd, events: Self.ownedEvents, data: token)
+        }
         if fd >= slots.count { slots.append(contentsOf: repeatElement(nil, count: max(fd + 1 - slots.count, slots.count))) }
         if slots[fd] == nil { ownedCount += 1 }
         slots[fd] = registration

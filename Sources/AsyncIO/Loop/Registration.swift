@@ -38,6 +38,9 @@ public final class IORegistration: @unchecked Sendable {
     /// Whether the descriptor is a stream socket, once the selector has asked (only those receive
     /// through the ring: a datagram would be cut to a pool buffer's size).
     var isStreamSocket: Bool?
+    /// Whether the poller watches the descriptor for input (not when input comes from the ring, or
+    /// will: an accepted stream socket on a ring with a receive pool starts without it).
+    package internal(set) var pollsForInput = true
 
     private struct Waiter {
         let id: UInt64
@@ -274,10 +277,16 @@ extension EventLoop {
     ///
     /// - Throws: ``EventLoopError`` `.system` if epoll refuses it (for example `EPERM` for a regular file).
     public func register(_ fd: Int32) throws -> IORegistration {
+        try register(fd, acceptedStream: false)
+    }
+
+    /// ``register(_:)``; `acceptedStream`: `fd` is a connection accepted from a stream listener
+    /// (``LoopSelector/add(_:acceptedStream:)``).
+    func register(_ fd: Int32, acceptedStream: Bool) throws -> IORegistration {
         try checkInLoop("EventLoop", "register")
         let registration = IORegistration(fd: fd, loop: self)
         do {
-            try poller.add(registration)
+            try poller.add(registration, acceptedStream: acceptedStream)
         } catch {
             throw EventLoopError(.system, operation: "epoll_ctl(ADD)", underlying: error)
         }

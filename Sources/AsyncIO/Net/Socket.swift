@@ -115,8 +115,21 @@ extension EventLoop {
     /// Registers an open non-blocking socket (or pipe) descriptor and takes ownership of it (closing it
     /// on failure).
     public func adopt(_ fd: Int32, kind: Socket.Kind = .socket) throws -> Socket {
+        try adopt(fd, kind: kind, accepted: false)
+    }
+
+    /// Whether `listener` is a stream socket, whose connections are too (asked once: a listener adopted
+    /// from elsewhere may be `SOCK_SEQPACKET`, whose messages a receive into the ring's pool would cut).
+    private static func isStreamListener(_ listener: Socket) -> Bool {
+        let registration = listener.registration
+        if registration.isStreamSocket == nil { registration.isStreamSocket = SocketOps.isStream(listener.fd) }
+        return registration.isStreamSocket == true
+    }
+
+    /// ``adopt(_:kind:)``; `accepted`: `fd` came from a stream listener's accept.
+    private func adopt(_ fd: Int32, kind: Socket.Kind, accepted: Bool) throws -> Socket {
         do {
-            return Socket(registration: try register(fd), kind: kind)
+            return Socket(registration: try register(fd, acceptedStream: accepted), kind: kind)
         } catch {
             try? FileDescriptorOps.close(fd)
             throw error
@@ -173,7 +186,7 @@ extension EventLoop {
                 }
             }
         }
-        let socket = try adopt(accepted.fd)
+        let socket = try adopt(accepted.fd, kind: .socket, accepted: Self.isStreamListener(listener))
         if case .unix = accepted.peer {} else { try? SocketOps.set(.noDelay, true, on: socket.fd) }
         return socket
     }
@@ -193,7 +206,7 @@ extension EventLoop {
             let fd: Int32?
             do { fd = try acceptor.take() } catch { throw StreamError.from(error, operation: "accept") }
             if let fd {
-                let socket = try adopt(fd)
+                let socket = try adopt(fd, kind: .socket, accepted: Self.isStreamListener(listener))
                 if !acceptor.isUnix { try? SocketOps.set(.noDelay, true, on: socket.fd) }
                 await cooperateOnLoop()
                 return socket

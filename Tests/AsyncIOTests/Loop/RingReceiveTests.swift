@@ -161,4 +161,35 @@ struct RingReceiveTests {
             #expect(loop.ringReceiveBuffersOut == 0)
         }.value
     }
+
+    /// An accepted connection starts polled for output only (its input is to come from the ring). When
+    /// its first read finds nothing while the pool has no room for another receive, the poll watches
+    /// for input again: the bytes that come next reach the reader (it would wait forever otherwise).
+    @Test func anAcceptedSocketThatFindsNoRoomInThePoolIsPolledForInput() async throws {
+        let group = try EventLoopGroup(loops: 1, name: "ring-no-room", backend: .ioURing, ringReceiveBuffers: 16)
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        try await loop.spawn {
+            // One connection takes most of the pool: 64 KiB that nobody reads.
+            let (hog, hogClient) = try await RingTesting.connectedPair(on: loop)
+            defer { hog.close(); hogClient.close() }
+            try RingTesting.startReceivingOnRing(hog)
+            try await loop.sendAll(hogClient, RingTesting.pattern(0, count: 64 * 1024))
+            await RingTesting.turn { loop.ringReceiveBuffersOut > 8 }
+
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
+            defer { server.close(); client.close() }
+            #expect(!server.registration.pollsForInput, "an accepted socket on the ring starts without an input poll")
+            let reader = loop.spawn {
+                try await withTimeout(.seconds(10)) { try await StreamReader(socket: server).read(upTo: 100) }
+            }
+            // The read finds nothing and no room: a few turns (bounded, so that a broken fallback fails
+            // here and at the timeout rather than hang).
+            for _ in 0..<10_000 where !server.registration.pollsForInput { await Task.yield() }
+            #expect(server.registration.pollsForInput)
+            #expect(!server.receivesOnRing)
+            try await loop.sendAll(client, Array("hello".utf8))
+            #expect(try await reader.value == Array("hello".utf8))
+        }.value
+    }
 }
