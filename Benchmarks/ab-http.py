@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A/B of HTTP servers in one interleaved run: server CPU µs per request and req/s, medians of rounds.
 
-    Benchmarks/ab-http.py [--path /plaintext] [--rounds 5] [--duration 4] NAME='COMMAND {port} ...' [...]
+    Benchmarks/ab-http.py [--path /plaintext] [--close] [--rounds 5] [--duration 4] NAME='COMMAND {port} ...' [...]
 
 The HTTP counterpart of ab-echo.py: `wrk -t1 -c64 --latency` on a keep-alive GET, with the server and wrk
 sharing CPU 0 (as ../shared/bench's default `--pin shared`). Each round runs every server once, in turn,
@@ -31,6 +31,8 @@ def measure(command, port, args):
         time.sleep(0.5)
         url = f"http://127.0.0.1:{port}{args.path}"
         wrk = ["taskset", "-c", "0", "wrk", "-t1", "-c64", "--latency"]
+        if args.close:
+            wrk += ["-H", "Connection: close"]  # a connection per request: µs/req is µs per connection
         subprocess.run(wrk + ["-d2", url], check=True, capture_output=True)  # warm-up
         before = cpu_seconds(server.pid)
         out = subprocess.run(wrk + [f"-d{args.duration}", url], check=True, capture_output=True, text=True).stdout
@@ -47,6 +49,7 @@ def measure(command, port, args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", default="/plaintext")
+    parser.add_argument("--close", action="store_true", help="Connection: close on every request (connection churn)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=4)
     parser.add_argument("servers", nargs="+", help="NAME=COMMAND")
