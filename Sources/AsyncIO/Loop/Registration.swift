@@ -202,7 +202,7 @@ public final class IORegistration: @unchecked Sendable {
             try await withCancellableWait(on: loop) {
                 try await park(id: id, write: write)
             } onCancel: {
-                self.loop.execute { self.cancelWaiter(id: id, write: write) }
+                self.cancelWaiterSoon(id: id, write: write)
             }
             return
         }
@@ -212,7 +212,7 @@ public final class IORegistration: @unchecked Sendable {
         try await withTaskCancellationHandler {
             try await park(id: id, write: write)
         } onCancel: {
-            self.loop.execute { self.cancelWaiter(id: id, write: write) }
+            self.cancelWaiterSoon(id: id, write: write)
         }
     }
 
@@ -223,6 +223,11 @@ public final class IORegistration: @unchecked Sendable {
             let waiter = Waiter(id: id, continuation: continuation)
             if write { writeWaiter = waiter } else { readWaiter = waiter }
         }
+    }
+
+    /// A cancellation handler's part (any thread): wakes the waiter `id` on the loop, if it still waits.
+    private func cancelWaiterSoon(id: UInt64, write: Bool) {
+        loop.execute { self.cancelWaiter(id: id, write: write) }
     }
 
     private func cancelWaiter(id: UInt64, write: Bool) {

@@ -91,16 +91,9 @@ extension Socket: ByteStream {
     private func receive(from receiver: RingReceiver, into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         let result: IOResult<Int>
         do { result = try receiver.take(into: buffer) } catch { throw StreamError.from(error, operation: "read") }
-        if !receiver.hasSomething {
-            // Nothing left: wait for the next completion (a stale readiness would make the next wait
-            // return at once for nothing).
-            registration.clearReadable()
-        }
-        if case .wouldBlock = result, !receiver.isArmed {
-            loop.poller.resumeReceiving(registration)
-            // Back on readiness: the socket may hold bytes already (the poll reports them too).
-            if registration.receiver == nil { return try tryReceive(into: buffer) }
-        }
+        let foundNothing = if case .wouldBlock = result { true } else { false }
+        // Back on readiness: the socket may hold bytes already.
+        if !stillOnRing(after: receiver, foundNothing: foundNothing) { return try tryReceive(into: buffer) }
         return result
     }
 
@@ -112,12 +105,19 @@ extension Socket: ByteStream {
         guard let receiver = registration.receiver else { return nil }
         let result: RingReceiver.Lending
         do { result = try receiver.lend() } catch { throw StreamError.from(error, operation: "read") }
+        let foundNothing = if case .wouldBlock = result { true } else { false }
+        return stillOnRing(after: receiver, foundNothing: foundNothing) ? result : nil
+    }
+
+    /// After a read from the ring's buffers: with nothing left, waits are for the next completion (a
+    /// stale readiness would end the next one at once, for nothing); a read that found nothing starts
+    /// the receive again if it has ended (paused, or the pool ran dry). Returns false when the socket
+    /// went back to readiness and `recv` instead (the pool is low), whose bytes the caller reads.
+    private func stillOnRing(after receiver: RingReceiver, foundNothing: Bool) -> Bool {
         if !receiver.hasSomething { registration.clearReadable() }
-        if case .wouldBlock = result, !receiver.isArmed {
-            loop.poller.resumeReceiving(registration)
-            if registration.receiver == nil { return nil }
-        }
-        return result
+        guard foundNothing, !receiver.isArmed else { return true }
+        loop.poller.resumeReceiving(registration)
+        return registration.receiver != nil
     }
 
     /// One non-blocking send (see ``ByteStream/trySend(_:)``).

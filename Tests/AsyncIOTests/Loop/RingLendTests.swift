@@ -122,8 +122,7 @@ struct RingLendTests {
             defer { server.close(); client.close() }
             // The give-back is queued for the loop's next turn: a few turns at most (bounded, so that a
             // reader that never gives it back fails here instead of hanging the run).
-            for _ in 0..<1000 where loop.ringReceiveBuffersOut != 0 { await Task.yield() }
-            return loop.ringReceiveBuffersOut == 0
+            return await RingTesting.turn(atMost: 1000) { loop.ringReceiveBuffersOut == 0 }
         }.value
         #expect(back, "the reader released off the loop kept the ring's buffer")
     }

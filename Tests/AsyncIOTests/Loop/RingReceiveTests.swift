@@ -185,8 +185,8 @@ struct RingReceiveTests {
             }
             // The read finds nothing and no room: a few turns (bounded, so that a broken fallback fails
             // here and at the timeout rather than hang).
-            for _ in 0..<10_000 where !server.registration.pollsForInput { await Task.yield() }
-            #expect(server.registration.pollsForInput)
+            let polled = await RingTesting.turn(atMost: 10_000) { server.registration.pollsForInput }
+            #expect(polled)
             #expect(!server.receivesOnRing)
             try await loop.sendAll(client, Array("hello".utf8))
             #expect(try await reader.value == Array("hello".utf8))

@@ -35,4 +35,11 @@ enum RingTesting {
     static func turn(until condition: () -> Bool) async {
         while !condition() { await Task.yield() }
     }
+
+    /// As ``turn(until:)``, for at most `turns` turns (so that what never happens fails the test
+    /// instead of hanging it); returns whether `condition` held.
+    static func turn(atMost turns: Int, until condition: () -> Bool) async -> Bool {
+        for _ in 0..<turns where !condition() { await Task.yield() }
+        return condition()
+    }
 }
