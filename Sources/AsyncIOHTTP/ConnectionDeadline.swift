@@ -18,9 +18,11 @@ final class ConnectionDeadline: @unchecked Sendable {
         self.expire = expire
     }
 
-    /// Sets the deadline `timeout` from now.
+    /// Sets the deadline `timeout` from now: from the loop's last poll (``EventLoop/coarseNow``), which
+    /// is earlier by at most the turn's work so far; it moves on every request, and reading the clock
+    /// each time cost 0.7 % of `/plaintext`'s CPU.
     func set(after timeout: Duration) {
-        set(at: loop.now.nanoseconds.addingSaturated(timeout.nanoseconds))
+        set(at: loop.coarseNow.nanoseconds.addingSaturated(timeout.nanoseconds))
     }
 
     /// Sets the deadline, in loop-clock nanoseconds.

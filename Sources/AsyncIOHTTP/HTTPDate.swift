@@ -77,3 +77,34 @@ extension Int64 {
         return (q, r)
     }
 }
+
+/// A server's `Date` field line, formatted once per second and read without a clock: the line is kept
+/// until a monotonic time the caller already has (the loop's last poll) reaches the wall clock's next
+/// second, so the wall clock is read only to format a new line. The line changes at most a loop turn
+/// after the second does, and a step of the wall clock shows within a second.
+struct HTTPDateLineCache {
+    /// The line, `Date: …\r\n`.
+    private(set) var line: [UInt8] = []
+    /// When the line goes stale, in `CLOCK_MONOTONIC` nanoseconds.
+    private var validUntil: Int64 = .min
+
+    /// The line at monotonic time `monotonic`; `wallNow` (seconds since the epoch and nanoseconds into
+    /// the second, with the monotonic time it was read at) is called only when the line is stale.
+    mutating func line(
+        at monotonic: Int64,
+        wallNow: () -> (seconds: Int64, nanoseconds: Int64, monotonic: Int64)
+    ) -> [UInt8] {
+        if monotonic >= validUntil {
+            let wall = wallNow()
+            validUntil = wall.monotonic + 1_000_000_000 - wall.nanoseconds
+            line = Array("Date: \(HTTPDate.string(secondsSinceEpoch: wall.seconds))\r\n".utf8)
+        }
+        return line
+    }
+
+    /// The clocks now, for ``line(at:wallNow:)``.
+    static func clocks() -> (seconds: Int64, nanoseconds: Int64, monotonic: Int64) {
+        let wall = WallClock.now()
+        return (wall.seconds, wall.nanoseconds, MonotonicClock.nanoseconds())
+    }
+}

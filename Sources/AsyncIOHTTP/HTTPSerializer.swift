@@ -7,15 +7,18 @@ import HTTPTypes
 public enum HTTPSerializer {
     /// Appends the status line and fields of `response`, and the blank line that ends the head.
     public static func writeResponseHead(_ response: HTTPResponse, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
-        writeResponseLine(response, version: version, into: &buffer)
+        writeResponseLine(response.status, version: version, into: &buffer)
         appendFields(response.headerFields, into: &buffer)
         buffer.append(contentsOf: [CR, LF])
     }
 
     /// Appends the status line alone.
-    static func writeResponseLine(_ response: HTTPResponse, version: HTTPVersion, into buffer: inout [UInt8]) {
-        let code = response.status.code
-        if version == .http1_1 && code == 200 && response.status.reasonPhrase == "OK" {
+    ///
+    /// Takes the status, not the response: `HTTPResponse.status` parses its pseudo field on every
+    /// read, so a caller that has it already passes it.
+    static func writeResponseLine(_ status: HTTPResponse.Status, version: HTTPVersion, into buffer: inout [UInt8]) {
+        let code = status.code
+        if version == .http1_1 && code == 200 && status.reasonPhrase == "OK" {
             buffer.append(contentsOf: "HTTP/1.1 200 OK\r\n".utf8)
         } else {
             appendVersion(version, into: &buffer)
@@ -24,7 +27,7 @@ public enum HTTPSerializer {
             buffer.append(UInt8(0x30 + code / 10 % 10))
             buffer.append(UInt8(0x30 + code % 10))
             buffer.append(SP)
-            let reason = response.status.reasonPhrase
+            let reason = status.reasonPhrase
             buffer.append(contentsOf: (reason.isEmpty ? standardReasonPhrase(code) : reason).utf8)
             buffer.append(contentsOf: [CR, LF])
         }

@@ -108,7 +108,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     private var slotWaiter: UnsafeContinuation<Void, Never>?
     /// While the accept loop waits for a shared permit: its scope, which shutdown cancels.
     private var sharedLimitScope: CancelScope?
-    private var cachedDate: (second: Int64, line: [UInt8]) = (-1, [])
+    /// The `Date` line (loop-confined; its mutation calls nothing that reaches it: unchecked).
+    @exclusivity(unchecked) private var cachedDate = HTTPDateLineCache()
 
     private init(listener: Socket, localAddress: SocketAddress, configuration: Configuration) {
         self.listener = listener
@@ -322,12 +323,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
         }
     }
 
-    /// The `Date` field line, formatted once per second.
-    func dateLine() -> [UInt8] {
-        let second = WallClock.secondsSinceEpoch()
-        if second != cachedDate.second {
-            cachedDate = (second, Array("Date: \(HTTPDate.string(secondsSinceEpoch: second))\r\n".utf8))
-        }
-        return cachedDate.line
+    /// The `Date` field line, formatted once per second (``HTTPDateLineCache``).
+    func dateLine(loop: EventLoop) -> [UInt8] {
+        cachedDate.line(at: loop.lastPollMonotonicNanoseconds, wallNow: HTTPDateLineCache.clocks)
     }
 }

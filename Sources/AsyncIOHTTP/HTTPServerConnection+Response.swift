@@ -43,7 +43,8 @@ extension HTTPServerConnection {
         if let connection = response.head.headerFields[.connection], connection.lowercased().contains("close") {
             keepAlive = false
         }
-        let status = response.head.status.code
+        let responseStatus = response.head.status  // parsed from its pseudo field on every read: once
+        let status = responseStatus.code
         let hasBody = HTTPSerializer.responseHasBody(status: status, requestMethod: head.request.method)
         let mayDeclareLength = !(100..<200).contains(status) && status != 204 && status != 304
         var chunked = false
@@ -56,7 +57,7 @@ extension HTTPServerConnection {
         // A fresh buffer per response, not one kept per connection: an idle connection holds none.
         var scratch: [UInt8] = []
         scratch.reserveCapacity(256)
-        HTTPSerializer.writeResponseLine(response.head, version: .http1_1, into: &scratch)
+        HTTPSerializer.writeResponseLine(responseStatus, version: .http1_1, into: &scratch)
         let fields = response.head.headerFields
         HTTPSerializer.appendFields(fields, skippingFraming: true, into: &scratch)
         let headDeclared = head.request.method == .head && length == 0 ? fields[.contentLength] : nil
@@ -69,7 +70,7 @@ extension HTTPServerConnection {
         } else {
             HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &scratch)
         }
-        scratch.append(contentsOf: server.dateLine())
+        scratch.append(contentsOf: server.dateLine(loop: loop))
         if status == 101, let connection = fields[.connection] {
             scratch.append(contentsOf: "Connection: ".utf8)  // "Upgrade", from the protocol switched to
             scratch.append(contentsOf: connection.utf8)

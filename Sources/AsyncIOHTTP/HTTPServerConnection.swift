@@ -159,8 +159,7 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// Starts `timeout` on the connection's deadline, from now.
     private func arm(_ timeout: HTTPServerConnectionState.Timeout) {
-        let duration = timeout == .header ? headerTimeout : idleTimeout
-        deadline.set(at: loop.now.nanoseconds.addingSaturated(duration.nanoseconds))
+        deadline.set(after: timeout == .header ? headerTimeout : idleTimeout)
     }
 
     /// Answers one request; returns whether the connection can carry another.

@@ -36,14 +36,23 @@ public struct HTTPServerRequest: Sendable {
     /// The path without the query (`/get` for `/get?a=1`).
     public var path: Substring {
         let target = head.path ?? ""
-        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<mark] }
+        if let mark = Self.queryMark(in: target) { return target[..<mark] }
         return target[...]
     }
 
     /// The query without the `?`, or nil.
     public var query: Substring? {
-        guard let target = head.path, let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        guard let target = head.path, let mark = Self.queryMark(in: target) else { return nil }
         return target[target.utf8.index(after: mark)...]
+    }
+
+    /// Where the target's `?` is. Searched in the string's bytes at once: the collection algorithm
+    /// on `String.UTF8View` steps an index at a time (0.3 % of `/plaintext`'s CPU, for the router's
+    /// one call).
+    private static func queryMark(in target: String) -> String.Index? {
+        let offset = target.utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: UInt8(ascii: "?")) }
+        guard let offset else { return target.utf8.firstIndex(of: UInt8(ascii: "?")) }  // not contiguous
+        return offset.map { target.utf8.index(target.utf8.startIndex, offsetBy: $0) }
     }
 
     /// The query's `name=value` pairs in order, percent-decoded (`+` is a space).

@@ -47,6 +47,13 @@ public enum WallClock {
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec)
     }
+
+    /// Whole seconds since the Unix epoch, and the nanoseconds into the current second.
+    public static func now() -> (seconds: Int64, nanoseconds: Int64) {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return (Int64(spec.tv_sec), Int64(spec.tv_nsec))
+    }
 }
 
 /// The calling thread's event-loop slot (a C thread-local, read through an opaque call).

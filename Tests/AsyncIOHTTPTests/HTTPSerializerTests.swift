@@ -1,4 +1,4 @@
-import AsyncIOHTTP
+@testable import AsyncIOHTTP
 import HTTPTypes
 import Testing
 
@@ -66,5 +66,33 @@ struct HTTPSerializerTests {
         #expect(HTTPDate.string(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDate.string(secondsSinceEpoch: 951_782_400) == "Tue, 29 Feb 2000 00:00:00 GMT")
         #expect(HTTPDate.string(secondsSinceEpoch: 1_795_305_600) == "Sun, 22 Nov 2026 00:00:00 GMT")
+    }
+
+    @Test func theDateLineIsFormattedOnceASecondOfTheWallClock() {
+        var cache = HTTPDateLineCache()
+        var reads = 0
+        // 08:49:37.9 on the wall clock at 5 s of the monotonic one: the line holds until 5.1 s.
+        var wall: (seconds: Int64, nanoseconds: Int64, monotonic: Int64) = (784_111_777, 900_000_000, 5_000_000_000)
+        func line(at monotonic: Int64) -> String {
+            String(decoding: cache.line(at: monotonic) { reads += 1; return wall }, as: UTF8.self)
+        }
+        #expect(line(at: 5_000_000_000) == "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
+        #expect(line(at: 5_099_999_999) == "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
+        #expect(reads == 1)
+        wall = (784_111_778, 0, 5_100_000_000)
+        #expect(line(at: 5_100_000_000) == "Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n")
+        #expect(reads == 2)
+        // The wall clock steps back 78 s at 5.5 s; the line shows it once its second is over.
+        wall = (784_111_700, 600_000_000, 6_100_000_000)
+        #expect(line(at: 6_000_000_000) == "Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n")
+        #expect(reads == 2)
+        #expect(line(at: 6_100_000_000) == "Date: Sun, 06 Nov 1994 08:48:20 GMT\r\n")
+        #expect(reads == 3)
+        // From its own second's fraction: good until 6.5 s now.
+        #expect(line(at: 6_499_999_999) == "Date: Sun, 06 Nov 1994 08:48:20 GMT\r\n")
+        #expect(reads == 3)
+        wall = (784_111_701, 0, 6_500_000_000)
+        #expect(line(at: 6_500_000_000) == "Date: Sun, 06 Nov 1994 08:48:21 GMT\r\n")
+        #expect(reads == 4)
     }
 }

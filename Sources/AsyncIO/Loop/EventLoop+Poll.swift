@@ -2,6 +2,19 @@ import Synchronization
 import AsyncIOSystem
 
 extension EventLoop {
+    /// The loop's time when it last polled, without reading the clock (libuv's `uv_now`): behind
+    /// ``now`` by the turn's work so far (the loop polls at least every millisecond while busy, so
+    /// that and the running job), exact on virtual time. For deadlines that move on every request and
+    /// need no finer precision, such as a connection's idle and header timeouts.
+    package var coarseNow: LoopClock.Instant {
+        LoopClock.Instant(nanoseconds: usesVirtualTime ? virtualNow.load(ordering: .relaxed) : lastPollNanoseconds)
+    }
+
+    /// `CLOCK_MONOTONIC` when the loop last polled, also on virtual-time loops (for caches of real
+    /// time, such as the HTTP server's `Date` line). An accessor, not the stored property made
+    /// `package`: another module's direct reads of it are checked for exclusivity despite its attribute.
+    package var lastPollMonotonicNanoseconds: Int64 { lastPollNanoseconds }
+
     /// Phase 3 of a turn: polls epoll, blocking until the next timer when nothing is ready (virtual time
     /// jumps instead), and takes in what other threads handed over.
     func poll(mayBlock: Bool) {

@@ -56,8 +56,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var locals: [ObjectIdentifier: AnyObject] = [:]
     /// Turns run since the last epoll poll while work kept the loop busy.
     @exclusivity(unchecked) var turnsWithoutPoll = 0
-    /// When epoll was last polled (`CLOCK_MONOTONIC`, also on virtual-time loops).
-    @exclusivity(unchecked) var lastPollNanoseconds: Int64 = 0
+    /// When epoll was last polled (`CLOCK_MONOTONIC`, also on virtual-time loops); set when a run starts.
+    @exclusivity(unchecked) var lastPollNanoseconds: Int64 = MonotonicClock.nanoseconds()
     /// While work is ready, epoll is still polled at least every this many turns, and whenever a
     /// millisecond has passed since the last poll, so I/O is never starved by tasks that keep each other
     /// runnable, whether their jobs are short or long.
@@ -297,6 +297,7 @@ public final class EventLoop: @unchecked Sendable {
         CurrentLoopSlot.set(Unmanaged.passUnretained(self).toOpaque())
         defer { CurrentLoopSlot.set(previous) }
         inspectionCounters.threadID.store(SystemThread.currentID, ordering: .relaxed)
+        lastPollNanoseconds = MonotonicClock.nanoseconds()  // for `coarseNow` until the first poll
         if phase == .idle {
             LoopDirectory.add(self)
             phase = .running

@@ -225,6 +225,25 @@ struct EventLoopTests {
 
     /// Issue 12, bug 7: `EventLoop.run` inside a loop stopped the process (a precondition failure), and
     /// `runForever()` from one of the loop's own tasks ran the loop inside itself. Both now throw.
+    @Test func coarseNowIsTheLastPollsTimeAndNeverAhead() async throws {
+        try await withTestLoop(virtualTime: false) { loop in
+            let before = loop.now
+            try await loop.sleep(for: .milliseconds(2))  // the loop blocks in its poll for the timer
+            let coarse = loop.coarseNow
+            #expect(coarse >= before.advanced(by: .milliseconds(2)), "the poll that ended the sleep came after it was due")
+            // Within a job it reads no clock: it stays where the last poll left it, behind `now`.
+            let spinStart = loop.now
+            while loop.now < spinStart.advanced(by: .milliseconds(1)) {}
+            #expect(loop.coarseNow == coarse)
+            #expect(loop.coarseNow.duration(to: loop.now) >= .milliseconds(1))
+        }
+        // On virtual time it is the virtual clock.
+        try await withTestLoop { loop in
+            try await loop.sleep(for: .seconds(3600))
+            #expect(loop.coarseNow == loop.now)
+        }
+    }
+
     @Test func runningALoopInsideALoopIsRefusedWithAnError() async throws {
         try await withTestLoop { loop in
             do {
