@@ -5,13 +5,17 @@ import AsyncIO
 /// moving it earlier replaces the timer. When the deadline passes, `expire` runs (it closes the socket,
 /// which wakes whatever waits on it).
 final class ConnectionDeadline: @unchecked Sendable {
+    // Its `var`s are `@exclusivity(unchecked)`: the object is loop-confined and no access to them
+    // spans a call that could reach them again (each is a load, a store, or a mutation that calls
+    // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
+    // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     private let loop: EventLoop
     private let expire: () -> Void
-    private var deadline: Int64?
-    private var timer: TimerHandle?
-    private var timerAt: Int64 = .max
+    @exclusivity(unchecked) private var deadline: Int64?
+    @exclusivity(unchecked) private var timer: TimerHandle?
+    @exclusivity(unchecked) private var timerAt: Int64 = .max
     /// Whether the deadline passed (and `expire` ran).
-    private(set) var hasExpired = false
+    @exclusivity(unchecked) private(set) var hasExpired = false
 
     init(loop: EventLoop, expire: @escaping () -> Void) {
         self.loop = loop

@@ -11,21 +11,25 @@ import Tracing
 /// Timeouts cost no timer per request: the connection keeps one deadline that it moves as its phase
 /// changes, and one loop timer that, when it fires early, re-arms itself for the current deadline.
 final class HTTPServerConnection: @unchecked Sendable {
+    // Its `var`s are `@exclusivity(unchecked)`: the object is loop-confined and no access to them
+    // spans a call that could reach them again (each is a load, a store, or a mutation that calls
+    // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
+    // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     let reader: StreamReader
     let writer: StreamWriter
     unowned let server: HTTPServer
     let loop: EventLoop
-    private var parser: HTTPParser
+    @exclusivity(unchecked) private var parser: HTTPParser
     /// The connection's rules, as a state machine; this class does the I/O it asks for.
-    private var state = HTTPServerConnectionState()
-    private var deadline: ConnectionDeadline!
+    @exclusivity(unchecked) private var state = HTTPServerConnectionState()
+    @exclusivity(unchecked) private var deadline: ConnectionDeadline!
     var timedOut: Bool { deadline.hasExpired }
 
     /// For metrics (only when the server records them): when the current request's head arrived, and
     /// the bytes received and sent for it.
-    private var requestStarted: Int64 = 0
-    private var bytesReceived = 0
-    var bytesSent = 0
+    @exclusivity(unchecked) private var requestStarted: Int64 = 0
+    @exclusivity(unchecked) private var bytesReceived = 0
+    @exclusivity(unchecked) var bytesSent = 0
 
     /// What the connection is doing.
     var phase: HTTPServerConnectionState.Phase { state.phase }
@@ -114,11 +118,11 @@ final class HTTPServerConnection: @unchecked Sendable {
     }
 
     /// Set by a protocol that took the connection over (a WebSocket): how it closes at shutdown.
-    var onShutdown: (() -> Void)?
+    @exclusivity(unchecked) var onShutdown: (() -> Void)?
 
     /// The protocol a `101` switched to, for the server to run after ``run(handler:)`` returns: its
     /// frames then replace the HTTP ones instead of stacking on them (an idle WebSocket costs less).
-    private var pendingUpgrade: (@Sendable (HTTPServerConnection) async -> Void)?
+    @exclusivity(unchecked) private var pendingUpgrade: (@Sendable (HTTPServerConnection) async -> Void)?
 
     /// Takes the protocol the connection switched to, if any.
     func takeUpgrade() -> (@Sendable (HTTPServerConnection) async -> Void)? {

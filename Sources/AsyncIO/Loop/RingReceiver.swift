@@ -14,15 +14,19 @@ import AsyncIOSystem
 /// ### Thread safety
 /// Loop-confined, like its registration.
 final class RingReceiver {
+    // Its `var`s are `@exclusivity(unchecked)`: the object is loop-confined and no access to them
+    // spans a call that could reach them again (each is a load, a store, or a mutation that calls
+    // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
+    // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     let ring: IOURing
     /// Buffers received and not yet read, oldest first.
-    private var chunks = FIFOBuffer<Chunk>()
+    @exclusivity(unchecked) private var chunks = FIFOBuffer<Chunk>()
     /// Whether a receive is in the ring (started and its last completion not yet seen).
-    var isArmed = true
+    @exclusivity(unchecked) var isArmed = true
     /// Whether its cancellation (at ``pauseThreshold``) is queued.
-    private var isPausing = false
+    @exclusivity(unchecked) private var isPausing = false
     /// How the stream ended: 0 at end of stream, `-errno` on an error; nil while it goes on.
-    private var end: Int32?
+    @exclusivity(unchecked) private var end: Int32?
 
     private struct Chunk {
         let buffer: UInt16

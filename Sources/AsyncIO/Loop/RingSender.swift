@@ -18,21 +18,25 @@ import AsyncIOSystem
 /// ### Thread safety
 /// Loop-confined, like its registration.
 final class RingSender {
+    // Its `var`s are `@exclusivity(unchecked)`: the object is loop-confined and no access to them
+    // spans a call that could reach them again (each is a load, a store, or a mutation that calls
+    // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
+    // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     let ring: IOURing
     /// The bytes in the ring (nil when none), and how many of them the kernel has sent.
-    private var inFlight: UnsafeMutableRawBufferPointer?
-    private var sent = 0
+    @exclusivity(unchecked) private var inFlight: UnsafeMutableRawBufferPointer?
+    @exclusivity(unchecked) private var sent = 0
     /// Bytes written while a send is in the ring: the next send. Its storage grows as writes need it
     /// (from 4 KiB), up to ``maximumSend``: a response written as a head and a small body costs a small
     /// allocation, not 64 KiB.
-    private var queued: UnsafeMutableRawBufferPointer?
-    private var queuedCount = 0
+    @exclusivity(unchecked) private var queued: UnsafeMutableRawBufferPointer?
+    @exclusivity(unchecked) private var queuedCount = 0
     /// An error from a completed send, for the next send to throw.
-    private var failure: Errno?
+    @exclusivity(unchecked) private var failure: Errno?
     /// A half-close asked for while a send was in the ring: done when the last completes.
-    var shutdownRequested = false
+    @exclusivity(unchecked) var shutdownRequested = false
     /// The socket was closed while a send was in the ring: its descriptor closes when the last completes.
-    var closeRequested = false
+    @exclusivity(unchecked) var closeRequested = false
 
     /// The most bytes each of the two buffers takes: what a socket's send buffer holds at first.
     static let maximumSend = 64 * 1024

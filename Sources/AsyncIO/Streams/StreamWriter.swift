@@ -12,6 +12,10 @@ import AsyncIOSystem
 /// ### Thread safety
 /// Loop-confined: use it from tasks running on its loop.
 public final class StreamWriter: @unchecked Sendable {
+    // Its `var`s are `@exclusivity(unchecked)`: the object is loop-confined and no access to them
+    // spans a call that could reach them again (each is a load, a store, or a mutation that calls
+    // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
+    // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     /// The stream written to. The writer owns closing it.
     public let stream: any ByteStream
     /// Above this many buffered bytes, ``write(_:)-([UInt8])`` suspends.
@@ -19,15 +23,15 @@ public final class StreamWriter: @unchecked Sendable {
     /// ``write(_:)-([UInt8])`` and ``drain()`` resume when the buffer is at or below this.
     public let lowWatermark: Int
 
-    private var pending = ByteBuffer()
-    private var waiters: [Waiter] = []
-    private var nextWaiterID: UInt64 = 0
-    private var failure: (any Error)?
-    private var isFlushArmed = false
+    @exclusivity(unchecked) private var pending = ByteBuffer()
+    @exclusivity(unchecked) private var waiters: [Waiter] = []
+    @exclusivity(unchecked) private var nextWaiterID: UInt64 = 0
+    @exclusivity(unchecked) private var failure: (any Error)?
+    @exclusivity(unchecked) private var isFlushArmed = false
     /// Fires while bytes are buffered, to check that they still move (``stallTimeout``).
-    private var stallTimer: TimerHandle?
+    @exclusivity(unchecked) private var stallTimer: TimerHandle?
     /// When buffered bytes last went out (loop clock, nanoseconds).
-    private var lastProgress: Int64 = 0
+    @exclusivity(unchecked) private var lastProgress: Int64 = 0
 
     /// How long buffered bytes may go without any of them being taken by the stream before the writer
     /// gives up: it fails with ``StreamError/Code-swift.struct/timedOut`` (waiting writers too) and aborts
@@ -37,10 +41,10 @@ public final class StreamWriter: @unchecked Sendable {
     public var stallTimeout: Duration?
     /// A ``sendFile(_:offset:count:)`` is writing to the descriptor directly: other writes would
     /// interleave with it, so they throw `.busy` meanwhile.
-    var isSendingFile = false
-    private var isEOFRequested = false
-    private var isEOFSent = false
-    private var isClosing = false
+    @exclusivity(unchecked) var isSendingFile = false
+    @exclusivity(unchecked) private var isEOFRequested = false
+    @exclusivity(unchecked) private var isEOFSent = false
+    @exclusivity(unchecked) private var isClosing = false
 
     private struct Waiter {
         let id: UInt64
