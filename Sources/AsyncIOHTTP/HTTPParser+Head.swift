@@ -64,10 +64,13 @@ extension HTTPParser {
         }
         var request: HTTPRequest
         if var reused = lastRequest.take() {
-            reused.method = message.method
-            reused.scheme = scheme
-            reused.authority = authority
-            reused.path = path
+            // HTTPTypes validates what its setters are given (again: the parser has): a value equal to
+            // the last request's (the host and method on a keep-alive connection, often the path) is
+            // kept as it is, for a comparison of strings.
+            if reused.method != message.method { reused.method = message.method }
+            if reused.scheme != scheme { reused.scheme = scheme }
+            if reused.authority != authority { reused.authority = authority }
+            if reused.path != path { reused.path = path }
             request = reused
         } else {
             request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)

@@ -174,7 +174,10 @@ struct HTTPParserRequestTests {
         // The parser reuses request storage; a head someone still holds must keep its own values.
         var parser = HTTPParser(.request)
         var heads: [HTTPRequestHead] = []
-        let bytes = Array("GET /first HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\nPOST /second HTTP/1.1\r\nHost: b\r\n\r\n".utf8)
+        // It also keeps the values equal to the last request's: each changed one must still change.
+        let bytes = Array(("GET /first HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\nPOST /second HTTP/1.1\r\nHost: b\r\n\r\n"
+            + "POST http://b/second HTTP/1.1\r\nHost: b\r\n\r\nPOST /second HTTP/1.1\r\nHost: b\r\n\r\n"
+            + "POST /second HTTP/1.1\r\nHost: b\r\n\r\nCONNECT b:443 HTTP/1.1\r\nHost: b:443\r\n\r\n").utf8)
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -184,8 +187,10 @@ struct HTTPParserRequestTests {
                 if event == nil { break }
             }
         }
-        #expect(heads.map { "\($0.request.method) \($0.request.path!) \($0.request.authority!) \($0.request.headerFields.count)" }
-            == ["GET /first a 1", "POST /second b 0"])
+        #expect(heads.map {
+            "\($0.request.method) \($0.request.scheme ?? "-") \($0.request.path ?? "-") \($0.request.authority!) \($0.request.headerFields.count)"
+        } == ["GET - /first a 1", "POST - /second b 0", "POST http /second b 0", "POST - /second b 0", "POST - /second b 0",
+              "CONNECT - - b:443 0"])
     }
 
     @Test func endOfStreamInsideAMessageIsIncomplete() {
