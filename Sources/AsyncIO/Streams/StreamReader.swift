@@ -121,7 +121,13 @@ public final class StreamReader: @unchecked Sendable {
             try await fill(minimum: 1)
             return buffer.read(into: destination)
         }
-        let count = try await stream.receiveOnLoop(into: destination)
+        // A socket's is called on the socket itself: through `any ByteStream`, the wait inside is a call
+        // of unknown isolation, which costs an executor hop on its return.
+        let count = if let socket {
+            try await socket.receiveOnLoop(into: destination)
+        } else {
+            try await stream.receiveOnLoop(into: destination)
+        }
         if count == 0 { eof = true }
         return count
     }
@@ -323,7 +329,7 @@ public final class StreamReader: @unchecked Sendable {
                 case .end: eof = true
                 case .wouldBlock:
                     buffer.shrink(to: 0)
-                    try await stream.waitUntilReceivable()
+                    try await socket.waitUntilReceivable()  // on the socket itself, as in read(into:)
                     continue
                 }
                 await stream.loop.cooperateOnLoop()
@@ -352,7 +358,7 @@ public final class StreamReader: @unchecked Sendable {
                 // About to park: an empty buffer gives its memory back (an idle keep-alive connection
                 // costs no buffer), and the next receive goes through the scratch space.
                 if buffer.isEmpty { buffer.shrink(to: 0) }
-                try await stream.waitUntilReceivable()
+                if let socket { try await socket.waitUntilReceivable() } else { try await stream.waitUntilReceivable() }
             }
         }
     }
