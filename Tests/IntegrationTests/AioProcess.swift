@@ -1,14 +1,16 @@
 import AsyncIO
+import AsyncIOSystem
 import AsyncIOTesting
 import Foundation
 
 /// A running `aio` process started by a test, with its stdout readiness line parsed.
 final class AioProcess: @unchecked Sendable {
     let process = Process()
-    private let stdout = Pipe()
-    private let stderr = Pipe()
+    private let stdout = ClosingPipe()
+    private let stderr = ClosingPipe()
     /// The process's stdin: a pipe the test may write to (and that stays open until ``closeStdin()``).
-    private let stdin = Pipe()
+    private let stdin = ClosingPipe()
+    private var usesStdin = false
     private(set) var port: UInt16 = 0
     private let exited = DispatchSemaphore(value: 0)
     /// Everything the process wrote to stderr, drained as it comes: a server that logs more than a
@@ -31,9 +33,10 @@ final class AioProcess: @unchecked Sendable {
             process.executableURL = Self.executable
             process.arguments = arguments
         }
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
+        process.standardInput = stdin.fileHandleForReading
+        usesStdin = true
+        process.standardOutput = stdout.fileHandleForWriting
+        process.standardError = stderr.fileHandleForWriting
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
     }
@@ -42,8 +45,8 @@ final class AioProcess: @unchecked Sendable {
     init(tool: String, _ arguments: [String]) {
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
-        process.standardOutput = stdout
-        process.standardError = stderr
+        process.standardOutput = stdout.fileHandleForWriting
+        process.standardError = stderr.fileHandleForWriting
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
     }
@@ -51,6 +54,13 @@ final class AioProcess: @unchecked Sendable {
     /// An example program (Examples/NAME), built next to the test bundle like `aio`.
     convenience init(example name: String, _ arguments: [String] = []) {
         self.init(tool: Self.executable.deletingLastPathComponent().appendingPathComponent(name).path, arguments)
+    }
+
+    /// The descriptors of this process's pipes still open in the test process (the parent's ends, and
+    /// the child's before launch).
+    var pipeDescriptorsForTesting: [Int32] {
+        [stdin, stdout, stderr].flatMap { [$0.fileHandleForReading.fileDescriptor, $0.fileHandleForWriting.fileDescriptor] }
+            .filter { $0 >= 0 }
     }
 
     /// Writes `text` to the process's stdin.
@@ -65,6 +75,10 @@ final class AioProcess: @unchecked Sendable {
     /// Runs the process and starts draining its stderr.
     private func launch() throws {
         try process.run()
+        // The child has its ends now; ours would keep its output from ever ending (and its input).
+        try? stdout.fileHandleForWriting.close()
+        try? stderr.fileHandleForWriting.close()
+        if usesStdin { try? stdin.fileHandleForReading.close() }
         stderrLog.drain(stderr.fileHandleForReading)
     }
 
@@ -166,6 +180,30 @@ final class AioProcess: @unchecked Sendable {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+        }
+    }
+}
+
+/// A pipe whose ends are close-on-exec (`pipe2` with `O_CLOEXEC`; the child's end is made its stdin,
+/// stdout or stderr by `dup2`, which clears the flag on the copy). Foundation's `Pipe` makes inheritable
+/// ends, and tests run in parallel: a server another test started meanwhile inherited the write end of
+/// a short-lived process's stdout and held it open, so the reader waiting for that output's end never
+/// saw it, and four such readers filled `runBlocking`'s threads and hung the whole run (CI, the epoll
+/// pass). The parent closes the child's end once the child has it (``AioProcess/launch()``).
+private final class ClosingPipe: Sendable {
+    let fileHandleForReading: FileHandle
+    let fileHandleForWriting: FileHandle
+
+    init() {
+        do {
+            // Close-on-exec from the start (`pipe2`); blocking, for FileHandle's reads and writes.
+            let (read, write) = try FileDescriptorOps.makePipe()
+            try FileDescriptorOps.setBlocking(read)
+            try FileDescriptorOps.setBlocking(write)
+            fileHandleForReading = FileHandle(fileDescriptor: read, closeOnDealloc: true)
+            fileHandleForWriting = FileHandle(fileDescriptor: write, closeOnDealloc: true)
+        } catch {
+            preconditionFailure("cannot make a pipe for a test's process: \(error)")
         }
     }
 }
