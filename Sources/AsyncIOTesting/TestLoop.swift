@@ -179,9 +179,10 @@ private final class ThreadHandoff: @unchecked Sendable {
 /// for races, the ordinary run for volume.
 public let isThreadSanitized = SystemInfo.isThreadSanitized
 
-/// Runs blocking work (a thread join, a blocking pipe read, a process wait) on a thread of its own and
-/// awaits it from any task, without blocking Swift's cooperative pool, which tests running in parallel
-/// need.
+/// Runs blocking work (a thread join, a blocking pipe read, a process wait) on a thread kept for such
+/// work and awaits it from any task, without blocking Swift's cooperative pool, which tests running in
+/// parallel need. There are 16 such threads: work that blocks for long holds one, and the 17th call
+/// made meanwhile waits for a thread to come free.
 ///
 /// The wait goes through a loop: the worker hands its result back through the loop's inbox, so the
 /// hand-off is visible to the thread sanitizer even when the caller is not on a loop.
@@ -195,7 +196,10 @@ public func runBlocking<Result: Sendable>(_ work: @escaping @Sendable () throws 
 
 private enum BlockingWork {
     static let pool: ThreadPool = {
-        do { return try ThreadPool(threads: 4, name: "test-blocking") } catch {
+        // Not 4: four calls blocked on output that never ended (a pipe another process held open) once
+        // held all four, and every other test that needed one waited behind them until its time limit.
+        // Blocked threads cost no CPU; each holds one test's wait, not everyone's.
+        do { return try ThreadPool(threads: 16, name: "test-blocking") } catch {
             preconditionFailure("cannot start the test's blocking threads: \(error)")
         }
     }()
