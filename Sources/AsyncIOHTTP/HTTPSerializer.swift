@@ -9,17 +9,17 @@ public enum HTTPSerializer {
     public static func writeResponseHead(_ response: HTTPResponse, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
         writeResponseLine(response.status, version: version, into: &buffer)
         appendFields(response.headerFields, into: &buffer)
-        buffer.append(contentsOf: [CR, LF])
+        buffer.appendCRLF()
     }
 
     /// Appends the status line alone.
     ///
     /// Takes the status, not the response: `HTTPResponse.status` parses its pseudo field on every
     /// read, so a caller that has it already passes it.
-    static func writeResponseLine(_ status: HTTPResponse.Status, version: HTTPVersion, into buffer: inout [UInt8]) {
+    static func writeResponseLine(_ status: HTTPResponse.Status, version: HTTPVersion, into buffer: inout some HTTPByteSink) {
         let code = status.code
         if version == .http1_1 && code == 200 && status.reasonPhrase == "OK" {
-            buffer.append(contentsOf: "HTTP/1.1 200 OK\r\n".utf8)
+            buffer.append("HTTP/1.1 200 OK\r\n")
         } else {
             appendVersion(version, into: &buffer)
             buffer.append(SP)
@@ -28,9 +28,15 @@ public enum HTTPSerializer {
             buffer.append(UInt8(0x30 + code % 10))
             buffer.append(SP)
             let reason = status.reasonPhrase
-            buffer.append(contentsOf: (reason.isEmpty ? standardReasonPhrase(code) : reason).utf8)
-            buffer.append(contentsOf: [CR, LF])
+            buffer.append(utf8: reason.isEmpty ? standardReasonPhrase(code) : reason)
+            buffer.appendCRLF()
         }
+    }
+
+    /// The most bytes ``writeResponseLine(_:version:into:)`` writes for `status`.
+    static func responseLineCapacity(_ status: HTTPResponse.Status) -> Int {
+        // "HTTP/1.1 200 " and CR LF, and the reason or the longest standard one (31 bytes).
+        15 + max(status.reasonPhrase.utf8.count, 32)
     }
 
     /// Appends the request line, `Host` (from the request's authority) and fields of `request`, and
@@ -38,25 +44,26 @@ public enum HTTPSerializer {
     public static func writeRequestHead(_ request: HTTPRequest, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
         writeRequestLine(request, version: version, into: &buffer)
         appendFields(request.headerFields, into: &buffer)
-        buffer.append(contentsOf: [CR, LF])
+        buffer.appendCRLF()
     }
 
     /// Appends the request line and `Host`.
-    static func writeRequestLine(_ request: HTTPRequest, version: HTTPVersion = .http1_1, into buffer: inout [UInt8]) {
-        buffer.append(contentsOf: request.method.rawValue.utf8)
+    static func writeRequestLine(_ request: HTTPRequest, version: HTTPVersion = .http1_1, into buffer: inout some HTTPByteSink) {
+        let method = request.method
+        buffer.append(utf8: method.rawValue)
         buffer.append(SP)
-        if request.method == .connect, let authority = request.authority {
-            buffer.append(contentsOf: authority.utf8)
+        if method == .connect, let authority = request.authority {
+            buffer.append(utf8: authority)
         } else {
-            buffer.append(contentsOf: (request.path ?? "/").utf8)
+            buffer.append(utf8: request.path ?? "/")
         }
         buffer.append(SP)
         appendVersion(version, into: &buffer)
-        buffer.append(contentsOf: [CR, LF])
+        buffer.appendCRLF()
         if let authority = request.authority {
-            buffer.append(contentsOf: "Host: ".utf8)
-            buffer.append(contentsOf: authority.utf8)
-            buffer.append(contentsOf: [CR, LF])
+            buffer.append("Host: ")
+            buffer.append(utf8: authority)
+            buffer.appendCRLF()
         }
     }
 
@@ -70,32 +77,35 @@ public enum HTTPSerializer {
             buffer.append(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
             shift -= 4
         }
-        buffer.append(contentsOf: [CR, LF])
+        buffer.appendCRLF()
     }
 
     /// Appends the CRLF that ends a chunk's data.
     public static func writeChunkEnd(into buffer: inout [UInt8]) {
-        buffer.append(contentsOf: [CR, LF])
+        buffer.appendCRLF()
     }
 
     /// Appends a message's framing fields, the one place server responses and client requests get
     /// them: `Content-Length: n` when a length is given, `Transfer-Encoding: chunked` when `chunked`
     /// (the body is then written by ``HTTPBodyWriter`` with ``writeChunkHeader(count:into:)`` and
     /// ``writeLastChunk(trailers:into:)``), nothing otherwise.
-    static func appendFraming(contentLength: Int?, chunked: Bool, into buffer: inout [UInt8]) {
+    static func appendFraming(contentLength: Int?, chunked: Bool, into buffer: inout some HTTPByteSink) {
         if let contentLength {
-            buffer.append(contentsOf: "Content-Length: ".utf8)
-            appendDecimal(contentLength, into: &buffer)
-            buffer.append(contentsOf: [CR, LF])
+            buffer.append("Content-Length: ")
+            buffer.appendDecimal(contentLength)
+            buffer.appendCRLF()
         }
-        if chunked { buffer.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+        if chunked { buffer.append("Transfer-Encoding: chunked\r\n") }
     }
+
+    /// The most bytes ``appendFraming(contentLength:chunked:into:)`` writes.
+    static let framingCapacity = 16 + 19 + 2 + 28
 
     /// Appends the last chunk and the trailer section, which end a chunked body.
     public static func writeLastChunk(trailers: HTTPFields = HTTPFields(), into buffer: inout [UInt8]) {
-        buffer.append(contentsOf: [0x30, CR, LF])
+        buffer.append("0\r\n")
         appendFields(trailers, into: &buffer)
-        buffer.append(contentsOf: [CR, LF])
+        buffer.appendCRLF()
     }
 
     /// Whether a response with `status` to a `method` request carries a body on the wire: never for
@@ -159,8 +169,8 @@ public enum HTTPSerializer {
         }
     }
 
-    private static func appendVersion(_ version: HTTPVersion, into buffer: inout [UInt8]) {
-        buffer.append(contentsOf: "HTTP/".utf8)
+    private static func appendVersion(_ version: HTTPVersion, into buffer: inout some HTTPByteSink) {
+        buffer.append("HTTP/")
         buffer.append(UInt8(0x30 + version.major))
         buffer.append(UInt8(ascii: "."))
         buffer.append(UInt8(0x30 + version.minor))
@@ -168,15 +178,24 @@ public enum HTTPSerializer {
 
     /// Appends `fields`, leaving out `Content-Length`, `Transfer-Encoding` and `Connection` if
     /// `skippingFraming` (the sender writes those itself).
-    static func appendFields(_ fields: HTTPFields, skippingFraming: Bool = false, into buffer: inout [UInt8]) {
+    static func appendFields(_ fields: HTTPFields, skippingFraming: Bool = false, into buffer: inout some HTTPByteSink) {
         for field in fields {
             if skippingFraming && (field.name == .contentLength || field.name == .transferEncoding || field.name == .connection) {
                 continue
             }
-            buffer.append(contentsOf: field.name.rawName.utf8)
-            buffer.append(contentsOf: [COLON, SP])
-            field.withUnsafeBytesOfValue { buffer.append(contentsOf: $0) }
-            buffer.append(contentsOf: [CR, LF])
+            buffer.append(utf8: field.name.rawName)
+            buffer.append(": ")
+            field.withUnsafeBytesOfValue { buffer.append(bytes: $0) }
+            buffer.appendCRLF()
         }
+    }
+
+    /// The most bytes ``appendFields(_:skippingFraming:into:)`` writes for `fields`.
+    static func fieldsCapacity(_ fields: HTTPFields) -> Int {
+        var total = 0
+        for field in fields {
+            total += field.name.rawName.utf8.count + field.withUnsafeBytesOfValue { $0.count } + 4
+        }
+        return total
     }
 }

@@ -12,20 +12,21 @@ extension HTTPServerConnection {
     /// not in this frame (the task allocator keeps the slabs of a connection's deepest frame chain
     /// for the connection's whole life).
     func write(_ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool) async throws -> Bool {
-        let (message, chunked, hasBody, keepAlive) = serializeHead(response, to: head, keepAlive: keepAlive)
-        bytesSent &+= message.count
+        let (unsent, count, chunked, hasBody, bodySent, keepAlive) = try sendHead(response, to: head, keepAlive: keepAlive)
+        bytesSent &+= count
+        if let unsent {
+            try await writer.write(unsent)
+        } else {
+            await loop.cooperateOnLoop()  // as the writer's own writes do: a client that never waits yields
+        }
         switch response.body.storage {
         case .bytes(let bytes):
-            if hasBody && bytes.count > 64 * 1024 {
-                try await writer.write(message)
+            if hasBody && !bodySent {
                 try await writer.write(bytes)
                 bytesSent &+= bytes.count
-            } else {
-                try await writer.write(message)  // the body, if any, is in it: one send
             }
             return keepAlive
         case .stream(let declared, let produce):
-            try await writer.write(message)
             if hasBody {
                 return try await writeStreamedBody(produce, chunked: chunked, declaredLength: declared) && keepAlive
             }
@@ -33,19 +34,27 @@ extension HTTPServerConnection {
         }
     }
 
-    /// The head's bytes (with a body of up to 64 KiB in memory after it), whether the body is chunked,
-    /// whether there is one, and whether the connection stays open.
+    /// Writes the head (with a body of up to 64 KiB in memory after it, in one send) if the writer
+    /// takes it without a wait; otherwise returns its bytes for an awaited write. Also returns the
+    /// count of those bytes, whether the body is chunked, whether there is one, whether it went with
+    /// the head, and whether the connection stays open.
+    ///
+    /// Synchronous, so the head is built on the thread's stack: no array, and no temporaries in the
+    /// connection's frames.
     @inline(never)
-    private func serializeHead(
+    private func sendHead(
         _ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool
-    ) -> (message: [UInt8], chunked: Bool, hasBody: Bool, keepAlive: Bool) {
+    ) throws -> (unsent: [UInt8]?, count: Int, chunked: Bool, hasBody: Bool, bodySent: Bool, keepAlive: Bool) {
         var keepAlive = keepAlive
-        if let connection = response.head.headerFields[.connection], connection.lowercased().contains("close") {
+        let fields = response.head.headerFields
+        let connection = fields[.connection]
+        if let connection, connection.lowercased().contains("close") {
             keepAlive = false
         }
         let responseStatus = response.head.status  // parsed from its pseudo field on every read: once
         let status = responseStatus.code
-        let hasBody = HTTPSerializer.responseHasBody(status: status, requestMethod: head.request.method)
+        let method = head.request.method  // also a pseudo field
+        let hasBody = HTTPSerializer.responseHasBody(status: status, requestMethod: method)
         let mayDeclareLength = !(100..<200).contains(status) && status != 204 && status != 304
         var chunked = false
         var length = response.body.length
@@ -53,38 +62,45 @@ extension HTTPServerConnection {
             if head.version == .http1_1 { chunked = true } else { keepAlive = false }
         }
         if !mayDeclareLength { length = nil }
-
-        // A fresh buffer per response, not one kept per connection: an idle connection holds none.
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(256)
-        HTTPSerializer.writeResponseLine(responseStatus, version: .http1_1, into: &scratch)
-        let fields = response.head.headerFields
-        HTTPSerializer.appendFields(fields, skippingFraming: true, into: &scratch)
-        let headDeclared = head.request.method == .head && length == 0 ? fields[.contentLength] : nil
-        if let declared = headDeclared {
-            // A HEAD answer may state the length the GET body would have.
-            scratch.append(contentsOf: "Content-Length: ".utf8)
-            scratch.append(contentsOf: declared.utf8)
-            scratch.append(contentsOf: [CR, LF])
-            HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked && hasBody, into: &scratch)
-        } else {
-            HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &scratch)
-        }
-        scratch.append(contentsOf: server.dateLine(loop: loop))
-        if status == 101, let connection = fields[.connection] {
-            scratch.append(contentsOf: "Connection: ".utf8)  // "Upgrade", from the protocol switched to
-            scratch.append(contentsOf: connection.utf8)
-            scratch.append(contentsOf: [CR, LF])
-        } else if !keepAlive {
-            scratch.append(contentsOf: "Connection: close\r\n".utf8)
-        } else if head.version == .http1_0 {
-            scratch.append(contentsOf: "Connection: keep-alive\r\n".utf8)
-        }
-        scratch.append(contentsOf: [CR, LF])
+        // A HEAD answer may state the length the GET body would have.
+        let headDeclared = method == .head && length == 0 ? fields[.contentLength] : nil
+        let upgrade = status == 101 ? connection : nil  // "Upgrade", from the protocol switched to
+        var inlineBody: [UInt8]?
         if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
-            scratch.append(contentsOf: bytes)  // head and body in one send
+            inlineBody = bytes  // head and body in one send
         }
-        return (scratch, chunked, hasBody, keepAlive)
+        let date = server.dateLine(loop: loop)
+
+        var capacity = HTTPSerializer.responseLineCapacity(responseStatus) + HTTPSerializer.fieldsCapacity(fields)
+        capacity += HTTPSerializer.framingCapacity + (headDeclared.map { $0.utf8.count + 18 } ?? 0)
+        capacity += date.count + 24 + (upgrade.map { $0.utf8.count + 14 } ?? 0) + 2 + (inlineBody?.count ?? 0)
+        return try HTTPHeadBuffer.with(capacity: capacity) { buffer in
+            HTTPSerializer.writeResponseLine(responseStatus, version: .http1_1, into: &buffer)
+            HTTPSerializer.appendFields(fields, skippingFraming: true, into: &buffer)
+            if let headDeclared {
+                buffer.append("Content-Length: ")
+                buffer.append(utf8: headDeclared)
+                buffer.appendCRLF()
+                HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked && hasBody, into: &buffer)
+            } else {
+                HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &buffer)
+            }
+            buffer.append(array: date)
+            if let upgrade {
+                buffer.append("Connection: ")
+                buffer.append(utf8: upgrade)
+                buffer.appendCRLF()
+            } else if !keepAlive {
+                buffer.append("Connection: close\r\n")
+            } else if head.version == .http1_0 {
+                buffer.append("Connection: keep-alive\r\n")
+            }
+            buffer.appendCRLF()
+            if let inlineBody { buffer.append(array: inlineBody) }
+            let sent = try writer.tryWrite(buffer.written)
+            let unsent = sent ? nil : [UInt8](buffer.written)
+            return (unsent, buffer.count, chunked, hasBody, inlineBody != nil, keepAlive)
+        }
     }
 
     /// Runs a streamed body's producer; false when the body was cut short (the connection must close).

@@ -356,24 +356,3 @@ final class HTTPServerConnection: @unchecked Sendable {
         }
     }
 }
-
-/// Appends the decimal digits of a non-negative `value`.
-func appendDecimal(_ value: Int, into buffer: inout [UInt8]) {
-    if value < 10 {
-        buffer.append(UInt8(0x30 + value))
-        return
-    }
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    var rest = value
-    withUnsafeMutableBytes(of: &digits) { raw in
-        while rest > 0 {
-            raw[count] = UInt8(0x30 + rest % 10)
-            rest /= 10
-            count += 1
-        }
-        for index in stride(from: count - 1, through: 0, by: -1) { buffer.append(raw[index]) }
-    }
-}

@@ -21,7 +21,7 @@ extension EventLoop {
     /// ``cooperate()`` for callers that have already checked they run on this loop (every loop-bound
     /// type does at its entry): no second thread-local read on the hot path.
     @inline(__always)
-    nonisolated(nonsending) func cooperateOnLoop() async {
+    package nonisolated(nonsending) func cooperateOnLoop() async {
         ioBudget -= 1
         if ioBudget <= 0 { await Task.yield() }
     }

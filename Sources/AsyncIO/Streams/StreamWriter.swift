@@ -112,6 +112,29 @@ public final class StreamWriter: @unchecked Sendable {
         try await write(count: bytes.count) { body in try body(bytes) }
     }
 
+    /// Writes `bytes` if that needs no wait, all of them or none, and returns whether it did (Tokio's
+    /// `try_write`, all or nothing; asyncio's synchronous `write`, bounded).
+    ///
+    /// What the stream takes now goes at once and the rest is buffered, as
+    /// ``write(_:)-(UnsafeRawBufferPointer)`` does, when the buffer has room for all of `bytes` (it
+    /// stays within ``highWatermark``). Otherwise it writes nothing and returns false: write them with
+    /// ``write(_:)-(UnsafeRawBufferPointer)``, which waits for room. For bytes in memory that does not
+    /// outlive a synchronous scope, such as a stack buffer. It does not yield to other tasks as `write`
+    /// does now and then: a task writing in a loop should also await something that suspends.
+    ///
+    /// - Throws: ``StreamError`` `.closed` after ``close()``/``writeEOF()``, `.broken` if the peer is gone.
+    public func tryWrite(_ bytes: UnsafeRawBufferPointer) throws -> Bool {
+        try checkWritable()
+        guard bytes.count <= highWatermark - pending.count else { return false }
+        if bytes.isEmpty { return true }
+        let sent = pending.isEmpty ? try sendNow(bytes) : 0
+        if sent < bytes.count {
+            pending.append(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
+            armFlush()
+        }
+        return true
+    }
+
     /// Writes `bytes` (see ``write(_:)-(UnsafeRawBufferPointer)``).
     ///
     /// ### Cancellation

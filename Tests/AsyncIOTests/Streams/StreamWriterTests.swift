@@ -53,4 +53,31 @@ struct StreamWriterTests {
             far.close()
         }
     }
+
+    @Test func tryWriteTakesAllOrNothingWithoutWaiting() async throws {
+        try await withTestLoop { loop in
+            let (near, far) = MemoryStream.pair(on: loop, capacity: 1024)
+            let writer = StreamWriter(stream: near, highWatermark: 4096, lowWatermark: 1024)
+            let first = [UInt8](repeating: 1, count: 1024 + 3000)
+            // The peer takes 1 KiB, the writer buffers the other 3,000: room for all of it.
+            #expect(try first.withUnsafeBytes { try writer.tryWrite($0) })
+            #expect(writer.bufferedCount == 3000)
+            // 1,097 more do not fit under 4,096: nothing is written, and a wait-free call says so.
+            let second = [UInt8](repeating: 2, count: 1097)
+            #expect(try !second.withUnsafeBytes { try writer.tryWrite($0) })
+            #expect(writer.bufferedCount == 3000)
+            // 1,096 fit exactly; they queue behind the buffered bytes, not ahead of them.
+            let third = [UInt8](repeating: 3, count: 1096)
+            #expect(try third.withUnsafeBytes { try writer.tryWrite($0) })
+            #expect(writer.bufferedCount == 4096)
+            let flushed = loop.spawn { try await writer.flush() }
+            let reader = StreamReader(stream: far)
+            let received = try await reader.read(exactly: first.count + third.count)
+            #expect(received == first + third)
+            try await flushed.value
+            await writer.close()
+            #expect(throws: StreamError.self) { try third.withUnsafeBytes { try writer.tryWrite($0) } }
+            far.close()
+        }
+    }
 }
