@@ -43,10 +43,16 @@ extension HTTPParser {
             case .host:
                 message.hostCount += 1
                 if message.hostCount > 1 { throw fail(.malformed, "more than one Host field", at: offset) }
+                if let same = Self.reuse(lastHost, ifEqualTo: value), !same.isEmpty {
+                    message.host = same  // validated when it came first
+                    return
+                }
                 guard HTTPHostSyntax.isValid(value) else {
                     throw fail(.malformed, "invalid Host value (not uri-host [\":\" port])", at: offset + valueStart)
                 }
-                message.host = String(decoding: value, as: UTF8.self)
+                let host = String(decoding: value, as: UTF8.self)
+                message.host = host
+                lastHost = host
                 return  // Host travels as the request's authority
             case .contentLength:
                 try parseContentLength(value, at: offset + valueStart)

@@ -93,7 +93,9 @@ extension HTTPParser {
         }
         guard index > targetStart else { throw fail(.malformed, "empty request target", at: offset + index) }
         guard index < line.count else { throw fail(.malformed, "request line has no version", at: offset + index) }
-        let target = String(decoding: UnsafeRawBufferPointer(rebasing: line[targetStart..<index]), as: UTF8.self)
+        let targetBytes = UnsafeRawBufferPointer(rebasing: line[targetStart..<index])
+        let target = Self.reuse(lastTarget, ifEqualTo: targetBytes) ?? String(decoding: targetBytes, as: UTF8.self)
+        lastTarget = target
         index += 1
         message.version = try parseVersion(UnsafeRawBufferPointer(rebasing: line[index...]), at: offset + index)
         message.method = method

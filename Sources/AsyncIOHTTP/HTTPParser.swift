@@ -95,6 +95,17 @@ public struct HTTPParser: Sendable {
     var lastRequest: HTTPRequest?
     /// The same for responses.
     var lastResponse: HTTPResponse?
+    /// The last request's target and `Host` value: a keep-alive client sends the same ones again,
+    /// and equal bytes are neither decoded nor validated twice.
+    var lastTarget = ""
+    var lastHost = ""
+
+    /// `last` if its UTF-8 is `bytes`, else nil.
+    static func reuse(_ last: String, ifEqualTo bytes: UnsafeRawBufferPointer) -> String? {
+        guard last.utf8.count == bytes.count else { return nil }
+        let equal = last.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) }
+        return equal == true ? last : nil
+    }
 
     /// What has been learned from the head so far.
     struct MessageState: Sendable {
