@@ -62,7 +62,21 @@ final class HTTPServerConnection: @unchecked Sendable {
     var remoteAddress: SocketAddress? { writer.stream.peerAddress }
 
     /// Serves requests until the peer closes, an error, a timeout, or shutdown.
+    ///
+    /// One cancellation handler for the connection's life rather than one per wait for a request head
+    /// (``StreamReader/ownerHandlesCancellation``): the head reads do not watch cancellation, and this
+    /// handler interrupts them. They need not watch cancel scopes either: the connection runs in the
+    /// server's task, which `EventLoop.spawn` runs outside any scope.
     func run(handler: HTTPServer.Handler) async {
+        let reader = self.reader
+        await withTaskCancellationHandler {
+            await serveRequests(handler: handler)
+        } onCancel: {
+            reader.interruptWaitSoon()
+        }
+    }
+
+    private func serveRequests(handler: HTTPServer.Handler) async {
         defer {
             state.closed()
             deadline.cancel()
@@ -133,6 +147,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     // MARK: - Requests
 
     private func readHead() async throws -> HTTPRequestHead? {
+        reader.ownerHandlesCancellation = true  // run(handler:)'s handler interrupts the waits
+        defer { reader.ownerHandlesCancellation = false }
         arm(state.awaitingHead(buffered: reader.bufferedCount > 0 || !parser.isIdle))
         bytesReceived = 0
         bytesSent = 0

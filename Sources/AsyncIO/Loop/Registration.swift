@@ -182,6 +182,15 @@ public final class IORegistration: @unchecked Sendable {
         try await wait(write: false, cancellable: false)
     }
 
+    /// Resumes the task waiting for readability, if one is, with `CancellationError`: the owner's
+    /// cancellation handler for waits that do not watch cancellation themselves
+    /// (``StreamReader/ownerHandlesCancellation``). On the loop.
+    func interruptReadWait() {
+        guard let waiter = readWaiter else { return }
+        readWaiter = nil
+        waiter.continuation.resume(throwing: CancellationError())
+    }
+
     @inline(__always)
     private nonisolated(nonsending) func wait(write: Bool, cancellable: Bool = true) async throws {
         try loop.checkInLoop("IORegistration", "wait")

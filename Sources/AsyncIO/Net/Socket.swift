@@ -369,6 +369,25 @@ extension Socket {
     }
 }
 
+extension Socket {
+    /// ``waitUntilReceivable()``, or with `watchingCancellation` false a wait that installs no
+    /// cancellation handler and attaches to no cancel scope: it ends only when the socket is readable
+    /// or closed, or when ``IORegistration/interruptReadWait()`` interrupts it. It throws
+    /// `CancellationError` at once if the task is cancelled already: a cancellation that comes later
+    /// finds the task parked, since its owner's handler interrupts the wait from a job of the loop.
+    @inline(__always)
+    nonisolated(nonsending) func waitUntilReceivable(watchingCancellation: Bool) async throws {
+        if watchingCancellation {
+            try await waitUntilReceivable()
+            return
+        }
+        try Task.checkCancellation()
+        do { try await registration.waitReadableIgnoringCancellation() } catch let error as EventLoopError {
+            throw StreamError.from(error, operation: "read")
+        }
+    }
+}
+
 extension EventLoop {
     /// Waits until `socket` is readable, with the wait's errors as ``StreamError``.
     @inline(__always)

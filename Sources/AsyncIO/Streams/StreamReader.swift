@@ -29,6 +29,13 @@ public final class StreamReader: @unchecked Sendable {
     private let socket: Socket?
     @exclusivity(unchecked) var eof = false
     @exclusivity(unchecked) private var isReading = false
+    /// While true, the reader's waits on its socket watch neither the task's cancellation nor cancel
+    /// scopes: its owner runs under one cancellation handler of its own, which calls
+    /// ``interruptWait()``. A wait then costs no cancellation handler (a status record, three task
+    /// allocations and three executor hops, each time). For a server's reads between requests, where
+    /// no caller's code runs; leave it false around reads whose caller expects cancellation or a scope
+    /// to end them.
+    @exclusivity(unchecked) package var ownerHandlesCancellation = false
     // For readers fed by hand (no socket): the task waiting for data.
     @exclusivity(unchecked) private var feedWaiter: UnsafeContinuation<Void, any Error>?
 
@@ -305,7 +312,8 @@ public final class StreamReader: @unchecked Sendable {
                 case .end: eof = true
                 case .wouldBlock:
                     buffer.shrink(to: 0)
-                    try await socket.waitUntilReceivable()  // on the socket itself, as in read(into:)
+                    // On the socket itself, as in read(into:).
+                    try await socket.waitUntilReceivable(watchingCancellation: !ownerHandlesCancellation)
                     continue
                 }
                 await stream.loop.cooperateOnLoop()
@@ -334,8 +342,24 @@ public final class StreamReader: @unchecked Sendable {
                 // About to park: an empty buffer gives its memory back (an idle keep-alive connection
                 // costs no buffer), and the next receive goes through the scratch space.
                 if buffer.isEmpty { buffer.shrink(to: 0) }
-                if let socket { try await socket.waitUntilReceivable() } else { try await stream.waitUntilReceivable() }
+                if let socket {
+                    try await socket.waitUntilReceivable(watchingCancellation: !ownerHandlesCancellation)
+                } else {
+                    try await stream.waitUntilReceivable()
+                }
             }
+        }
+    }
+
+    /// Ends a wait of the reader's on its socket with `CancellationError`, if one is in progress while
+    /// ``ownerHandlesCancellation`` is set, in a job of the loop: the owner's cancellation handler calls
+    /// it, from any thread. A job that is running when it is called (and may be about to wait) finishes
+    /// first, so the interruption finds the wait it started.
+    package func interruptWaitSoon() {
+        guard let socket else { return }
+        socket.loop.execute { [self] in
+            guard ownerHandlesCancellation else { return }  // the owner's own code: not reading heads now
+            socket.registration.interruptReadWait()
         }
     }
 
