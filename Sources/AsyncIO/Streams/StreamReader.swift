@@ -26,7 +26,7 @@ public final class StreamReader: @unchecked Sendable {
     /// its unread bytes come before the buffer's (which is empty while it is lent).
     @exclusivity(unchecked) private var lent: LentReceiveBuffer?
     /// The stream, when it is a socket (which can lend its ring's buffers).
-    private let socket: Socket?
+    let socket: Socket?
     @exclusivity(unchecked) var eof = false
     @exclusivity(unchecked) private var isReading = false
     /// While true, the reader's waits on its socket watch neither the task's cancellation nor cancel
@@ -348,18 +348,6 @@ public final class StreamReader: @unchecked Sendable {
                     try await stream.waitUntilReceivable()
                 }
             }
-        }
-    }
-
-    /// Ends a wait of the reader's on its socket with `CancellationError`, if one is in progress while
-    /// ``ownerHandlesCancellation`` is set, in a job of the loop: the owner's cancellation handler calls
-    /// it, from any thread. A job that is running when it is called (and may be about to wait) finishes
-    /// first, so the interruption finds the wait it started.
-    package func interruptWaitSoon() {
-        guard let socket else { return }
-        socket.loop.execute { [self] in
-            guard ownerHandlesCancellation else { return }  // the owner's own code: not reading heads now
-            socket.registration.interruptReadWait()
         }
     }
 

@@ -1,0 +1,59 @@
+import AsyncIOSystem
+
+extension Socket {
+    /// The readiness-I/O primitive for sockets and pipes: ``IORegistration/perform(_:_:)``, with every
+    /// error mapped to ``StreamError`` here, in one place.
+    ///
+    /// ### Cancellation
+    /// Safe between attempts: cancellation ends the wait, and an attempt is never interrupted.
+    nonisolated(nonsending) func perform<Value>(
+        _ interest: IORegistration.Interest,
+        operation: @autoclosure () -> String,
+        _ attempt: () throws -> IOResult<Value>
+    ) async throws -> Value {
+        do {
+            return try await registration.perform(interest, attempt)
+        } catch let error as Errno {
+            throw StreamError.from(error, operation: operation())
+        } catch let error as EventLoopError {
+            throw StreamError.from(error, operation: operation())
+        }
+    }
+}
+
+extension Socket {
+    /// ``waitUntilReceivable()``, or with `watchingCancellation` false a wait that installs no
+    /// cancellation handler and attaches to no cancel scope: it ends only when the socket is readable
+    /// or closed, or when ``IORegistration/interruptReadWait()`` interrupts it. It throws
+    /// `CancellationError` at once if the task is cancelled already: a cancellation that comes later
+    /// finds the task parked, since its owner's handler interrupts the wait from a job of the loop.
+    @inline(__always)
+    nonisolated(nonsending) func waitUntilReceivable(watchingCancellation: Bool) async throws {
+        if watchingCancellation {
+            try await waitUntilReceivable()
+            return
+        }
+        try Task.checkCancellation()
+        do { try await registration.waitReadableIgnoringCancellation() } catch let error as EventLoopError {
+            throw StreamError.from(error, operation: "read")
+        }
+    }
+}
+
+extension EventLoop {
+    /// Waits until `socket` is readable, with the wait's errors as ``StreamError``.
+    @inline(__always)
+    nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
+        do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
+            throw StreamError.from(error, operation: operation)
+        }
+    }
+
+    /// Waits until `socket` is writable, with the wait's errors as ``StreamError``.
+    @inline(__always)
+    nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
+        do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
+            throw StreamError.from(error, operation: operation)
+        }
+    }
+}
