@@ -67,18 +67,20 @@ extension Array: HTTPByteSink where Element == UInt8 {
     }
 }
 
-/// A head's bytes, written at a cursor into temporary memory sized for an upper bound of their count.
+/// A head's bytes, written at a cursor into temporary memory sized beforehand.
 ///
 /// An array append checks the array's uniqueness and capacity and goes through the generic sequence
 /// copy for every piece, and a response head is a dozen pieces; the array is a heap allocation too.
 /// Here each piece costs one bounds check and a copy, into memory on the stack (for a head of up to
-/// about a kilobyte). The bound is checked on every write: a wrong estimate traps, it never writes
-/// past the allocation.
+/// about a kilobyte). A piece that does not fit is not written: the buffer is marked ``overflowed``
+/// and takes nothing more, and the writer tries again with more room. It never writes past its memory.
 struct HTTPHeadBuffer: HTTPByteSink {
     private let base: UnsafeMutablePointer<UInt8>
     private let capacity: Int
     /// Bytes written so far.
     private(set) var count = 0
+    /// Whether a piece did not fit (what was written is then incomplete).
+    private(set) var overflowed = false
 
     private init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.base = base
@@ -102,7 +104,10 @@ struct HTTPHeadBuffer: HTTPByteSink {
 
     @inline(__always)
     mutating func append(_ byte: UInt8) {
-        precondition(count < capacity, "HTTP head larger than its estimate")
+        guard !overflowed, count < capacity else {
+            overflowed = true
+            return
+        }
         // SAFETY: `count < capacity`: inside the allocation.
         (base + count).initialize(to: byte)
         count += 1
@@ -111,7 +116,10 @@ struct HTTPHeadBuffer: HTTPByteSink {
     @inline(__always)
     mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
         guard let source = bytes.baseAddress else { return }
-        precondition(bytes.count <= capacity - count, "HTTP head larger than its estimate")
+        guard !overflowed, bytes.count <= capacity - count else {
+            overflowed = true
+            return
+        }
         // SAFETY: the checked count fits between `count` and `capacity`, inside the allocation; the
         // source is another object's memory (a literal, a string's or an array's storage), never this one.
         (base + count).initialize(from: source, count: bytes.count)

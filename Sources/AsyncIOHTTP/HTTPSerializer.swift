@@ -178,19 +178,38 @@ public enum HTTPSerializer {
 
     /// Appends `fields`, leaving out `Content-Length`, `Transfer-Encoding` and `Connection` if
     /// `skippingFraming` (the sender writes those itself).
-    static func appendFields(_ fields: HTTPFields, skippingFraming: Bool = false, into buffer: inout some HTTPByteSink) {
+    ///
+    /// Returns the values of the `Connection` and `Content-Length` fields it skipped (joined with ", "
+    /// if one occurs more than once, as `HTTPFields` returns them), so that a sender needs no second
+    /// pass over the fields (each pass copies every field: six reference counts apiece).
+    @discardableResult
+    static func appendFields(
+        _ fields: HTTPFields, skippingFraming: Bool = false, into buffer: inout some HTTPByteSink
+    ) -> (connection: String?, contentLength: String?) {
+        var connection: String?
+        var contentLength: String?
         for field in fields {
-            if skippingFraming && (field.name == .contentLength || field.name == .transferEncoding || field.name == .connection) {
-                continue
+            if skippingFraming {
+                if field.name == .connection {
+                    connection = connection.map { $0 + ", " + field.value } ?? field.value
+                    continue
+                }
+                if field.name == .contentLength {
+                    contentLength = contentLength.map { $0 + ", " + field.value } ?? field.value
+                    continue
+                }
+                if field.name == .transferEncoding { continue }
             }
             buffer.append(utf8: field.name.rawName)
             buffer.append(": ")
             field.withUnsafeBytesOfValue { buffer.append(bytes: $0) }
             buffer.appendCRLF()
         }
+        return (connection, contentLength)
     }
 
-    /// The most bytes ``appendFields(_:skippingFraming:into:)`` writes for `fields`.
+    /// The most bytes ``appendFields(_:skippingFraming:into:)`` writes for `fields`; also enough for
+    /// a `Connection` or `Content-Length` line of the values it skipped.
     static func fieldsCapacity(_ fields: HTTPFields) -> Int {
         var total = 0
         for field in fields {

@@ -44,13 +44,9 @@ extension HTTPServerConnection {
     @inline(never)
     private func sendHead(
         _ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool
-    ) throws -> (unsent: [UInt8]?, count: Int, chunked: Bool, hasBody: Bool, bodySent: Bool, keepAlive: Bool) {
+    ) throws -> SentHead {
         var keepAlive = keepAlive
         let fields = response.head.headerFields
-        let connection = fields[.connection]
-        if let connection, connection.lowercased().contains("close") {
-            keepAlive = false
-        }
         let responseStatus = response.head.status  // parsed from its pseudo field on every read: once
         let status = responseStatus.code
         let method = head.request.method  // also a pseudo field
@@ -62,46 +58,62 @@ extension HTTPServerConnection {
             if head.version == .http1_1 { chunked = true } else { keepAlive = false }
         }
         if !mayDeclareLength { length = nil }
-        // A HEAD answer may state the length the GET body would have.
-        let headDeclared = method == .head && length == 0 ? fields[.contentLength] : nil
-        let upgrade = status == 101 ? connection : nil  // "Upgrade", from the protocol switched to
         var inlineBody: [UInt8]?
         if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
             inlineBody = bytes  // head and body in one send
         }
         let date = server.dateLine(loop: loop)
 
-        var capacity = HTTPSerializer.responseLineCapacity(responseStatus) + HTTPSerializer.fieldsCapacity(fields)
-        capacity += HTTPSerializer.framingCapacity + (headDeclared.map { $0.utf8.count + 18 } ?? 0)
-        capacity += date.count + 24 + (upgrade.map { $0.utf8.count + 14 } ?? 0) + 2 + (inlineBody?.count ?? 0)
-        return try HTTPHeadBuffer.with(capacity: capacity) { buffer in
-            HTTPSerializer.writeResponseLine(responseStatus, version: .http1_1, into: &buffer)
-            HTTPSerializer.appendFields(fields, skippingFraming: true, into: &buffer)
-            if let headDeclared {
-                buffer.append("Content-Length: ")
-                buffer.append(utf8: headDeclared)
+        // The fields are sized only if they need more room than an allowance: sizing them is one more
+        // pass over them, and each pass copies every field. Everything but the fields and the lines
+        // made of their skipped values (which the fields' own size covers) has a fixed bound.
+        var capacity = HTTPSerializer.responseLineCapacity(responseStatus) + HTTPSerializer.framingCapacity
+        capacity += date.count + 24 + 2 + (inlineBody?.count ?? 0)
+        var fieldsCapacity = 512  // the whole head stays under the 1 KiB that always goes on the stack
+        var measured = false
+        while true {
+            let written = try HTTPHeadBuffer.with(capacity: capacity + fieldsCapacity) { buffer -> SentHead? in
+                HTTPSerializer.writeResponseLine(responseStatus, version: .http1_1, into: &buffer)
+                let skipped = HTTPSerializer.appendFields(fields, skippingFraming: true, into: &buffer)
+                var keepAlive = keepAlive
+                if let connection = skipped.connection, connection.lowercased().contains("close") {
+                    keepAlive = false
+                }
+                if method == .head && length == 0, let declared = skipped.contentLength {
+                    // A HEAD answer may state the length the GET body would have.
+                    buffer.append("Content-Length: ")
+                    buffer.append(utf8: declared)
+                    buffer.appendCRLF()
+                    HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked && hasBody, into: &buffer)
+                } else {
+                    HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &buffer)
+                }
+                buffer.append(array: date)
+                if status == 101, let upgrade = skipped.connection {
+                    buffer.append("Connection: ")  // "Upgrade", from the protocol switched to
+                    buffer.append(utf8: upgrade)
+                    buffer.appendCRLF()
+                } else if !keepAlive {
+                    buffer.append("Connection: close\r\n")
+                } else if head.version == .http1_0 {
+                    buffer.append("Connection: keep-alive\r\n")
+                }
                 buffer.appendCRLF()
-                HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked && hasBody, into: &buffer)
-            } else {
-                HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &buffer)
+                if let inlineBody { buffer.append(array: inlineBody) }
+                if buffer.overflowed { return nil }
+                let sent = try writer.tryWrite(buffer.written)
+                let unsent = sent ? nil : [UInt8](buffer.written)
+                return (unsent, buffer.count, chunked, hasBody, inlineBody != nil, keepAlive)
             }
-            buffer.append(array: date)
-            if let upgrade {
-                buffer.append("Connection: ")
-                buffer.append(utf8: upgrade)
-                buffer.appendCRLF()
-            } else if !keepAlive {
-                buffer.append("Connection: close\r\n")
-            } else if head.version == .http1_0 {
-                buffer.append("Connection: keep-alive\r\n")
-            }
-            buffer.appendCRLF()
-            if let inlineBody { buffer.append(array: inlineBody) }
-            let sent = try writer.tryWrite(buffer.written)
-            let unsent = sent ? nil : [UInt8](buffer.written)
-            return (unsent, buffer.count, chunked, hasBody, inlineBody != nil, keepAlive)
+            if let written { return written }
+            precondition(!measured, "an HTTP head larger than its fields' measured size")
+            fieldsCapacity = HTTPSerializer.fieldsCapacity(fields)
+            measured = true
         }
     }
+
+    /// What ``sendHead(_:to:keepAlive:)`` returns.
+    private typealias SentHead = (unsent: [UInt8]?, count: Int, chunked: Bool, hasBody: Bool, bodySent: Bool, keepAlive: Bool)
 
     /// Runs a streamed body's producer; false when the body was cut short (the connection must close).
     @inline(never)

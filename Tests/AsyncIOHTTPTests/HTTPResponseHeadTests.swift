@@ -57,6 +57,35 @@ struct HTTPResponseHeadTests {
         }
     }
 
+    /// The framing fields a handler sets are the server's to write: `Content-Length` follows the body,
+    /// a `Connection: close` closes the connection (once, in one field line), and a HEAD answer with
+    /// no body keeps the length the handler declared for the GET body.
+    @Test func framingFieldsFromTheHandlerAreTheServers() async throws {
+        var router = HTTPRouter()
+        router.get("/closing") { _ in
+            HTTPServerResponse(headerFields: [.connection: "close", .contentLength: "999"], body: HTTPBody("short"))
+        }
+        router.add(.head, "/declared") { _ in
+            HTTPServerResponse(headerFields: [.contentLength: "12345"])
+        }
+        try await withServer(router) { server, _ in
+            let client = try await TestClient(port: server.localAddress.port!)
+            try await client.send("HEAD /declared HTTP/1.1\r\nHost: t\r\n\r\n")
+            let declared = try #require(try await client.response(to: .head))
+            #expect(declared.head.response.headerFields[values: .contentLength] == ["12345"])
+            #expect(declared.head.keepAlive)
+
+            try await client.send(get("/closing"))
+            let closing = try #require(try await client.response())
+            #expect(closing.text == "short")
+            #expect(closing.head.response.headerFields[values: .contentLength] == ["5"])
+            #expect(closing.head.response.headerFields[values: .connection] == ["close"])
+            #expect(!closing.head.keepAlive)
+            #expect(await client.isClosedByServer())
+            client.close()
+        }
+    }
+
     /// A keep-alive client that changes its target and `Host` between requests gets each one's own:
     /// the parser's reuse of the last ones is by equal bytes only.
     @Test func aChangedTargetOrHostIsNotTakenForTheLastOne() async throws {
