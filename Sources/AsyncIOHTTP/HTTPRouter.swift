@@ -80,8 +80,8 @@ public struct HTTPRouter: Sendable {
     public var handler: HTTPServer.Handler {
         let router = self
         return Self.chain(middlewares) { request in
-            let (handler, routed) = router.resolve(request)
-            return try await handler(routed)
+            let (handler, parameters) = router.resolve(request)
+            return try await Self.call(handler, request, with: parameters)
         }
     }
 
@@ -91,28 +91,39 @@ public struct HTTPRouter: Sendable {
     /// As the handler it calls.
     public func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         // The match is found outside this frame, which stays alive while the handler runs.
-        let (handler, routed) = resolve(request)
+        let (handler, parameters) = resolve(request)
+        return try await Self.call(handler, request, with: parameters)
+    }
+
+    /// Calls `handler` with `request`, given the path `parameters` its route captured. A literal
+    /// route's request goes as it is: no copy of it (a reference count for each of its parts).
+    @inline(__always)
+    static func call(
+        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest, with parameters: [String: String]?
+    ) async throws -> HTTPServerResponse {
+        guard let parameters else { return try await handler(request) }
+        var routed = request
+        routed.pathParameters = parameters
         return try await handler(routed)
     }
 
-    /// The handler for `request`, and the request as that handler sees it (with path parameters).
+    /// The handler for `request`, and the path parameters its pattern captured (nil for a literal route).
     @inline(never)
-    func resolve(_ request: HTTPServerRequest) -> (HTTPServer.Handler, HTTPServerRequest) {
+    func resolve(_ request: HTTPServerRequest) -> (handler: HTTPServer.Handler, parameters: [String: String]?) {
         let path = request.path
+        let method = request.method  // a pseudo field of the head, parsed on every read
         var allowed: [HTTPRequest.Method] = []
         if let routes = literal[Self.normalized(path)] {
-            if let route = Self.pick(routes, for: request.method, allowed: &allowed) {
-                return (route.handler, request)
+            if let route = Self.pick(routes, for: method, allowed: &allowed) {
+                return (route.handler, nil)
             }
         }
         if !patterned.isEmpty {
             let parts = Self.split(path)
             for route in patterned {
                 guard let parameters = Self.match(route.segments, parts) else { continue }
-                if let picked = Self.pick([route], for: request.method, allowed: &allowed) {
-                    var request = request
-                    request.pathParameters = parameters
-                    return (picked.handler, request)
+                if let picked = Self.pick([route], for: method, allowed: &allowed) {
+                    return (picked.handler, parameters)
                 }
             }
         }
@@ -121,9 +132,9 @@ public struct HTTPRouter: Sendable {
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
             response.head.headerFields[.allow] = methods.joined(separator: ", ")
-            return ({ [response] _ in response }, request)
+            return ({ [response] _ in response }, nil)
         }
-        return (notFound, request)
+        return (notFound, nil)
     }
 
     private static func pick(_ routes: [Route], for method: HTTPRequest.Method, allowed: inout [HTTPRequest.Method]) -> Route? {
