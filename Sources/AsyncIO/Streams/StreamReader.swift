@@ -29,12 +29,13 @@ public final class StreamReader: @unchecked Sendable {
     let socket: Socket?
     @exclusivity(unchecked) var eof = false
     @exclusivity(unchecked) private var isReading = false
-    /// While true, the reader's waits on its socket watch neither the task's cancellation nor cancel
-    /// scopes: its owner runs under one cancellation handler of its own, which calls
-    /// ``interruptWait()``. A wait then costs no cancellation handler (a status record, three task
-    /// allocations and three executor hops, each time). For a server's reads between requests, where
-    /// no caller's code runs; leave it false around reads whose caller expects cancellation or a scope
-    /// to end them.
+    /// While true, the reader's waits on its socket install no cancellation handler and ignore cancel
+    /// scopes: they check the task's cancellation before they park, and then end only when the socket
+    /// is readable or closed, or when the owner's own cancellation handler (one for the owner's whole
+    /// life) calls ``interruptWaitSoon()``. A wait then costs no handler of its own (a status record,
+    /// three task allocations and three executor hops, each time). For a server's reads between
+    /// requests, where no caller's code runs; leave it false around reads whose caller expects
+    /// cancellation or a scope to end them.
     @exclusivity(unchecked) package var ownerHandlesCancellation = false
     // For readers fed by hand (no socket): the task waiting for data.
     @exclusivity(unchecked) private var feedWaiter: UnsafeContinuation<Void, any Error>?
