@@ -7,10 +7,20 @@ import Testing
 /// task cancelled before it waits must not wait, and an interruption must find the wait.
 @Suite(.timeLimit(.minutes(1)))
 struct StreamReaderOwnedCancellationTests {
-    @Test func aWaitEndsWhenTheOwnerInterruptsIt() async throws {
+    /// A reader over the accepted end of a new connected pair, and the connecting end, closed after.
+    private func withReader(_ body: @escaping @Sendable (EventLoop, StreamReader, Socket) async throws -> Void) async throws {
         try await withTestLoop { loop in
             let (server, client) = try await RingTesting.connectedPair(on: loop)
-            let reader = StreamReader(socket: server)
+            defer {
+                server.close()
+                client.close()
+            }
+            try await body(loop, StreamReader(socket: server), client)
+        }
+    }
+
+    @Test func aWaitEndsWhenTheOwnerInterruptsIt() async throws {
+        try await withReader { loop, reader, client in
             reader.ownerHandlesCancellation = true
             let finished = Locked(false)
             let waiting = loop.spawn {
@@ -27,15 +37,11 @@ struct StreamReaderOwnedCancellationTests {
             reader.ownerHandlesCancellation = false
             try await loop.sendAll(client, Array("after".utf8))
             #expect(try await reader.read(upTo: 16) == Array("after".utf8))
-            server.close()
-            client.close()
         }
     }
 
     @Test func aTaskCancelledBeforeItWaitsDoesNotWait() async throws {
-        try await withTestLoop { loop in
-            let (server, client) = try await RingTesting.connectedPair(on: loop)
-            let reader = StreamReader(socket: server)
+        try await withReader { loop, reader, _ in
             reader.ownerHandlesCancellation = true
             // The owner's interruption ran earlier (it found no wait); the task then comes to read.
             reader.interruptWaitSoon()
@@ -44,23 +50,17 @@ struct StreamReaderOwnedCancellationTests {
                 return try await reader.receiveMore()
             }
             await #expect(throws: CancellationError.self) { try await late.value }
-            server.close()
-            client.close()
         }
     }
 
     @Test func anInterruptionOutsideOwnedWaitsChangesNothing() async throws {
-        try await withTestLoop { loop in
-            let (server, client) = try await RingTesting.connectedPair(on: loop)
-            let reader = StreamReader(socket: server)
+        try await withReader { loop, reader, client in
             let waiting = loop.spawn { try await reader.read(upTo: 16) }  // an ordinary wait
             await loop.waitUntilAllTasksBlocked()
             reader.interruptWaitSoon()
             await loop.waitUntilAllTasksBlocked()
             try await loop.sendAll(client, Array("data".utf8))
             #expect(try await waiting.value == Array("data".utf8))
-            server.close()
-            client.close()
         }
     }
 }
