@@ -103,8 +103,25 @@ public struct HTTPParser: Sendable {
     /// `last` if its UTF-8 is `bytes`, else nil.
     static func reuse(_ last: String, ifEqualTo bytes: UnsafeRawBufferPointer) -> String? {
         guard last.utf8.count == bytes.count else { return nil }
-        let equal = last.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) }
+        let equal = last.utf8.withContiguousStorageIfAvailable { Self.equal(UnsafeRawBufferPointer($0), bytes) }
         return equal == true ? last : nil
+    }
+
+    /// Whether `a` and `b` hold the same bytes, compared eight at a time (`elementsEqual` goes a byte
+    /// at a time through the collection protocols: 0.6 % of `/plaintext`'s CPU for two short strings).
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        var offset = 0
+        while offset + 8 <= a.count {
+            let left = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            guard left == b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) else { return false }
+            offset += 8
+        }
+        while offset < a.count {
+            guard a[offset] == b[offset] else { return false }
+            offset += 1
+        }
+        return true
     }
 
     /// What has been learned from the head so far.
