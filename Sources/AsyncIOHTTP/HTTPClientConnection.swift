@@ -70,26 +70,26 @@ final class HTTPClientConnection: @unchecked Sendable {
         parser.requestMethod = request.method
         scratch.removeAll(keepingCapacity: true)
         HTTPSerializer.writeRequestLine(request, into: &scratch)
-        HTTPSerializer.appendFields(request.headerFields, skippingFraming: true, into: &scratch)
+        let skipped = HTTPSerializer.appendFields(request.headerFields, skippingFraming: true, into: &scratch)
         if request.headerFields[.userAgent] == nil {
-            scratch.append(contentsOf: "User-Agent: ".utf8)
-            scratch.append(contentsOf: userAgent.utf8)
-            scratch.append(contentsOf: [CR, LF])
+            scratch.append("User-Agent: ")
+            scratch.append(utf8: userAgent)
+            scratch.appendCRLF()
         }
         if let acceptEncoding, request.headerFields[.acceptEncoding] == nil {
-            scratch.append(contentsOf: "Accept-Encoding: ".utf8)
-            scratch.append(contentsOf: acceptEncoding.utf8)
-            scratch.append(contentsOf: [CR, LF])
+            scratch.append("Accept-Encoding: ")
+            scratch.append(utf8: acceptEncoding)
+            scratch.appendCRLF()
         }
         // A zero length is stated only where a body is expected (RFC 9110 §8.6).
         let declaresLength = body.length.map { $0 > 0 || request.method == .post || request.method == .put || request.method == .patch } ?? false
         HTTPSerializer.appendFraming(contentLength: declaresLength ? body.length : nil, chunked: body.length == nil, into: &scratch)
-        if let connection = request.headerFields[.connection] {
-            scratch.append(contentsOf: "Connection: ".utf8)
-            scratch.append(contentsOf: connection.utf8)
-            scratch.append(contentsOf: [CR, LF])
+        if let connection = skipped.connection {  // skipped with the framing fields: written after them
+            scratch.append("Connection: ")
+            scratch.append(utf8: connection)
+            scratch.appendCRLF()
         }
-        scratch.append(contentsOf: [CR, LF])
+        scratch.appendCRLF()
         // The total timeout covers sending too: when it passes, the connection is aborted and the write
         // waiting on it (or the body producer's next write) fails.
         if let totalDeadline { deadline.set(at: totalDeadline) }
