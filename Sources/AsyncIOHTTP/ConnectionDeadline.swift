@@ -10,16 +10,19 @@ final class ConnectionDeadline: @unchecked Sendable {
     // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
     // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     private let loop: EventLoop
-    private let expire: () -> Void
+    /// What runs when the deadline passes. Set once, by the owner, after the owner is initialized (so
+    /// that it can refer to the owner and the owner can hold this object in a `let`: a `let` is read
+    /// without a retain, where an implicitly unwrapped `var` took a retain and a release for each use,
+    /// several a request, and the slow ones of an object with a weak reference).
+    @exclusivity(unchecked) var expire: () -> Void = {}
     @exclusivity(unchecked) private var deadline: Int64?
     @exclusivity(unchecked) private var timer: TimerHandle?
     @exclusivity(unchecked) private var timerAt: Int64 = .max
     /// Whether the deadline passed (and `expire` ran).
     @exclusivity(unchecked) private(set) var hasExpired = false
 
-    init(loop: EventLoop, expire: @escaping () -> Void) {
+    init(loop: EventLoop) {
         self.loop = loop
-        self.expire = expire
     }
 
     /// Sets the deadline `timeout` from now: from the loop's last poll (``EventLoop/coarseNow``), which

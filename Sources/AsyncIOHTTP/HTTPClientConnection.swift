@@ -12,7 +12,7 @@ final class HTTPClientConnection: @unchecked Sendable {
     let writer: StreamWriter
     let loop: EventLoop
     private var parser = HTTPParser(.response)
-    private var deadline: ConnectionDeadline!
+    private let deadline: ConnectionDeadline
     /// The connection's rules, as a state machine; this class does the I/O it asks for.
     private var state = HTTPClientConnectionState()
     /// When a pooled idle connection is closed (loop-clock nanoseconds).
@@ -34,7 +34,8 @@ final class HTTPClientConnection: @unchecked Sendable {
         self.reader = reader
         self.writer = writer
         loop = writer.loop
-        deadline = ConnectionDeadline(loop: loop) { [writer] in writer.abort() }
+        deadline = ConnectionDeadline(loop: loop)
+        deadline.expire = { [writer] in writer.abort() }
     }
 
     var isClosed: Bool { writer.isClosed }

@@ -22,7 +22,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     @exclusivity(unchecked) private var parser: HTTPParser
     /// The connection's rules, as a state machine; this class does the I/O it asks for.
     @exclusivity(unchecked) private var state = HTTPServerConnectionState()
-    @exclusivity(unchecked) private var deadline: ConnectionDeadline!
+    private let deadline: ConnectionDeadline
     var timedOut: Bool { deadline.hasExpired }
 
     /// For metrics (only when the server records them): when the current request's head arrived, and
@@ -53,7 +53,8 @@ final class HTTPServerConnection: @unchecked Sendable {
         self.server = server
         loop = stream.loop
         parser = HTTPParser(.request, limits: server.parserLimits)
-        deadline = ConnectionDeadline(loop: loop) { [unowned self] in
+        deadline = ConnectionDeadline(loop: loop)
+        deadline.expire = { [unowned self] in
             server.logger.debug("connection timed out", metadata: ["phase": "\(phase)"])
             writer.abort()  // wakes the pending read with `.closed`
         }
