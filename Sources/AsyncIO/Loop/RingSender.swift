@@ -23,12 +23,15 @@ final class RingSender {
     // nothing back), so the runtime's checks could not fire; on the request path of the loop, the
     // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     let ring: IOURing
-    /// The bytes in the ring (nil when none), and how many of them the kernel has sent.
+    /// Where the buffers come from and go back to: the loop's.
+    let buffers: RingSendBuffers
+    /// The bytes in the ring (nil when none), in `inFlightStorage`, and how many the kernel has sent.
     @exclusivity(unchecked) private var inFlight: UnsafeMutableRawBufferPointer?
+    @exclusivity(unchecked) private var inFlightStorage: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) private var sent = 0
     /// Bytes written while a send is in the ring: the next send. Its storage grows as writes need it
-    /// (from 4 KiB), up to ``maximumSend``: a response written as a head and a small body costs a small
-    /// allocation, not 64 KiB.
+    /// (from ``RingSendBuffers/size``), up to ``maximumSend``: a response written as a head and a
+    /// small body costs one small buffer, not 64 KiB.
     @exclusivity(unchecked) private var queued: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) private var queuedCount = 0
     /// An error from a completed send, for the next send to throw.
@@ -41,14 +44,15 @@ final class RingSender {
     /// The most bytes each of the two buffers takes: what a socket's send buffer holds at first.
     static let maximumSend = 64 * 1024
 
-    init(ring: IOURing) {
+    init(ring: IOURing, buffers: RingSendBuffers) {
         self.ring = ring
+        self.buffers = buffers
     }
 
     deinit {
         // Only once no send is in the ring (the selector keeps a sender until then).
-        inFlight?.deallocate()
-        queued?.deallocate()
+        if let inFlightStorage { buffers.give(inFlightStorage) }
+        if let queued { buffers.give(queued) }
     }
 
     /// Whether a send is in the ring.
@@ -61,16 +65,18 @@ final class RingSender {
         if source.isEmpty { return .done(0) }
         guard inFlight != nil else {
             let count = min(source.count, Self.maximumSend)
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
-            // SAFETY: `copy` was just allocated with room for `count` bytes; `source` has at least `count`.
-            copy.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: count)
+            let storage = buffers.take(atLeast: count)
+            // SAFETY: `storage` has room for at least `count` bytes; `source` has at least `count`.
+            storage.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: count)
+            let copy = UnsafeMutableRawBufferPointer(rebasing: storage[..<count])
             do {
                 try ring.send(fd, UnsafeRawBufferPointer(copy), data: data)
             } catch {
-                copy.deallocate()
+                buffers.give(storage)
                 throw error
             }
             inFlight = copy
+            inFlightStorage = storage
             sent = 0
             return .done(count)
         }
@@ -79,12 +85,12 @@ final class RingSender {
         let count = min(source.count, room)
         let needed = queuedCount + count
         if needed > (queued?.count ?? 0) {
-            let grown = UnsafeMutableRawBufferPointer.allocate(
-                byteCount: min(Self.maximumSend, max(needed, 2 * (queued?.count ?? 0), 4096)), alignment: 16)
+            let grown = buffers.take(
+                atLeast: min(Self.maximumSend, max(needed, 2 * (queued?.count ?? 0), RingSendBuffers.size)))
             if let old = queued {
                 // SAFETY: `grown` is larger than `old`, whose first `queuedCount` bytes are in use.
                 grown.baseAddress!.copyMemory(from: old.baseAddress!, byteCount: queuedCount)
-                old.deallocate()
+                buffers.give(old)
             }
             queued = grown
         }
@@ -97,7 +103,7 @@ final class RingSender {
     /// Takes a send's completion. Returns true when nothing is in the ring any more (every byte sent, or
     /// the connection failed); false while a send is.
     func complete(_ completion: IOURing.Completion, fd: Int32, data: UInt64) -> Bool {
-        guard let bytes = inFlight else { return true }
+        guard let bytes = inFlight, let storage = inFlightStorage else { return true }
         if completion.result < 0 {
             if !completion.isCancelled && failure == nil { failure = Errno(rawValue: -completion.result) }
         } else {
@@ -111,10 +117,11 @@ final class RingSender {
                 if failure == nil { failure = .brokenPipe }
             }
         }
-        bytes.deallocate()
+        buffers.give(storage)
         inFlight = nil
+        inFlightStorage = nil
         guard failure == nil, let next = queued, queuedCount > 0 else {
-            queued?.deallocate()
+            if let queued { buffers.give(queued) }
             queued = nil
             queuedCount = 0
             return true
@@ -126,11 +133,12 @@ final class RingSender {
         do {
             try ring.send(fd, UnsafeRawBufferPointer(rest), data: data)
         } catch {
-            next.deallocate()
+            buffers.give(next)
             failure = error
             return true
         }
-        inFlight = rest  // deallocated through its base address, which is the allocation's
+        inFlight = rest
+        inFlightStorage = next
         sent = 0
         return false
     }
