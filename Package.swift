@@ -53,7 +53,8 @@ let package = Package(
                 "AsyncIOSystem", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
-            swiftSettings: strict
+            // BuiltinModule: for the continuation primitive alone (Tasks/InheritedContinuation.swift).
+            swiftSettings: strict + [.enableExperimentalFeature("BuiltinModule")]
         ),
         // OpenSSL 3 from the system (apt libssl-dev); only AsyncIOTLS sees it.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),

@@ -258,7 +258,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
         let noted = loop.beginWait(.primitive("HTTPClient connection pool"))
         defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 host.waiters.append((id, continuation))
             }
         } onCancel: {

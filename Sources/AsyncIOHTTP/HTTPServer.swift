@@ -225,7 +225,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
                 while !isShuttingDown {
                     if connectionCount >= configuration.maxConnections {
                         let noted = loop.beginWait(.primitive("a free connection slot (maxConnections)"))
-                        await withUnsafeContinuation { slotWaiter = $0 }
+                        await withInheritedContinuation { slotWaiter = $0 }
                         if noted { loop.endWait() }
                         continue
                     }

@@ -54,7 +54,7 @@ final class CallbackCarrier: @unchecked Sendable {
     /// Starts the carrying task on `loop`.
     func start(on loop: EventLoop) {
         Task(name: "timer callback", executorPreference: loop) { [self] in
-            if state == .waiting { await withUnsafeContinuation { parked = $0 } }
+            if state == .waiting { await withInheritedContinuation { parked = $0 } }
             guard state == .fired else { return }
             await loop.withDebugName("timer callback") {
                 guard loop.isDebug else { return callback() }

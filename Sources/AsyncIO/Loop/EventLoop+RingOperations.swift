@@ -59,7 +59,7 @@ extension EventLoop {
         let noted = beginWait(.primitive("file operation in the ring"))
         defer { if noted { endWait() } }
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int32, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Int32, any Error>) in
                 do {
                     try ring.queue(operation, data: id)
                     poller.operations[id] = RingOperation(continuation: continuation, memory: memory)

@@ -203,7 +203,7 @@ public final class IORegistration: @unchecked Sendable {
         guard cancellable else {
             let noted = loop.beginWait(.read(fd))
             defer { if noted { loop.endWait() } }
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 readWaiter = Waiter(id: id, continuation: continuation)
             }
             return
@@ -232,7 +232,7 @@ public final class IORegistration: @unchecked Sendable {
     /// Suspends as the waiter `id`, until the loop or a cancellation resumes it.
     @inline(__always)
     private nonisolated(nonsending) func park(id: UInt64, write: Bool) async throws {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+        try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let waiter = Waiter(id: id, continuation: continuation)
             if write { writeWaiter = waiter } else { readWaiter = waiter }
         }

@@ -151,7 +151,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         let noted = loop.beginWait(.primitive(send ? "MemoryStream.send" : "MemoryStream.receive"))
         defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if send { sendWaiter = continuation } else { receiveWaiter = continuation }
             }
         } onCancel: {

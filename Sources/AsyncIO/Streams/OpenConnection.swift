@@ -116,7 +116,7 @@ private final class Turnstile: @unchecked Sendable {
         let noted = loop.beginWait(.primitive("happy eyeballs turn"))
         defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if index <= granted { continuation.resume() } else { waiters[index] = continuation }
             }
         } onCancel: {

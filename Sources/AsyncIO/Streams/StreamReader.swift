@@ -378,7 +378,7 @@ public final class StreamReader: @unchecked Sendable {
         let noted = loop.beginWait(.primitive("StreamReader.feed"))
         defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 feedWaiter = continuation
             }
         } onCancel: {

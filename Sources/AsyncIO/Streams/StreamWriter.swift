@@ -350,7 +350,7 @@ public final class StreamWriter: @unchecked Sendable {
         let noted = loop.beginWait(.primitive("StreamWriter.drain"))
         defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if let failure {
                     continuation.resume(throwing: failure)
                 } else if pending.count <= threshold {

@@ -64,7 +64,7 @@ public final class Barrier: Sendable {
             let noted = loop?.beginWait(.primitive("Barrier")) ?? false
             defer { if noted { loop?.endWait() } }
             try await withCancellableWait(on: loop) {
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     enum Outcome { case broken, cancelled, waiting }
                     let outcome = state.withLock { state -> Outcome in
                         if state.isBroken { return .broken }

@@ -57,7 +57,7 @@ public final class Lock: Sendable {
     func acquireIgnoringCancellation() async {
         if tryAcquire() { return }
         let id = state.withLock { $0.waiters.makeID() }
-        try! await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+        try! await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let ready = state.withLock { state -> Bool in
                 if !state.isLocked && state.waiters.isEmpty {
                     state.isLocked = true

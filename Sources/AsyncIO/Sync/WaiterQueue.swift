@@ -72,7 +72,7 @@ func suspendAsWaiter<State>(
     let noted = loop?.beginWait(.primitive(what)) ?? false
     defer { if noted { loop?.endWait() } }
     try await withCancellableWait(on: loop) {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+        try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let outcome = lock.withLock { state -> WaitOutcome in
                 do {
                     if try tryNow(&state) { return .ready }

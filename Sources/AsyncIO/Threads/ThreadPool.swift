@@ -68,7 +68,7 @@ public final class ThreadPool: @unchecked Sendable {
         let noted = loop?.beginWait(.thread) ?? false
         defer { if noted { loop?.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 job.work = {
                     do { outcome.result = .success(try work()) } catch { outcome.result = .failure(error) }
                 }

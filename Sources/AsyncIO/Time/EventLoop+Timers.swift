@@ -173,7 +173,7 @@ extension EventLoop {
         let noted = onLoop && beginWait(.timer(deadline))
         defer { if noted { endWait() } }
         try await withCancellableWait(on: self) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if onLoop {
                     arm(timer, continuation)
                 } else {

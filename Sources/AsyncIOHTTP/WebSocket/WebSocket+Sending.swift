@@ -99,7 +99,7 @@ extension WebSocket {
         let noted = loop.beginWait(.primitive("WebSocket send turn"))
         defer { if noted { loop.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 sendTurnWaiters.append((id, continuation))
             }
         } onCancel: {
