@@ -171,15 +171,23 @@ public final class IORegistration: @unchecked Sendable {
     }
 
     /// Waits until the descriptor is readable, even if the task is cancelled: for clean-up that must
-    /// finish, such as reaping a child that was just killed.
+    /// finish, such as reaping a child that was just killed, and for waits whose owner handles
+    /// cancellation (``StreamReader/ownerHandlesCancellation``). Inlined into its caller, it costs no
+    /// frame of its own: on the HTTP server's request path, one task allocation less a request.
     ///
     /// - Throws: ``EventLoopError`` `.closed` or `.busy`, as ``waitReadable()``.
     ///
     /// ### Cancellation
     /// Ignored: the wait ends only when the descriptor is readable or closed.
+    @inline(always)
     nonisolated(nonsending) func waitReadableIgnoringCancellation() async throws {
         if isReadable { return }
-        try await wait(write: false, cancellable: false)
+        let id = try beginWaiting(write: false)
+        let noted = loop.beginWait(.read(fd))
+        defer { if noted { loop.endWait() } }
+        try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            readWaiter = Waiter(id: id, continuation: continuation)
+        }
     }
 
     /// Resumes the task waiting for readability, if one is, with `CancellationError`: the owner's
@@ -191,23 +199,21 @@ public final class IORegistration: @unchecked Sendable {
         waiter.continuation.resume(throwing: CancellationError())
     }
 
+    /// Checks that a wait can start (on the loop, open, no other waiter for it) and numbers it.
     @inline(__always)
-    private nonisolated(nonsending) func wait(write: Bool, cancellable: Bool = true) async throws {
+    private func beginWaiting(write: Bool) throws -> UInt64 {
         try loop.checkInLoop("IORegistration", "wait")
         if isClosed { throw EventLoopError(.closed, operation: write ? "waitWritable" : "waitReadable") }
         if (write ? writeWaiter : readWaiter) != nil {
             throw EventLoopError(.busy, operation: write ? "waitWritable" : "waitReadable")
         }
         nextWaiterID &+= 1
-        let id = nextWaiterID
-        guard cancellable else {
-            let noted = loop.beginWait(.read(fd))
-            defer { if noted { loop.endWait() } }
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                readWaiter = Waiter(id: id, continuation: continuation)
-            }
-            return
-        }
+        return nextWaiterID
+    }
+
+    @inline(__always)
+    private nonisolated(nonsending) func wait(write: Bool) async throws {
+        let id = try beginWaiting(write: write)
         try Task.checkCancellation()
         let noted = loop.beginWait(write ? .write(fd) : .read(fd))
         defer { if noted { loop.endWait() } }

@@ -27,7 +27,7 @@ extension Socket {
     /// or closed, or when ``IORegistration/interruptReadWait()`` interrupts it. It throws
     /// `CancellationError` at once if the task is cancelled already: a cancellation that comes later
     /// finds the task parked, since its owner's handler interrupts the wait from a job of the loop.
-    @inline(__always)
+    @inline(always)
     nonisolated(nonsending) func waitUntilReceivable(watchingCancellation: Bool) async throws {
         if watchingCancellation {
             try await waitUntilReceivable()
