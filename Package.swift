@@ -172,7 +172,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem"], swiftSettings: strict),
+        .testTarget(name: "AsyncIOSystemTests", dependencies: ["AsyncIOSystem", "CAsyncIOLinux"], swiftSettings: strict),
         .testTarget(
             name: "AsyncIOTests",
             dependencies: [

@@ -29,7 +29,13 @@ final class ConnectionDeadline: @unchecked Sendable {
     /// is earlier by at most the turn's work so far; it moves on every request, and reading the clock
     /// each time cost 0.7 % of `/plaintext`'s CPU.
     func set(after timeout: Duration) {
-        set(at: loop.coarseNow.nanoseconds.addingSaturated(timeout.nanoseconds))
+        set(afterNanoseconds: timeout.nanoseconds)
+    }
+
+    /// ``set(after:)`` with the timeout in nanoseconds: for a timeout set on every request, converted
+    /// once (a `Duration`'s conversion is 128-bit arithmetic, 0.3 % of `/plaintext`'s CPU).
+    func set(afterNanoseconds timeout: Int64) {
+        set(at: loop.coarseNow.nanoseconds.addingSaturated(timeout))
     }
 
     /// Sets the deadline, in loop-clock nanoseconds.

@@ -36,9 +36,10 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// The server's settings that every request reads, taken once: through the unowned `server`, each
     /// read retained the server and copied its whole configuration (a profile of `/plaintext` showed
-    /// both, 1 % of the server's time).
-    private let headerTimeout: Duration
-    private let idleTimeout: Duration
+    /// both, 1 % of the server's time). The timeouts are kept in nanoseconds: one is set on every
+    /// request (``ConnectionDeadline/set(afterNanoseconds:)``).
+    private let headerTimeout: Int64
+    private let idleTimeout: Int64
     private let metrics: HTTPServerMetricsRecorder?
     private let isInstrumented: Bool
 
@@ -46,8 +47,8 @@ final class HTTPServerConnection: @unchecked Sendable {
         reader = StreamReader(stream: stream, limit: 64 * 1024)
         writer = StreamWriter(stream: stream)
         writer.stallTimeout = server.configuration.writeTimeout
-        headerTimeout = server.configuration.headerTimeout
-        idleTimeout = server.configuration.idleTimeout
+        headerTimeout = server.configuration.headerTimeout.nanoseconds
+        idleTimeout = server.configuration.idleTimeout.nanoseconds
         metrics = server.metrics
         isInstrumented = server.tracer != nil || server.propagation != nil
         self.server = server
@@ -180,7 +181,7 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// Starts `timeout` on the connection's deadline, from now.
     private func arm(_ timeout: HTTPServerConnectionState.Timeout) {
-        deadline.set(after: timeout == .header ? headerTimeout : idleTimeout)
+        deadline.set(afterNanoseconds: timeout == .header ? headerTimeout : idleTimeout)
     }
 
     /// Answers one request; returns whether the connection can carry another.
@@ -348,7 +349,7 @@ final class HTTPServerConnection: @unchecked Sendable {
                 deadline.clear()
                 return chunk
             }
-            deadline.set(after: idleTimeout)
+            deadline.set(afterNanoseconds: idleTimeout)
             guard try await reader.receiveMore() else {
                 _ = try parser.finish()
                 throw HTTPParseError(.incomplete, "the connection closed inside a request body", offset: 0)

@@ -1,4 +1,6 @@
 import AsyncIOSystem
+import CAsyncIOLinux
+import Glibc
 import Testing
 
 @Suite struct SyscallTests {
@@ -15,6 +17,16 @@ import Testing
         try FileDescriptorOps.close(w)
         #expect(empty == .wouldBlock)
         #expect(try buffer.withUnsafeMutableBytes { try FileDescriptorOps.read(r, into: $0) } == .done(0))
+    }
+
+    /// The flags are literals (read on every event without an accessor): each must be its `EPOLL*` bit.
+    @Test func epollFlagsAreTheKernelsBits() {
+        #expect(Epoll.Events.readable.rawValue == EPOLLIN.rawValue)
+        #expect(Epoll.Events.writable.rawValue == EPOLLOUT.rawValue)
+        #expect(Epoll.Events.readHangUp.rawValue == EPOLLRDHUP.rawValue)
+        #expect(Epoll.Events.hangUp.rawValue == EPOLLHUP.rawValue)
+        #expect(Epoll.Events.error.rawValue == EPOLLERR.rawValue)
+        #expect(Epoll.Events.edgeTriggered.rawValue == EPOLLET.rawValue)
     }
 
     @Test func epollReportsAnEventFDOnlyOnceItIsSignalled() throws {
