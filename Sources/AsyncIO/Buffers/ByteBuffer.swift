@@ -14,15 +14,35 @@ struct ByteBuffer: ~Copyable {
     private var writeIndex = 0
     /// The first allocation's size.
     private let initialCapacity: Int
+    /// Where storage of the cache's size comes from and goes back to, if anywhere (a stream reader's
+    /// buffer: its loop's); the rest is the allocator's.
+    private let cache: BufferCache?
 
-    /// An empty buffer that allocates `initialCapacity` bytes (or more) on first write.
-    init(initialCapacity: Int = 4096) {
+    /// An empty buffer that allocates `initialCapacity` bytes (or more) on first write; storage of
+    /// ``BufferCache/size`` bytes from and to `cache`, if given, which must be the caller's loop's (a
+    /// buffer used on that loop's thread only).
+    init(initialCapacity: Int = BufferCache.size, cache: BufferCache? = nil) {
         precondition(initialCapacity > 0)
         self.initialCapacity = initialCapacity
+        self.cache = cache
         base = UnsafeMutableRawPointer(bitPattern: 16)!  // never dereferenced while capacity == 0
     }
 
+    // Straight to the allocator, not the cache: the last release of a reader may come on another thread.
     deinit { if capacity > 0 { base.deallocate() } }
+
+    private func allocateStorage(_ size: Int) -> UnsafeMutableRawPointer {
+        if let cache, size == BufferCache.size { return cache.take(atLeast: size).baseAddress! }
+        return .allocate(byteCount: size, alignment: 1)  // malloc's own alignment (16): not posix_memalign
+    }
+
+    private func releaseStorage() {
+        if let cache, capacity == BufferCache.size {
+            cache.give(UnsafeMutableRawBufferPointer(start: base, count: capacity))
+        } else {
+            base.deallocate()
+        }
+    }
 
     /// Unread bytes.
     var count: Int { writeIndex - readIndex }
@@ -35,7 +55,7 @@ struct ByteBuffer: ~Copyable {
     mutating func writableSpace(minimum: Int) -> UnsafeMutableRawBufferPointer {
         if capacity == 0 {
             let size = max(initialCapacity, minimum)
-            base = .allocate(byteCount: size, alignment: 16)
+            base = allocateStorage(size)
             capacity = size
         } else if capacity - writeIndex < minimum {
             if readIndex > 0 && capacity - count >= minimum {
@@ -110,7 +130,7 @@ struct ByteBuffer: ~Copyable {
     /// burst; 0 releases any).
     mutating func shrink(to target: Int) {
         guard isEmpty, capacity > target else { return }
-        base.deallocate()
+        releaseStorage()
         base = UnsafeMutableRawPointer(bitPattern: 16)!
         capacity = 0
         readIndex = 0
@@ -127,10 +147,10 @@ struct ByteBuffer: ~Copyable {
     private mutating func grow(to needed: Int) {
         var newCapacity = max(capacity, 1)
         while newCapacity < needed { newCapacity *= 2 }
-        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        let newBase = allocateStorage(newCapacity)
         let n = count
         if n > 0 { newBase.copyMemory(from: base + readIndex, byteCount: n) }
-        base.deallocate()
+        releaseStorage()
         base = newBase
         capacity = newCapacity
         readIndex = 0

@@ -97,6 +97,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Where stream readers with no buffer storage receive (loop thread, used synchronously: bytes are
     /// copied out before the receiving call returns). Freed with the loop.
     let receiveScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+    /// Buffers of one size kept for reuse on this loop's thread (``BufferCache``).
+    var bufferCache: BufferCache { poller.buffers }
     /// The serial-executor facade, created with the loop.
     private(set) var serialFacade: LoopSerialExecutor!
 

@@ -29,7 +29,7 @@ extension LoopSelector {
             return false
         }
         registration.receiver = RingReceiver(ring: ring)
-        if registration.sender == nil { registration.sender = RingSender(ring: ring, buffers: sendBuffers) }
+        if registration.sender == nil { registration.sender = RingSender(ring: ring, buffers: buffers) }
         return true
     }
 

@@ -15,8 +15,8 @@ final class LoopSelector {
     let ring: IOURing?
     /// The ring, when the backend is io_uring (with a receive pool or not): files go through it.
     let uring: IOURing?
-    /// The storage of the ring's sends, kept from one send to the next.
-    let sendBuffers = RingSendBuffers()
+    /// The loop's kept buffers: for the ring's sends and the streams' readers (``EventLoop/bufferCache``).
+    let buffers = BufferCache()
     /// File operations in the ring, by their data (``EventLoop/performOnRing(_:keeping:)``).
     @exclusivity(unchecked) var operations: [UInt64: RingOperation] = [:]
     @exclusivity(unchecked) var operationCounter: UInt64 = 0

@@ -24,13 +24,13 @@ final class RingSender {
     // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     let ring: IOURing
     /// Where the buffers come from and go back to: the loop's.
-    let buffers: RingSendBuffers
+    let buffers: BufferCache
     /// The bytes in the ring (nil when none), in `inFlightStorage`, and how many the kernel has sent.
     @exclusivity(unchecked) private var inFlight: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) private var inFlightStorage: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) private var sent = 0
     /// Bytes written while a send is in the ring: the next send. Its storage grows as writes need it
-    /// (from ``RingSendBuffers/size``), up to ``maximumSend``: a response written as a head and a
+    /// (from ``BufferCache/size``), up to ``maximumSend``: a response written as a head and a
     /// small body costs one small buffer, not 64 KiB.
     @exclusivity(unchecked) private var queued: UnsafeMutableRawBufferPointer?
     @exclusivity(unchecked) private var queuedCount = 0
@@ -44,7 +44,7 @@ final class RingSender {
     /// The most bytes each of the two buffers takes: what a socket's send buffer holds at first.
     static let maximumSend = 64 * 1024
 
-    init(ring: IOURing, buffers: RingSendBuffers) {
+    init(ring: IOURing, buffers: BufferCache) {
         self.ring = ring
         self.buffers = buffers
     }
@@ -86,7 +86,7 @@ final class RingSender {
         let needed = queuedCount + count
         if needed > (queued?.count ?? 0) {
             let grown = buffers.take(
-                atLeast: min(Self.maximumSend, max(needed, 2 * (queued?.count ?? 0), RingSendBuffers.size)))
+                atLeast: min(Self.maximumSend, max(needed, 2 * (queued?.count ?? 0), BufferCache.size)))
             if let old = queued {
                 // SAFETY: `grown` is larger than `old`, whose first `queuedCount` bytes are in use.
                 grown.baseAddress!.copyMemory(from: old.baseAddress!, byteCount: queuedCount)

@@ -21,7 +21,7 @@ public final class StreamReader: @unchecked Sendable {
     public let limit: Int
     /// The stream read from (nil for a reader fed by hand).
     public let stream: (any ByteStream)?
-    @exclusivity(unchecked) var buffer = ByteBuffer()
+    @exclusivity(unchecked) var buffer: ByteBuffer
     /// On the io_uring backend, a buffer of the ring's pool lent to the reader by ``receiveMore()``:
     /// its unread bytes come before the buffer's (which is empty while it is lent).
     @exclusivity(unchecked) private var lent: LentReceiveBuffer?
@@ -49,6 +49,7 @@ public final class StreamReader: @unchecked Sendable {
         self.stream = stream
         self.limit = limit
         socket = stream as? Socket
+        buffer = ByteBuffer(cache: stream.loop.bufferCache)
     }
 
     /// A reader over `socket`.
@@ -63,6 +64,7 @@ public final class StreamReader: @unchecked Sendable {
         stream = nil
         socket = nil
         self.limit = limit
+        buffer = ByteBuffer()
     }
 
     deinit {

@@ -1,19 +1,26 @@
-/// The storage of a loop's ``RingSender``s: buffers of one size, kept for the next send when one
-/// completes instead of going back to `malloc`.
+/// Buffers of one size that a loop keeps when they are freed, for the next one taken: the storage of
+/// its ring sends (``RingSender``) and of its stream readers (``ByteBuffer``), which on a keep-alive
+/// connection would otherwise go to `malloc` and back on every request.
 ///
-/// Every send on the ring takes a copy of its bytes (the caller's buffer is gone by the time the kernel
-/// sends them), so each request of a keep-alive connection allocated one buffer and freed it at its
-/// completion: `malloc`, `posix_memalign` for the alignment asked for, and `free` were 0.6 % of
-/// `/plaintext`'s CPU. The buffers kept are bounded (``limit`` of ``size`` bytes a loop: 512 KiB);
-/// larger sends, and buffers beyond the limit, go to and from the allocator as before.
+/// - A send on the ring copies its bytes (the caller's buffer is gone by the time the kernel sends
+///   them) and frees the copy when the send completes.
+/// - A reader with nothing buffered holds no storage (an idle connection costs none); on epoll a
+///   request's bytes arrive in the loop's scratch space and are copied into storage taken for them,
+///   given back once the request head is parsed.
+///
+/// Each was a `posix_memalign` (the 16-byte alignment asked for) and a `free` per request: 0.6 % of
+/// `/plaintext`'s CPU on io_uring, and as much on epoll. The buffers kept are bounded (``limit`` of
+/// ``size`` bytes a loop: 512 KiB); larger storage, and buffers beyond the limit, go to and from the
+/// allocator.
 ///
 /// ### Thread safety
-/// Loop-confined, like the senders that use it.
-final class RingSendBuffers {
+/// Loop-confined: take and give back on the loop's thread only.
+final class BufferCache {
     // Its `var`s are `@exclusivity(unchecked)`: the object is loop-confined and no access to them
     // spans a call that could reach them again (each is a load, a store, or a mutation that calls
     // nothing back), so the runtime's checks could not fire.
-    /// The size of a pooled buffer: what most sends need, and what a sender's queue starts with.
+    /// The size of a kept buffer: what most sends need, what a sender's queue starts with, and a
+    /// reader's first storage.
     static let size = 4096
     /// The most buffers kept.
     static let limit = 128
