@@ -3,7 +3,7 @@ import HTTPTypes
 /// Routes requests by method and path pattern to handlers.
 ///
 /// Patterns are paths whose segments may be parameters, `:name` (one segment), or a final `*name`
-/// (the rest of the path, possibly empty). Literal paths are found with one hash lookup; patterns
+/// (the rest of the path, possibly empty). Literal paths are found by their length and bytes; patterns
 /// are tried in the order they were added. `HEAD` falls back to the `GET` route. A path that matches
 /// with another method gets `405` with `Allow`; no match gets ``notFound`` (404).
 ///
@@ -26,13 +26,13 @@ public struct HTTPRouter: Sendable {
         let handler: HTTPServer.Handler
     }
 
-    private var literal: [String: [Route]] = [:]
+    private var literal = HTTPLiteralRoutes()
     private var patterned: [Route] = []
     /// Around every route, the first outermost (``use(_:)``).
     var middlewares: [HTTPMiddleware] = []
 
     /// Every route, in the order it was added within each kind (for ``mount(_:_:)``).
-    var allRoutes: [Route] { literal.values.flatMap { $0 } + patterned }
+    var allRoutes: [Route] { literal.all + patterned }
 
     /// The handler for requests no route matches; by default a plain `404 Not Found`.
     public var notFound: HTTPServer.Handler = { _ in .text("Not Found\n", status: .notFound) }
@@ -59,7 +59,7 @@ public struct HTTPRouter: Sendable {
         }
         let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
-            literal[Self.normalized(pattern[...]), default: []].append(route)
+            literal.append(route, at: pattern)
         } else {
             patterned.append(route)
         }
@@ -113,7 +113,7 @@ public struct HTTPRouter: Sendable {
         let path = request.path
         let method = request.method  // a pseudo field of the head, parsed on every read
         var allowed: [HTTPRequest.Method] = []
-        if let routes = literal[Self.normalized(path)] {
+        if let routes = literal.routes(at: path) {
             if let route = Self.pick(routes, for: method, allowed: &allowed) {
                 return (route.handler, nil)
             }
@@ -171,9 +171,5 @@ public struct HTTPRouter: Sendable {
         guard path.count > 1 else { return [] }
         return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
     }
-
-    /// The lookup key of a literal path.
-    private static func normalized(_ path: Substring) -> String {
-        String(path)
-    }
 }
+

@@ -1,0 +1,39 @@
+@testable import AsyncIOHTTP
+import HTTPTypes
+import Testing
+
+/// Literal routes are found by the path's length and bytes (``HTTPRouter``'s table, not a hash): paths
+/// of one length that differ in any byte, within the first eight or after them, are told apart; a
+/// query is not part of the path; a path added twice keeps both routes (one per method); a path of a
+/// length no route has, or longer than any, is not found.
+@Suite struct HTTPRouterLiteralTests {
+    private func answer(_ router: HTTPRouter, _ method: HTTPRequest.Method, _ path: String) async throws -> String {
+        let request = HTTPServerRequest(head: HTTPRequest(method: method, scheme: nil, authority: "x", path: path))
+        let response = try await router.route(request)
+        guard response.head.status == .ok, case .bytes(let bytes) = response.body.storage else {
+            return "\(response.head.status.code)"
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @Test func pathsOfOneLengthAreToldApartByEveryByte() async throws {
+        var router = HTTPRouter()
+        router.answersMethodNotAllowed = true
+        // 17 bytes each: they differ in the first byte after the slash, in the eighth, and in the last.
+        let paths = ["/response-headers", "/xesponse-headers", "/respons_-headers", "/response-headerz"]
+        for path in paths { router.get(path) { _ in .text(path) } }
+        router.get("/get") { _ in .text("get") }
+        router.get("/put") { _ in .text("put") }
+        router.post("/put") { _ in .text("post put") }
+        for path in paths { #expect(try await answer(router, .get, path) == path) }
+        #expect(try await answer(router, .get, "/response-headers?a=1") == "/response-headers")
+        #expect(try await answer(router, .get, "/get") == "get")
+        #expect(try await answer(router, .get, "/put") == "put")
+        #expect(try await answer(router, .post, "/put") == "post put")
+        #expect(try await answer(router, .delete, "/put") == "405")
+        #expect(try await answer(router, .get, "/response-headerq") == "404")  // the same length, not a route
+        #expect(try await answer(router, .get, "/gets") == "404")  // a length no route has
+        #expect(try await answer(router, .get, "/response-headers/and-more") == "404")  // longer than any
+        #expect(try await answer(router, .get, "/") == "404")
+    }
+}
