@@ -10,14 +10,18 @@ extension HTTPServerConnection {
     /// The head is built by a synchronous function and a streamed body is written by another async
     /// one: their temporaries live on the thread's stack or in a frame that exists only meanwhile,
     /// not in this frame (the task allocator keeps the slabs of a connection's deepest frame chain
-    /// for the connection's whole life).
+    /// for the connection's whole life). Inlined into ``respond(_:to:)``, its only caller, it costs no
+    /// frame of its own (a task allocation a request; `@inline(__always)` is not honoured for async
+    /// functions).
+    @inline(always)
     func write(_ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool) async throws -> Bool {
         let (unsent, count, chunked, hasBody, bodySent, keepAlive) = try sendHead(response, to: head, keepAlive: keepAlive)
         bytesSent &+= count
         if let unsent {
             try await writer.write(unsent)
         } else {
-            await loop.cooperateOnLoop()  // as the writer's own writes do: a client that never waits yields
+            // As the writer's own writes do: a client that never waits yields.
+            if loop.spendIOBudget() { await Task.yield() }
         }
         switch response.body.storage {
         case .bytes(let bytes):

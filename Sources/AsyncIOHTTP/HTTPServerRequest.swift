@@ -12,7 +12,7 @@ public struct HTTPServerRequest: Sendable {
     /// The version on the request line.
     public var version: HTTPVersion
     /// Parameters captured by the ``HTTPRouter`` pattern that matched (`/status/:code` → `code`).
-    public var pathParameters: [String: String] = [:]
+    public var pathParameters = [String: String]()  // not `[:]`: a call to build it from a literal, per request
     let connection: HTTPServerConnection?
 
     /// A request for handlers to be called with directly, as in tests.

@@ -22,8 +22,17 @@ extension EventLoop {
     /// type does at its entry): no second thread-local read on the hot path.
     @inline(__always)
     package nonisolated(nonsending) func cooperateOnLoop() async {
+        if spendIOBudget() { await Task.yield() }
+    }
+
+    /// Counts one operation against the job's I/O budget; true when the budget is spent and the caller
+    /// should yield (`await Task.yield()`). ``cooperateOnLoop()`` for other modules: that async
+    /// function cannot be inlined across modules, and a call to it cost a task allocation (one a
+    /// request in the HTTP server).
+    @inline(__always)
+    package func spendIOBudget() -> Bool {
         ioBudget -= 1
-        if ioBudget <= 0 { await Task.yield() }
+        return ioBudget <= 0
     }
 
 }
