@@ -34,6 +34,7 @@ final class BufferCache {
     }
 
     deinit {
+        // SAFETY: the first `count` slots hold kept buffers, each owned by the cache alone.
         for index in 0..<count { kept[index].deallocate() }
         kept.deallocate()
     }
@@ -59,6 +60,7 @@ final class BufferCache {
             storage.deallocate()
             return
         }
+        // SAFETY: `count < limit`, so slot `count` is inside `kept`; the caller gives up `storage`.
         kept[count] = storage.baseAddress!
         count += 1
     }

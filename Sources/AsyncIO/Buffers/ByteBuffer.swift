@@ -37,6 +37,8 @@ struct ByteBuffer: ~Copyable {
     }
 
     private func releaseStorage() {
+        // SAFETY: `base` holds `capacity` bytes this buffer allocated (or took from `cache`) and no
+        // longer uses; the caller replaces it.
         if let cache, capacity == BufferCache.size {
             cache.give(UnsafeMutableRawBufferPointer(start: base, count: capacity))
         } else {
