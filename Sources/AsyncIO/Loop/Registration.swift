@@ -211,7 +211,7 @@ public final class IORegistration: @unchecked Sendable {
         return nextWaiterID
     }
 
-    @inline(__always)
+    @inline(always)
     private nonisolated(nonsending) func wait(write: Bool) async throws {
         let id = try beginWaiting(write: write)
         try Task.checkCancellation()
@@ -236,7 +236,7 @@ public final class IORegistration: @unchecked Sendable {
     }
 
     /// Suspends as the waiter `id`, until the loop or a cancellation resumes it.
-    @inline(__always)
+    @inline(always)
     private nonisolated(nonsending) func park(id: UInt64, write: Bool) async throws {
         try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let waiter = Waiter(id: id, continuation: continuation)

@@ -42,7 +42,7 @@ extension Socket {
 
 extension EventLoop {
     /// Waits until `socket` is readable, with the wait's errors as ``StreamError``.
-    @inline(__always)
+    @inline(always)
     nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
             throw StreamError.from(error, operation: operation)
@@ -50,7 +50,7 @@ extension EventLoop {
     }
 
     /// Waits until `socket` is writable, with the wait's errors as ``StreamError``.
-    @inline(__always)
+    @inline(always)
     nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
         do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
             throw StreamError.from(error, operation: operation)
