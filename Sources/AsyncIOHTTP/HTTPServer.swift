@@ -302,6 +302,10 @@ public final class HTTPServer: Service, @unchecked Sendable {
     private func serve(_ connection: HTTPServerConnection, handler: Handler) async {
         let id = ObjectIdentifier(connection)
         connections[id] = connection
+        // Registered, it hears of a shutdown from `shutdown`; one begun already, it hears of now. A
+        // connection then never asks the server (through its unowned reference: a retain and a
+        // release) whether it shuts down, once a request.
+        if isShuttingDown { connection.shutdownRequested() }
         reclaimer.opened(count: connections.count)
         if let metrics {
             metrics.accepted.increment()

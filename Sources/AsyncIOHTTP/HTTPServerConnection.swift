@@ -95,7 +95,7 @@ final class HTTPServerConnection: @unchecked Sendable {
                 break  // reset, timeout (socket closed), cancellation
             }
             let keepAlive = await serve(head, handler: handler)
-            if !keepAlive || server.isShuttingDown { break }
+            if !keepAlive { break }  // false once the server shuts down (`shutdownRequested`)
         }
         if pendingUpgrade != nil || writer.isClosed { return }  // the connection switched protocols
         if timedOut || reader.isAtEOF {
@@ -296,7 +296,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             pendingUpgrade = upgrade
             return false
         }
-        let plan = state.handlerFinished(requestKeepAlive: head.keepAlive, serverShuttingDown: server.isShuttingDown)
+        let plan = state.handlerFinished(requestKeepAlive: head.keepAlive)
         var keepAlive = plan.keepAlive
         if plan.discardBufferedBody {
             discardBufferedBody()

@@ -105,10 +105,10 @@ struct HTTPServerConnectionState {
 
     /// The handler returned (or failed into a 500): decide the response's connection handling. The body
     /// can no longer be read by the handler.
-    mutating func handlerFinished(requestKeepAlive: Bool, serverShuttingDown: Bool) -> ResponsePlan {
+    mutating func handlerFinished(requestKeepAlive: Bool) -> ResponsePlan {
         generation &+= 1
         hasServedARequest = true
-        var plan = ResponsePlan(keepAlive: requestKeepAlive && !closeAfterResponse && !serverShuttingDown,
+        var plan = ResponsePlan(keepAlive: requestKeepAlive && !closeAfterResponse,
                                 discardBufferedBody: false)
         if !bodyComplete {
             if continuePending {

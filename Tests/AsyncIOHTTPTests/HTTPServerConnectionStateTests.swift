@@ -12,12 +12,12 @@ import Testing
         #expect(state.bytesArrived() == nil)  // more bytes of the same head: the timeout runs on
         _ = state.headReceived(hasBody: false, expectsContinue: false)
         #expect(state.phase == .busy)
-        _ = state.handlerFinished(requestKeepAlive: true, serverShuttingDown: false)
+        _ = state.handlerFinished(requestKeepAlive: true)
         #expect(state.awaitingHead(buffered: false) == .idle)
         #expect(state.bytesArrived() == .header)
         // A pipelined head already buffered: the header timeout at once.
         _ = state.headReceived(hasBody: false, expectsContinue: false)
-        _ = state.handlerFinished(requestKeepAlive: true, serverShuttingDown: false)
+        _ = state.handlerFinished(requestKeepAlive: true)
         #expect(state.awaitingHead(buffered: true) == .header)
         #expect(state.phase == .head)
     }
@@ -28,7 +28,7 @@ import Testing
         #expect(state.bodyReadRequested(generation: generation) == .read(sendContinueFirst: false))
         state.bodyEnded()
         #expect(state.bodyReadRequested(generation: generation) == .ended)
-        _ = state.handlerFinished(requestKeepAlive: true, serverShuttingDown: false)
+        _ = state.handlerFinished(requestKeepAlive: true)
         #expect(state.bodyReadRequested(generation: generation) == .expired)
         // Nor the next request's body with the old generation.
         let next = state.headReceived(hasBody: true, expectsContinue: false)
@@ -51,12 +51,12 @@ import Testing
         // The client still waits for 100 Continue: the body will not come, the connection closes.
         var waiting = HTTPServerConnectionState()
         _ = waiting.headReceived(hasBody: true, expectsContinue: true)
-        #expect(waiting.handlerFinished(requestKeepAlive: true, serverShuttingDown: false)
+        #expect(waiting.handlerFinished(requestKeepAlive: true)
                 == .init(keepAlive: false, discardBufferedBody: false))
         // A body the handler ignored: discard what is here; keep alive only if that was all of it.
         var ignored = HTTPServerConnectionState()
         _ = ignored.headReceived(hasBody: true, expectsContinue: false)
-        let plan = ignored.handlerFinished(requestKeepAlive: true, serverShuttingDown: false)
+        let plan = ignored.handlerFinished(requestKeepAlive: true)
         #expect(plan == .init(keepAlive: true, discardBufferedBody: true))
         #expect(!ignored.keepAliveAfterDiscard(plan.keepAlive))
         ignored.bodyEnded()
@@ -65,7 +65,7 @@ import Testing
         var read = HTTPServerConnectionState()
         _ = read.headReceived(hasBody: true, expectsContinue: false)
         read.bodyEnded()
-        #expect(read.handlerFinished(requestKeepAlive: true, serverShuttingDown: false)
+        #expect(read.handlerFinished(requestKeepAlive: true)
                 == .init(keepAlive: true, discardBufferedBody: false))
     }
 
@@ -77,11 +77,11 @@ import Testing
         var busy = HTTPServerConnectionState()
         _ = busy.headReceived(hasBody: false, expectsContinue: false)
         #expect(busy.shutdownRequested() == .afterResponse)
-        #expect(!busy.handlerFinished(requestKeepAlive: true, serverShuttingDown: false).keepAlive)
+        #expect(!busy.handlerFinished(requestKeepAlive: true).keepAlive)
 
         var closing = HTTPServerConnectionState()
         _ = closing.headReceived(hasBody: false, expectsContinue: false)
-        #expect(!closing.handlerFinished(requestKeepAlive: false, serverShuttingDown: false).keepAlive)
+        #expect(!closing.handlerFinished(requestKeepAlive: false).keepAlive)
         #expect(!HTTPServerConnectionState().keepAliveAfterDiscard(false))
         closing.lingering()
         #expect(closing.phase == .closing)
