@@ -33,12 +33,22 @@ struct BufferCacheTests {
         #expect(buffers.count == 0)
     }
 
-    @Test func noMoreThanTheLimitIsKept() {
+    /// No more than the limit of full-size buffers are out or kept: beyond it, a small request gets a
+    /// small allocation (many sends at once keep a small working set), which is not kept.
+    @Test func noMoreThanTheLimitIsOutOrKept() {
         let buffers = BufferCache()
         let taken = (0..<BufferCache.limit + 10).map { _ in buffers.take(atLeast: 1) }
         #expect(Set(taken.map(\.baseAddress)).count == taken.count)  // all distinct
+        #expect(taken.prefix(BufferCache.limit).allSatisfy { $0.count == BufferCache.size })
+        #expect(taken.dropFirst(BufferCache.limit).allSatisfy { $0.count == 1 })
+        #expect(buffers.outstanding == BufferCache.limit)
         for buffer in taken { buffers.give(buffer) }
         #expect(buffers.count == BufferCache.limit)
+        #expect(buffers.outstanding == 0)
+        // Kept ones first again: a full-size buffer for a small request.
+        let again = buffers.take(atLeast: 1)
+        #expect(again.count == BufferCache.size)
+        buffers.give(again)
     }
 
     /// Requests and responses on one connection sending on the ring: after the first response, each
