@@ -79,3 +79,21 @@ final class BufferCache {
         count += 1
     }
 }
+
+/// Storage taken from a ``BufferCache``, on its way back to the cache's loop from another thread (a
+/// reader released there).
+///
+/// ### Thread safety
+/// Handed over once: made on one thread, used on the loop's.
+final class CachedStorage: @unchecked Sendable {
+    let storage: UnsafeMutableRawBufferPointer
+    private let cache: BufferCache
+
+    init(_ storage: UnsafeMutableRawBufferPointer, _ cache: BufferCache) {
+        self.storage = storage
+        self.cache = cache
+    }
+
+    /// Gives the storage back to its cache (on the cache's loop).
+    func giveBack() { cache.give(storage) }
+}

@@ -29,7 +29,21 @@ struct ByteBuffer: ~Copyable {
     }
 
     // Straight to the allocator, not the cache: the last release of a reader may come on another thread.
+    // Its owner gives cached storage back first (``detachCachedStorage()``), so the cache's count of
+    // buffers out stays true.
     deinit { if capacity > 0 { base.deallocate() } }
+
+    /// Takes the storage out of the buffer, unread bytes and all, when it came from the cache; the buffer
+    /// is left empty. For an owner about to go, to give the storage back on the cache's thread.
+    mutating func detachCachedStorage() -> (storage: UnsafeMutableRawBufferPointer, cache: BufferCache)? {
+        guard let cache, capacity == BufferCache.size else { return nil }
+        let storage = UnsafeMutableRawBufferPointer(start: base, count: capacity)
+        base = UnsafeMutableRawPointer(bitPattern: 16)!
+        capacity = 0
+        readIndex = 0
+        writeIndex = 0
+        return (storage, cache)
+    }
 
     private func allocateStorage(_ size: Int) -> UnsafeMutableRawPointer {
         if let cache, size == BufferCache.size { return cache.take(atLeast: size).baseAddress! }

@@ -68,9 +68,20 @@ public final class StreamReader: @unchecked Sendable {
     }
 
     deinit {
-        guard let lent, let loop = socket?.loop else { return }
-        // The pool is the loop's: give the buffer back on its thread (a closed loop's ring only counts).
-        if loop.inEventLoop || !loop.execute({ lent.giveBack() }) { lent.giveBack() }
+        guard let loop = stream?.loop else { return }
+        // The pools are the loop's: give their buffers back on its thread (a closed loop's ring only
+        // counts, and its cache goes with it).
+        if let lent {
+            if loop.inEventLoop || !loop.execute({ lent.giveBack() }) { lent.giveBack() }
+        }
+        if let detached = buffer.detachCachedStorage() {
+            if loop.inEventLoop {
+                detached.cache.give(detached.storage)
+            } else {
+                let handOff = CachedStorage(detached.storage, detached.cache)
+                if !loop.execute({ handOff.giveBack() }) { handOff.storage.deallocate() }
+            }
+        }
     }
 
     /// Whether the stream has ended and every byte has been read.

@@ -106,4 +106,27 @@ struct BufferCacheTests {
             client.close()
         }
     }
+
+    /// A reader released with unread bytes in cached storage gives the storage back (on the loop's
+    /// thread): the cache's count of buffers out returns to what it was. Were it freed straight to the
+    /// allocator, the count would only grow, and after ``BufferCache/limit`` such readers the cache
+    /// would hand out no new full-size buffer again.
+    @Test func aReaderReleasedWithUnreadBytesGivesItsStorageBack() async throws {
+        try await withTestLoop(virtualTime: false, backend: .epoll) { loop in
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
+            let cache = loop.bufferCache
+            let out = cache.outstanding
+            let kept = cache.count
+            var reader: StreamReader? = StreamReader(socket: server)
+            try await loop.sendAll(client, Array("unread".utf8))
+            #expect(try await reader!.receiveMore())
+            #expect(reader!.storageCapacity == BufferCache.size)
+            #expect(cache.outstanding == out + 1)
+            reader = nil
+            #expect(cache.outstanding == out)
+            #expect(cache.count == max(kept, 1))
+            server.close()
+            client.close()
+        }
+    }
 }
