@@ -38,10 +38,7 @@ struct ByteBuffer: ~Copyable {
     mutating func detachCachedStorage() -> (storage: UnsafeMutableRawBufferPointer, cache: BufferCache)? {
         guard let cache, capacity == BufferCache.size else { return nil }
         let storage = UnsafeMutableRawBufferPointer(start: base, count: capacity)
-        base = UnsafeMutableRawPointer(bitPattern: 16)!
-        capacity = 0
-        readIndex = 0
-        writeIndex = 0
+        forgetStorage()
         return (storage, cache)
     }
 
@@ -147,7 +144,12 @@ struct ByteBuffer: ~Copyable {
     mutating func shrink(to target: Int) {
         guard isEmpty, capacity > target else { return }
         releaseStorage()
-        base = UnsafeMutableRawPointer(bitPattern: 16)!
+        forgetStorage()
+    }
+
+    /// Empty, with no storage (which the caller has released or taken).
+    private mutating func forgetStorage() {
+        base = UnsafeMutableRawPointer(bitPattern: 16)!  // never dereferenced while capacity == 0
         capacity = 0
         readIndex = 0
         writeIndex = 0
