@@ -88,9 +88,7 @@ struct BufferCacheTests {
     /// into storage of its own: that storage comes from the loop's cache, and goes back to it when the
     /// reader lets it go (as the HTTP server does once a head is parsed).
     @Test func aReaderTakesItsStorageFromTheLoopAndGivesItBack() async throws {
-        try await withTestLoop(virtualTime: false, backend: .epoll) { loop in
-            let (server, client) = try await RingTesting.connectedPair(on: loop)
-            let cache = loop.bufferCache
+        try await withEpollPair { loop, server, client, cache in
             cache.give(cache.take(atLeast: 1))  // at least one kept
             let kept = cache.count
             let reader = StreamReader(socket: server)
@@ -102,8 +100,6 @@ struct BufferCacheTests {
             reader.releaseStorageIfEmpty()
             #expect(reader.storageCapacity == 0)
             #expect(cache.count == kept)
-            server.close()
-            client.close()
         }
     }
 
@@ -112,9 +108,7 @@ struct BufferCacheTests {
     /// allocator, the count would only grow, and after ``BufferCache/limit`` such readers the cache
     /// would hand out no new full-size buffer again.
     @Test func aReaderReleasedWithUnreadBytesGivesItsStorageBack() async throws {
-        try await withTestLoop(virtualTime: false, backend: .epoll) { loop in
-            let (server, client) = try await RingTesting.connectedPair(on: loop)
-            let cache = loop.bufferCache
+        try await withEpollPair { loop, server, client, cache in
             let out = cache.outstanding
             let kept = cache.count
             var reader: StreamReader? = StreamReader(socket: server)
@@ -125,8 +119,20 @@ struct BufferCacheTests {
             reader = nil
             #expect(cache.outstanding == out)
             #expect(cache.count == max(kept, 1))
-            server.close()
-            client.close()
+        }
+    }
+
+    /// A connected pair on a test loop with the epoll backend, and the loop's cache; closes the pair.
+    private func withEpollPair(
+        _ body: @escaping @Sendable (EventLoop, Socket, Socket, BufferCache) async throws -> Void
+    ) async throws {
+        try await withTestLoop(virtualTime: false, backend: .epoll) { loop in
+            let (server, client) = try await RingTesting.connectedPair(on: loop)
+            defer {
+                server.close()
+                client.close()
+            }
+            try await body(loop, server, client, loop.bufferCache)
         }
     }
 }
