@@ -71,7 +71,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// server's task, which `EventLoop.spawn` runs outside any scope.
     func run(handler: HTTPServer.Handler) async {
         let reader = self.reader
-        await withTaskCancellationHandler {
+        await withInheritedCancellationHandler {
             await serveRequests(handler: handler)
         } onCancel: {
             reader.interruptWaitSoon()

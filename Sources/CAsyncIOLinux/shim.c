@@ -195,3 +195,20 @@ int casyncio_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid
     *gid = credentials.gid;
     return 0;
 }
+
+// The concurrency runtime's cancellation records (swift/Runtime/Concurrency.h), under names of the
+// shim's own: AsyncIO's `withInheritedCancellationHandler` installs a task's cancellation handler as
+// the standard library's `withTaskCancellationHandler` does, through these two entry points, which a
+// Swift declaration may not name itself (the `swift_` prefix is reserved for the runtime). Both sides
+// are the Swift calling convention: `handler` and `context` are a non-escaping closure's function and
+// context, passed through untouched; the record lives in the task's allocator until it is removed.
+extern __attribute__((swiftcall)) void *swift_task_addCancellationHandler(void *handler, void *context);
+extern __attribute__((swiftcall)) void swift_task_removeCancellationHandler(void *record);
+
+__attribute__((swiftcall)) void *casyncio_task_add_cancellation_handler(void *handler, void *context) {
+    return swift_task_addCancellationHandler(handler, context);
+}
+
+__attribute__((swiftcall)) void casyncio_task_remove_cancellation_handler(void *record) {
+    swift_task_removeCancellationHandler(record);
+}

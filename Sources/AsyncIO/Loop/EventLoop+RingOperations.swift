@@ -58,19 +58,22 @@ extension EventLoop {
         let id = poller.nextOperationID()
         let noted = beginWait(.primitive("file operation in the ring"))
         defer { if noted { endWait() } }
-        return try await withTaskCancellationHandler {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Int32, any Error>) in
-                do {
-                    try ring.queue(operation, data: id)
-                    poller.operations[id] = RingOperation(continuation: continuation, memory: memory)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+        return try await withInheritedThrowingContinuation(onCancel: { self.cancelOnRingSoon(id) }) {
+            (continuation: UnsafeContinuation<Int32, any Error>) in
+            do {
+                try ring.queue(operation, data: id)
+                poller.operations[id] = RingOperation(continuation: continuation, memory: memory)
+            } catch {
+                continuation.resume(throwing: error)
             }
-        } onCancel: {
-            self.execute {
-                if self.poller.operations[id] != nil { self.poller.uring?.cancelOperation(data: id) }
-            }
+        }
+    }
+
+    /// A cancellation handler's part (any thread): asks the ring to cancel the operation `id`, on the
+    /// loop, if it is still in flight.
+    private func cancelOnRingSoon(_ id: UInt64) {
+        execute {
+            if self.poller.operations[id] != nil { self.poller.uring?.cancelOperation(data: id) }
         }
     }
 }

@@ -111,10 +111,8 @@ public final class IORegistration: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is consumed.
-    @inline(__always)
     public nonisolated(nonsending) func waitReadable() async throws {
-        if isReadable { return }
-        try await wait(write: false)
+        try await waitUntilReadable()
     }
 
     /// Suspends until the descriptor is writable or hung up; returns at once if it already is.
@@ -123,8 +121,21 @@ public final class IORegistration: @unchecked Sendable {
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is written.
-    @inline(__always)
     public nonisolated(nonsending) func waitWritable() async throws {
+        try await waitUntilWritable()
+    }
+
+    /// ``waitReadable()``, inlined into the library's own waits: no frame of its own, where the public
+    /// function's `@inline(__always)` is not honoured for an async function.
+    @inline(always)
+    nonisolated(nonsending) func waitUntilReadable() async throws {
+        if isReadable { return }
+        try await wait(write: false)
+    }
+
+    /// ``waitWritable()``, inlined into the library's own waits.
+    @inline(always)
+    nonisolated(nonsending) func waitUntilWritable() async throws {
         if isWritable { return }
         try await wait(write: true)
     }
@@ -161,10 +172,10 @@ public final class IORegistration: @unchecked Sendable {
             case .wouldBlock:
                 if interest == .read {
                     clearReadable()
-                    try await waitReadable()
+                    try await waitUntilReadable()
                 } else {
                     clearWritable()
-                    try await waitWritable()
+                    try await waitUntilWritable()
                 }
             }
         }
@@ -227,11 +238,10 @@ public final class IORegistration: @unchecked Sendable {
         }
         // No scope to tie the wait to: task cancellation alone, whose handler need not escape (its
         // context then lives in the task's frame: one allocation less per wait than through
-        // `withCancellableWait`, whose scopes keep the handler).
-        try await withTaskCancellationHandler {
-            try await park(id: id, write: write)
-        } onCancel: {
-            self.cancelWaiterSoon(id: id, write: write)
+        // `withCancellableWait`, whose scopes keep the handler), and no executor switch.
+        try await withInheritedThrowingContinuation(onCancel: { [self] in cancelWaiterSoon(id: id, write: write) }) {
+            (continuation: UnsafeContinuation<Void, any Error>) in
+            store(Waiter(id: id, continuation: continuation), write: write)
         }
     }
 
@@ -239,9 +249,13 @@ public final class IORegistration: @unchecked Sendable {
     @inline(always)
     private nonisolated(nonsending) func park(id: UInt64, write: Bool) async throws {
         try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let waiter = Waiter(id: id, continuation: continuation)
-            if write { writeWaiter = waiter } else { readWaiter = waiter }
+            store(Waiter(id: id, continuation: continuation), write: write)
         }
+    }
+
+    @inline(__always)
+    private func store(_ waiter: Waiter, write: Bool) {
+        if write { writeWaiter = waiter } else { readWaiter = waiter }
     }
 
     /// A cancellation handler's part (any thread): wakes the waiter `id` on the loop, if it still waits.

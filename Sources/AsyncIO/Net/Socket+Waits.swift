@@ -44,7 +44,7 @@ extension EventLoop {
     /// Waits until `socket` is readable, with the wait's errors as ``StreamError``.
     @inline(always)
     nonisolated(nonsending) func waitReadable(_ socket: Socket, operation: String) async throws {
-        do { try await socket.registration.waitReadable() } catch let error as EventLoopError {
+        do { try await socket.registration.waitUntilReadable() } catch let error as EventLoopError {
             throw StreamError.from(error, operation: operation)
         }
     }
@@ -52,7 +52,7 @@ extension EventLoop {
     /// Waits until `socket` is writable, with the wait's errors as ``StreamError``.
     @inline(always)
     nonisolated(nonsending) func waitWritable(_ socket: Socket, operation: String) async throws {
-        do { try await socket.registration.waitWritable() } catch let error as EventLoopError {
+        do { try await socket.registration.waitUntilWritable() } catch let error as EventLoopError {
             throw StreamError.from(error, operation: operation)
         }
     }

@@ -146,6 +146,25 @@ extension Socket: ByteStream {
     @inline(__always)
     public nonisolated(nonsending) func waitUntilReceivable() async throws { try await loop.waitReadable(self, operation: "read") }
 
+    /// ``ByteStream/receive(into:)`` for callers that have checked they run on the socket's loop: the
+    /// protocol's receive loop, on the socket itself. The protocol's is compiled as a generic function,
+    /// where the wait is a call through the protocol: the compiler keeps an executor switch after it,
+    /// which specializing the function later does not remove. This one calls the socket's wait
+    /// directly, inlined (``waitUntilReceivable()`` is public, so not inlined), and a receive that
+    /// waited costs no switch and no frame of its own.
+    @inline(always)
+    nonisolated(nonsending) func receiveOnLoop(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        while true {
+            switch try tryReceive(into: buffer) {
+            case .done(let count):
+                await loop.cooperateOnLoop()
+                return count
+            case .wouldBlock:
+                try await loop.waitReadable(self, operation: "read")
+            }
+        }
+    }
+
     /// Waits until a send is worth retrying (see ``ByteStream/waitUntilSendable()``).
     ///
     /// ### Cancellation

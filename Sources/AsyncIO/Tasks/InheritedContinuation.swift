@@ -21,7 +21,7 @@ import Builtin
 ///
 /// ### Cancellation
 /// Not observed: resume the continuation from a cancellation handler to end the wait early.
-@inline(__always)
+@inline(__always) @usableFromInline
 package nonisolated(nonsending) func withInheritedThrowingContinuation<T>(
     _ body: (UnsafeContinuation<T, any Error>) -> Void
 ) async throws -> T {
@@ -38,7 +38,7 @@ package nonisolated(nonsending) func withInheritedThrowingContinuation<T>(
 ///
 /// ### Cancellation
 /// Not observed: resume the continuation from a cancellation handler to end the wait early.
-@inline(__always)
+@inline(__always) @usableFromInline
 package nonisolated(nonsending) func withInheritedContinuation<T>(
     _ body: (UnsafeContinuation<T, Never>) -> Void
 ) async -> T {

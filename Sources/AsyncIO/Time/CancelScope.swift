@@ -220,15 +220,15 @@ public final class CancelScope: @unchecked Sendable {
 /// `onCancel` runs when the task is cancelled or a scope's deadline passes, whichever is first.
 public nonisolated(nonsending) func withCancellableWait<T>(
     on loop: EventLoop?,
-    _ operation: () async throws -> T,
+    _ operation: nonisolated(nonsending) () async throws -> T,
     onCancel: @escaping @Sendable () -> Void
 ) async throws -> T {
     guard let loop, let scope = CancelScope.scopeForWait(on: loop) else {
-        return try await withTaskCancellationHandler(operation: operation, onCancel: onCancel)
+        return try await withInheritedCancellationHandler(operation, onCancel: onCancel)
     }
     let link = try scope.attach(onCancel)
     defer { scope.detach(link) }
-    return try await withTaskCancellationHandler(operation: operation, onCancel: onCancel)
+    return try await withInheritedCancellationHandler(operation, onCancel: onCancel)
 }
 
 extension CancelScope {
