@@ -23,6 +23,17 @@ struct InheritedCancellationHandlerTests {
             }
         }
 
+        /// Cancels `task`, parked here with its handler not run yet, and expects the handler to run
+        /// once and end the wait with `CancellationError`.
+        nonisolated(nonsending) func cancelAndExpectTheHandlerToEndTheWait(of task: Task<Int, any Error>, on loop: EventLoop) async throws {
+            #expect(handlerRuns.value == 0)
+            task.cancel()
+            try await loop.sleep(for: .seconds(1))
+            #expect(handlerRuns.value == 1)
+            endIfStillParked()
+            await #expect(throws: CancellationError.self) { try await task.value }
+        }
+
         /// Parks the calling task with no cancellation handler: only the test resumes it.
         nonisolated(nonsending) func parkWithoutHandler() async throws -> Int {
             try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
@@ -52,12 +63,7 @@ struct InheritedCancellationHandlerTests {
             let task = loop.spawn { try await parked.park(on: loop) }
             try await loop.sleep(for: .seconds(1))
             #expect(parked.continuation != nil)
-            #expect(parked.handlerRuns.value == 0)
-            task.cancel()
-            try await loop.sleep(for: .seconds(1))
-            #expect(parked.handlerRuns.value == 1)
-            parked.endIfStillParked()
-            await #expect(throws: CancellationError.self) { try await task.value }
+            try await parked.cancelAndExpectTheHandlerToEndTheWait(of: task, on: loop)
             #expect(parked.events == ["body", "handler job"])
         }
     }
@@ -139,12 +145,7 @@ struct InheritedCancellationHandlerTests {
                 }
             }
             try await loop.sleep(for: .seconds(1))
-            #expect(parked.handlerRuns.value == 0)
-            task.cancel()
-            try await loop.sleep(for: .seconds(1))
-            #expect(parked.handlerRuns.value == 1)
-            parked.endIfStillParked()
-            await #expect(throws: CancellationError.self) { try await task.value }
+            try await parked.cancelAndExpectTheHandlerToEndTheWait(of: task, on: loop)
         }
     }
 }
