@@ -253,6 +253,7 @@ public final class IORegistration: @unchecked Sendable {
         }
     }
 
+    /// Makes `waiter` the read or the write waiter (from a continuation's body, on the loop).
     @inline(__always)
     private func store(_ waiter: Waiter, write: Bool) {
         if write { writeWaiter = waiter } else { readWaiter = waiter }
