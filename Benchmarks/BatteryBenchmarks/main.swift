@@ -43,6 +43,24 @@ if options.wants("event_broadcast_10k") {
     })
 }
 
+// Two tasks pass an item back and forth through two queues: one op = a round trip, in which each
+// task's get waits for the other's put (two waits; queue_1m seldom waits).
+if options.wants("queue_pingpong") {
+    report(try measure("queue_pingpong", operations: 200_000, runs: options.runs) { n in
+        try onLoop { loop in
+            let there = Queue<Int>()
+            let back = Queue<Int>()
+            let echo = loop.spawn { for _ in 0..<n { try await back.put(try await there.get()) } }
+            for i in 0..<n {
+                try await there.put(i)
+                let returned = try await back.get()
+                precondition(returned == i)
+            }
+            try await echo.value
+        }
+    })
+}
+
 // One producer, one consumer, 1,000,000 items through a queue bounded at 1,000.
 if options.wants("queue_1m") {
     report(try measure("queue_1m", operations: 1_000_000, runs: options.runs) { n in

@@ -47,6 +47,20 @@ def main():
             assert total == n * (n - 1) // 2
         measure("queue_1m", 1_000_000, args.runs, lambda n: run(queue_bench(n)))
 
+    if wanted("queue_pingpong"):
+        async def pingpong(n):
+            there, back = asyncio.Queue(), asyncio.Queue()
+
+            async def echo():
+                for _ in range(n):
+                    await back.put(await there.get())
+            task = asyncio.create_task(echo())
+            for i in range(n):
+                await there.put(i)
+                assert await back.get() == i
+            await task
+        measure("queue_pingpong", 200_000, args.runs, lambda n: run(pingpong(n)))
+
     if wanted("offload_roundtrip"):
         async def roundtrip(n):
             for i in range(n):

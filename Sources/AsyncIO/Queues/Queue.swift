@@ -96,7 +96,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     /// ### Cancellation
     /// Safe: a cancelled put adds nothing; a put whose item was already taken returns normally.
     @inlinable
-    public func put(_ item: Element) async throws {
+    public nonisolated(nonsending) func put(_ item: Element) async throws {
         // Fast path, no allocation: hand the item to a waiting getter, or store it if there is room.
         let step = state.withLock { state -> PutStep in
             if state.isShutDown { return .shutDown }
@@ -157,12 +157,12 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     static func noteGetterWait(on loop: EventLoop?) -> Bool { loop?.beginWait(.primitive("Queue.get")) ?? false }
 
     @usableFromInline
-    func waitAsPutter(id: UInt64, slot: Slot) async throws {
+    nonisolated(nonsending) func waitAsPutter(id: UInt64, slot: Slot) async throws {
         let loop = EventLoop.current
         let noted = loop?.beginWait(.primitive("Queue.put")) ?? false
         defer { if noted { loop?.endWait() } }
         try await withCancellableWait(on: loop) {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let outcome = state.withLock { state -> Int in  // 0 wait, 1 done, 2 cancelled, 3 shut down
                     if state.isShutDown { return 3 }
                     if state.putters.isEmpty && (maxSize == 0 || state.items.count < maxSize), let item = slot.item {
@@ -197,7 +197,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     /// ### Cancellation
     /// Safe: a cancelled get takes nothing; an item already handed to it is returned, never lost.
     @inlinable
-    public func get() async throws -> Element {
+    public nonisolated(nonsending) func get() async throws -> Element {
         let step = state.withLock { state -> GetStep in
             if let (item, putter) = self.takeLocked(&state) { return .item(item, putter) }
             if state.isShutDown { return .shutDown }
@@ -215,7 +215,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
             let noted = Self.noteGetterWait(on: loop)
             defer { if noted { loop?.endWait() } }
             try await withCancellableWait(on: loop) {
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                     let outcome = state.withLock { state -> GetOutcome in
                         if let (item, putter) = self.takeLocked(&state) {
                             slot.item = item
@@ -285,7 +285,7 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
     ///
     /// ### Cancellation
     /// Safe: only the wait stops.
-    public func join() async throws {
+    public nonisolated(nonsending) func join() async throws {
         try await suspendAsWaiter(
             "Queue.join",
             state,
