@@ -189,8 +189,10 @@ public final class CancelScope: @unchecked Sendable {
 
 /// Runs `operation`, a wait of a task on `loop`, with `onCancel` as its cancellation handler both for
 /// task cancellation and for the open ``CancelScope``s of the calling task, whose deadlines it thereby
-/// honours. Every wait of the library goes through it; use it to make your own waits (a C library's
-/// callback resumed on the loop, say) end at the deadlines of ``withTimeout(_:_:)-(_,()->_)``.
+/// honours. The library's waits honour scopes the same way; use it to make your own waits (a C
+/// library's callback resumed on the loop, say) end at the deadlines of ``withTimeout(_:_:)-(_,()->_)``.
+///
+/// `operation` runs on the caller's executor (for a task of a loop, the loop), as this function does.
 ///
 /// `onCancel` must be safe from any thread, idempotent, and do nothing once the wait has resumed: the
 /// rules of `withTaskCancellationHandler`'s handler. It should resume the wait with `CancellationError`.
