@@ -195,7 +195,9 @@ extension ByteStream {
         return try await receiveOnLoop(into: buffer)
     }
 
-    /// ``receive(into:)`` for callers that have checked they run on the stream's loop.
+    /// ``receive(into:)`` for callers that have checked they run on the stream's loop. `Socket` has a
+    /// copy of this loop of its own, on purpose: here the wait is a call through the protocol, after
+    /// which the compiler keeps an executor switch (see `Socket.receiveOnLoop(into:)`).
     @inline(__always)
     nonisolated(nonsending) func receiveOnLoop(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
         while true {
