@@ -141,11 +141,32 @@ final class AioProcess: @unchecked Sendable {
         let (seconds, attoseconds) = timeout.components
         let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
         if exited.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {
+            FileHandle.standardError.write(Data(diagnosis(after: timeout).utf8))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             return nil
         }
         return process.terminationStatus
+    }
+
+    /// What a process that did not exit in time is doing, for the test log: its state and each
+    /// thread's (`Z`: it did exit, and only the termination handler missed it; `S` with a wait channel:
+    /// it is stuck waiting).
+    private func diagnosis(after timeout: Duration) -> String {
+        let pid = process.processIdentifier
+        func read(_ path: String) -> String {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func state(_ stat: String) -> String {
+            stat.split(separator: ")").last?.split(separator: " ").first.map(String.init) ?? "?"
+        }
+        var lines = ["\(process.executableURL?.lastPathComponent ?? "?") \(pid) did not exit within \(timeout): state \(state(read("/proc/\(pid)/stat")))"]
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        for tid in tasks.sorted() {
+            let base = "/proc/\(pid)/task/\(tid)"
+            lines.append("  thread \(tid) \(read(base + "/comm")): state \(state(read(base + "/stat"))), waiting in \(read(base + "/wchan"))")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// Open descriptors of the process (entries of /proc/PID/fd).

@@ -176,6 +176,14 @@ struct ServeCommandTests {
         #expect(await server.waitForExit(timeout: .seconds(5)) == 0)
     }
 
+    /// The harness's own timeout: a server that is not told to stop is still running when the wait
+    /// ends, and the wait says so (nil) rather than report an exit; the log gets its threads' states.
+    @Test func waitForExitTimesOutOnAServerThatKeepsRunning() async throws {
+        let server = AioProcess(["serve", "--port", "0"])
+        _ = try await server.startServer()
+        #expect(await server.waitForExit(timeout: .milliseconds(300)) == nil)
+    }
+
     @Test func sigtermLetsTheRequestInFlightFinish() async throws {
         let server = AioProcess(["serve", "--port", "0"])
         _ = try await server.startServer()
