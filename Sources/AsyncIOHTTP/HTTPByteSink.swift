@@ -87,15 +87,22 @@ struct HTTPHeadBuffer: HTTPByteSink {
         self.capacity = capacity
     }
 
-    /// Calls `body` with an empty buffer for at most `capacity` bytes, valid only during the call.
-    static func with<Result>(capacity: Int, _ body: (inout HTTPHeadBuffer) throws -> Result) rethrows -> Result {
+    /// Calls `body` with an empty buffer for at most `capacity` bytes, valid only during the call, and
+    /// with `context`.
+    ///
+    /// What `body` needs comes in `context`, by reference, rather than in its captures: a closure's
+    /// captured constants are copied into its context (a reference count each, and back), and a
+    /// response head's writer needs half a dozen of them.
+    static func with<Context, Result>(
+        capacity: Int, _ context: inout Context, _ body: (inout HTTPHeadBuffer, inout Context) throws -> Result
+    ) rethrows -> Result {
         precondition(capacity > 0)
         return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { storage in
             // SAFETY: `storage` holds `capacity` (> 0) bytes for this call, so its base address is not
             // nil; the buffer writes only below `capacity` (every write checks it) and lends only the
             // `count` bytes written, and `body` cannot keep it (it is inout, for the call).
             var buffer = HTTPHeadBuffer(base: storage.baseAddress!, capacity: capacity)
-            return try body(&buffer)
+            return try body(&buffer, &context)
         }
     }
 

@@ -78,6 +78,22 @@ extension Int64 {
     }
 }
 
+/// A server's ``HTTPDateLineCache``, which its connections share: each writes the line into its
+/// response head straight from here, with no reference to the server (through the connection's
+/// unowned reference, a retain and a release a response) nor to the line's array (another pair).
+/// Loop-confined, as the server is.
+final class HTTPDateLine {
+    /// The most bytes a line takes (`Date: ` and 29 of an IMF-fixdate, up to the year 9999, and CR LF).
+    static let capacity = 37
+    @exclusivity(unchecked) private var cache = HTTPDateLineCache()
+
+    /// Appends the line for monotonic time `monotonic` (the loop's last poll) to `buffer`.
+    func append(at monotonic: Int64, into buffer: inout some HTTPByteSink) {
+        cache.refresh(at: monotonic, wallNow: HTTPDateLineCache.clocks)
+        cache.line.withUnsafeBufferPointer { buffer.append(bytes: $0) }
+    }
+}
+
 /// A server's `Date` field line, formatted once per second and read without a clock: the line is kept
 /// until a monotonic time the caller already has (the loop's last poll) reaches the wall clock's next
 /// second, so the wall clock is read only to format a new line. The line changes at most a loop turn
@@ -94,12 +110,23 @@ struct HTTPDateLineCache {
         at monotonic: Int64,
         wallNow: () -> (seconds: Int64, nanoseconds: Int64, monotonic: Int64)
     ) -> [UInt8] {
-        if monotonic >= validUntil {
-            let wall = wallNow()
-            validUntil = wall.monotonic + 1_000_000_000 - wall.nanoseconds
-            line = Array("Date: \(HTTPDate.string(secondsSinceEpoch: wall.seconds))\r\n".utf8)
-        }
+        refresh(at: monotonic, wallNow: wallNow)
         return line
+    }
+
+    /// Formats the line again if it is stale at `monotonic`.
+    @inline(__always)
+    mutating func refresh(
+        at monotonic: Int64,
+        wallNow: () -> (seconds: Int64, nanoseconds: Int64, monotonic: Int64)
+    ) {
+        if monotonic >= validUntil { reformat(wallNow()) }
+    }
+
+    @inline(never)
+    private mutating func reformat(_ wall: (seconds: Int64, nanoseconds: Int64, monotonic: Int64)) {
+        validUntil = wall.monotonic + 1_000_000_000 - wall.nanoseconds
+        line = Array("Date: \(HTTPDate.string(secondsSinceEpoch: wall.seconds))\r\n".utf8)
     }
 
     /// The clocks now, for ``line(at:wallNow:)``.

@@ -108,8 +108,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     private var slotWaiter: UnsafeContinuation<Void, Never>?
     /// While the accept loop waits for a shared permit: its scope, which shutdown cancels.
     private var sharedLimitScope: CancelScope?
-    /// The `Date` line (loop-confined; its mutation calls nothing that reaches it: unchecked).
-    @exclusivity(unchecked) private var cachedDate = HTTPDateLineCache()
+    /// The `Date` line, formatted once per second, which the connections write from.
+    let dateLine = HTTPDateLine()
 
     private init(listener: Socket, localAddress: SocketAddress, configuration: Configuration) {
         self.listener = listener
@@ -325,10 +325,5 @@ public final class HTTPServer: Service, @unchecked Sendable {
             slotWaiter = nil
             waiter.resume()
         }
-    }
-
-    /// The `Date` field line, formatted once per second (``HTTPDateLineCache``).
-    func dateLine(loop: EventLoop) -> [UInt8] {
-        cachedDate.line(at: loop.lastPollMonotonicNanoseconds, wallNow: HTTPDateLineCache.clocks)
     }
 }

@@ -50,7 +50,6 @@ extension HTTPServerConnection {
         _ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool
     ) throws -> SentHead {
         var keepAlive = keepAlive
-        let fields = response.head.headerFields
         let responseStatus = response.head.status  // parsed from its pseudo field on every read: once
         let status = responseStatus.code
         let method = head.request.method  // also a pseudo field
@@ -66,52 +65,25 @@ extension HTTPServerConnection {
         if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
             inlineBody = bytes  // head and body in one send
         }
-        let date = server.dateLine(loop: loop)
+        var head = OutgoingHead(
+            connection: self, status: responseStatus, fields: response.head.headerFields, length: length,
+            chunked: chunked && hasBody, isHeadRequest: method == .head, isHTTP10: head.version == .http1_0,
+            keepAlive: keepAlive, inlineBody: inlineBody)
 
         // The fields are sized only if they need more room than an allowance: sizing them is one more
         // pass over them, and each pass copies every field. Everything but the fields and the lines
         // made of their skipped values (which the fields' own size covers) has a fixed bound.
         var capacity = HTTPSerializer.responseLineCapacity(responseStatus) + HTTPSerializer.framingCapacity
-        capacity += date.count + 24 + 2 + (inlineBody?.count ?? 0)
+        capacity += HTTPDateLine.capacity + 24 + 2 + (inlineBody?.count ?? 0)
         var fieldsCapacity = 512  // the whole head stays under the 1 KiB that always goes on the stack
         var measured = false
         while true {
-            let written = try HTTPHeadBuffer.with(capacity: capacity + fieldsCapacity) { buffer -> SentHead? in
-                HTTPSerializer.writeResponseLine(responseStatus, version: .http1_1, into: &buffer)
-                let skipped = HTTPSerializer.appendFields(fields, skippingFraming: true, into: &buffer)
-                var keepAlive = keepAlive
-                if let connection = skipped.connection, connection.lowercased().contains("close") {
-                    keepAlive = false
-                }
-                if method == .head && length == 0, let declared = skipped.contentLength {
-                    // A HEAD answer may state the length the GET body would have.
-                    buffer.append("Content-Length: ")
-                    buffer.append(utf8: declared)
-                    buffer.appendCRLF()
-                    HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked && hasBody, into: &buffer)
-                } else {
-                    HTTPSerializer.appendFraming(contentLength: length, chunked: chunked && hasBody, into: &buffer)
-                }
-                buffer.append(array: date)
-                if status == 101, let upgrade = skipped.connection {
-                    buffer.append("Connection: ")  // "Upgrade", from the protocol switched to
-                    buffer.append(utf8: upgrade)
-                    buffer.appendCRLF()
-                } else if !keepAlive {
-                    buffer.append("Connection: close\r\n")
-                } else if head.version == .http1_0 {
-                    buffer.append("Connection: keep-alive\r\n")
-                }
-                buffer.appendCRLF()
-                if let inlineBody { buffer.append(array: inlineBody) }
-                if buffer.overflowed { return nil }
-                let sent = try writer.tryWrite(buffer.written)
-                let unsent = sent ? nil : [UInt8](buffer.written)
-                return (unsent, buffer.count, chunked, hasBody, inlineBody != nil, keepAlive)
+            let sent = try HTTPHeadBuffer.with(capacity: capacity + fieldsCapacity, &head) { buffer, head in
+                try head.send(into: &buffer)
             }
-            if let written { return written }
+            if let sent { return (sent.unsent, sent.count, chunked, hasBody, inlineBody != nil, sent.keepAlive) }
             precondition(!measured, "an HTTP head larger than its fields' measured size")
-            fieldsCapacity = HTTPSerializer.fieldsCapacity(fields)
+            fieldsCapacity = HTTPSerializer.fieldsCapacity(head.fields)
             measured = true
         }
     }
@@ -157,5 +129,56 @@ extension HTTPServerConnection {
             request: HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"),
             version: .http1_1, framing: .none, keepAlive: false, expectsContinue: false)
         _ = try? await write(HTTPServerResponse(head, body: HTTPBody("\(error.reason)\n")), to: fake, keepAlive: false)
+    }
+}
+
+/// A response head to write, and what writing it needs: passed to the head buffer's body by reference
+/// (``HTTPHeadBuffer/with(capacity:_:_:)``), where a closure would copy each of these into its captures.
+private struct OutgoingHead {
+    /// `unowned(unsafe)`: the head lives in ``HTTPServerConnection/sendHead(_:to:keepAlive:)``'s frame,
+    /// which holds the connection.
+    unowned(unsafe) let connection: HTTPServerConnection
+    let status: HTTPResponse.Status
+    let fields: HTTPFields
+    let length: Int?
+    let chunked: Bool
+    let isHeadRequest: Bool
+    let isHTTP10: Bool
+    let keepAlive: Bool
+    let inlineBody: [UInt8]?
+
+    /// Writes the head into `buffer` and hands it to the writer; nil when it did not fit. Returns the
+    /// bytes the writer did not take at once, the head's size and whether the connection stays open.
+    func send(into buffer: inout HTTPHeadBuffer) throws -> (unsent: [UInt8]?, count: Int, keepAlive: Bool)? {
+        HTTPSerializer.writeResponseLine(status, version: .http1_1, into: &buffer)
+        let skipped = HTTPSerializer.appendFields(fields, skippingFraming: true, into: &buffer)
+        var keepAlive = keepAlive
+        if let connection = skipped.connection, connection.lowercased().contains("close") {
+            keepAlive = false
+        }
+        if isHeadRequest && length == 0, let declared = skipped.contentLength {
+            // A HEAD answer may state the length the GET body would have.
+            buffer.append("Content-Length: ")
+            buffer.append(utf8: declared)
+            buffer.appendCRLF()
+            HTTPSerializer.appendFraming(contentLength: nil, chunked: chunked, into: &buffer)
+        } else {
+            HTTPSerializer.appendFraming(contentLength: length, chunked: chunked, into: &buffer)
+        }
+        connection.dateLine.append(at: connection.loop.lastPollMonotonicNanoseconds, into: &buffer)
+        if status.code == 101, let upgrade = skipped.connection {
+            buffer.append("Connection: ")  // "Upgrade", from the protocol switched to
+            buffer.append(utf8: upgrade)
+            buffer.appendCRLF()
+        } else if !keepAlive {
+            buffer.append("Connection: close\r\n")
+        } else if isHTTP10 {
+            buffer.append("Connection: keep-alive\r\n")
+        }
+        buffer.appendCRLF()
+        if let inlineBody { buffer.append(array: inlineBody) }
+        if buffer.overflowed { return nil }
+        let sent = try connection.writer.tryWrite(buffer.written)
+        return (sent ? nil : [UInt8](buffer.written), buffer.count, keepAlive)
     }
 }

@@ -42,6 +42,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let idleTimeout: Int64
     private let metrics: HTTPServerMetricsRecorder?
     private let isInstrumented: Bool
+    /// The server's `Date` line, which every response head writes.
+    let dateLine: HTTPDateLine
 
     init(stream: any ByteStream, server: HTTPServer) {
         reader = StreamReader(stream: stream, limit: 64 * 1024)
@@ -50,6 +52,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         headerTimeout = server.configuration.headerTimeout.nanoseconds
         idleTimeout = server.configuration.idleTimeout.nanoseconds
         metrics = server.metrics
+        dateLine = server.dateLine
         isInstrumented = server.tracer != nil || server.propagation != nil
         self.server = server
         loop = stream.loop

@@ -68,6 +68,18 @@ struct HTTPSerializerTests {
         #expect(HTTPDate.string(secondsSinceEpoch: 1_795_305_600) == "Sun, 22 Nov 2026 00:00:00 GMT")
     }
 
+    @Test func theServersDateLineIsWrittenFromItsCache() {
+        let dateLine = HTTPDateLine()
+        var first: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
+        var second: [UInt8] = []
+        dateLine.append(at: 0, into: &first)
+        dateLine.append(at: 0, into: &second)  // the same monotonic time: the same line, not formatted again
+        let line = String(decoding: first.dropFirst(17), as: UTF8.self)
+        #expect(line.hasPrefix("Date: ") && line.hasSuffix(" GMT\r\n"))
+        #expect(line.utf8.count == HTTPDateLine.capacity)
+        #expect(Array(first.dropFirst(17)) == second)
+    }
+
     @Test func theDateLineIsFormattedOnceASecondOfTheWallClock() {
         var cache = HTTPDateLineCache()
         var reads = 0
