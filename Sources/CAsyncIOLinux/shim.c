@@ -212,3 +212,13 @@ __attribute__((swiftcall)) void *casyncio_task_add_cancellation_handler(void *ha
 __attribute__((swiftcall)) void casyncio_task_remove_cancellation_handler(void *record) {
     swift_task_removeCancellationHandler(record);
 }
+
+// Whether the current task is cancelled, as `Task.isCancelled` answers, without the reference the
+// standard library's `withUnsafeCurrentTask` takes on the task (a retain and a release per check).
+extern __attribute__((swiftcall)) void *swift_task_getCurrent(void);
+extern __attribute__((swiftcall)) _Bool swift_task_isCancelled(void *task);
+
+__attribute__((swiftcall)) _Bool casyncio_current_task_is_cancelled(void) {
+    void *task = swift_task_getCurrent();
+    return task != NULL && swift_task_isCancelled(task);
+}

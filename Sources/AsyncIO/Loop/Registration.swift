@@ -225,7 +225,7 @@ public final class IORegistration: @unchecked Sendable {
     @inline(always)
     private nonisolated(nonsending) func wait(write: Bool) async throws {
         let id = try beginWaiting(write: write)
-        try Task.checkCancellation()
+        try checkTaskCancellation()
         let noted = loop.beginWait(write ? .write(fd) : .read(fd))
         defer { if noted { loop.endWait() } }
         guard CancelScope.scopeForWait(on: loop) == nil else {

@@ -33,7 +33,7 @@ extension Socket {
             try await waitUntilReceivable()
             return
         }
-        try Task.checkCancellation()
+        try checkTaskCancellation()
         do { try await registration.waitReadableIgnoringCancellation() } catch let error as EventLoopError {
             throw StreamError.from(error, operation: "read")
         }

@@ -144,7 +144,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
     private nonisolated(nonsending) func wait(send: Bool) async throws {
         if isClosed { throw StreamError(.closed, operation: send ? "write" : "read") }
         if (send ? sendWaiter : receiveWaiter) != nil { throw StreamError(.busy, operation: send ? "write" : "read") }
-        try Task.checkCancellation()
+        try checkTaskCancellation()
         let loop = self.loop
         let id: UInt64
         if send { sendWaitID &+= 1; id = sendWaitID } else { receiveWaitID &+= 1; id = receiveWaitID }

@@ -96,7 +96,7 @@ func happyEyeballs(loop: EventLoop, addresses: [SocketAddress], stagger: Duratio
             }
         }
         if let winner { return winner }
-        try Task.checkCancellation()
+        try checkTaskCancellation()
         throw lastError ?? StreamError(.system, operation: "connect", detail: "no address to try")
     }
 }

@@ -64,7 +64,7 @@ func suspendAsWaiter<State>(
     afterEnqueue: () -> Void = {}
 ) async throws {
     if try lock.withLock({ try tryNow(&$0) }) { return }
-    try Task.checkCancellation()
+    try checkTaskCancellation()
     let id = lock.withLock { makeID(&$0) }
     nonisolated(unsafe) let tryNow = tryNow  // used synchronously, before this function returns
     nonisolated(unsafe) let afterEnqueue = afterEnqueue  // likewise

@@ -82,3 +82,26 @@ func taskAddCancellationHandler(handler: () -> Void) -> UnsafeRawPointer
 @usableFromInline
 @_silgen_name("casyncio_task_remove_cancellation_handler")
 func taskRemoveCancellationHandler(record: UnsafeRawPointer)
+
+/// Throws `CancellationError` if the current task is cancelled: `Task.checkCancellation()` for the
+/// library's waits, which check before they suspend. The standard library's check takes a reference to
+/// the task and releases it (two atomic operations), and an async function that inlines it reserves
+/// room for a `CancellationError` (a type of a resilient module, so of unknown size: a task allocation
+/// on every call, thrown or not). This one asks the runtime through the C shim and makes the error
+/// out of line.
+@inline(__always)
+@usableFromInline
+package func checkTaskCancellation() throws {
+    if currentTaskIsCancelled() { throw cancellation() }
+}
+
+/// The error ``checkTaskCancellation()`` throws, made out of line.
+@inline(never)
+@usableFromInline
+func cancellation() -> any Error { CancellationError() }
+
+/// The runtime's `swift_task_isCancelled` of `swift_task_getCurrent` (false outside a task), through
+/// the C shim.
+@usableFromInline
+@_silgen_name("casyncio_current_task_is_cancelled")
+func currentTaskIsCancelled() -> Bool

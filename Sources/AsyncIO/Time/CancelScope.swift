@@ -115,15 +115,17 @@ public final class CancelScope: @unchecked Sendable {
     /// (the wait's own cancellation handler) when they cancel. Returns the id to ``detach(_:)`` with.
     ///
     /// - Throws: `CancellationError` if one of them has already cancelled or its deadline has passed:
-    ///   the wait must not start.
-    func attach(_ interrupt: @escaping @Sendable () -> Void) throws(CancellationError) -> UInt64 {
+    ///   the wait must not start. Untyped, and made out of line: every wait inlines this function, and
+    ///   an async function that can throw a `CancellationError` as such (a type of a resilient module,
+    ///   of unknown size) reserves room for one in its frame, a task allocation on every call.
+    func attach(_ interrupt: @escaping @Sendable () -> Void) throws -> UInt64 {
         let now = loop.nowNanoseconds
         var scope: CancelScope? = self
         while let current = scope, !current.isClosed {
-            if current.isCancelled { throw CancellationError() }
+            if current.isCancelled { throw cancellation() }
             if current.deadlineNanoseconds <= now {
                 current.expire()
-                throw CancellationError()
+                throw cancellation()
             }
             scope = current.parent
         }

@@ -161,7 +161,7 @@ extension EventLoop {
     }
 
     func sleep(untilNanoseconds deadline: Int64) async throws {
-        try Task.checkCancellation()
+        try checkTaskCancellation()
         let onLoop = inEventLoop
         let timer: TimerHandle
         if onLoop {

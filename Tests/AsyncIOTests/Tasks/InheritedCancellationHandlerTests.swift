@@ -148,4 +148,15 @@ struct InheritedCancellationHandlerTests {
             try await parked.cancelAndExpectTheHandlerToEndTheWait(of: task, on: loop)
         }
     }
+
+    @Test func theWaitsCancellationCheckThrowsOnlyInACancelledTask() async throws {
+        let outcome = await Task { () -> [String] in
+            var seen: [String] = []
+            do { try checkTaskCancellation(); seen.append("ran") } catch { seen.append("\(type(of: error))") }
+            withUnsafeCurrentTask { $0?.cancel() }
+            do { try checkTaskCancellation(); seen.append("ran") } catch { seen.append("\(type(of: error))") }
+            return seen
+        }.value
+        #expect(outcome == ["ran", "CancellationError"])
+    }
 }
