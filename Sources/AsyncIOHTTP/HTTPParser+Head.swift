@@ -63,14 +63,14 @@ extension HTTPParser {
             throw fail(.malformed, "invalid request target", at: offset)
         }
         var request: HTTPRequest
-        if var reused = lastRequest.take() {
+        if var reused = lastRequest.take(), let last = lastRequestLine {
             // HTTPTypes validates what its setters are given (again: the parser has): a value equal to
             // the last request's (the host and method on a keep-alive connection, often the path) is
             // kept as it is, for a comparison of strings.
-            if reused.method != message.method { reused.method = message.method }
-            if reused.scheme != scheme { reused.scheme = scheme }
-            if reused.authority != authority { reused.authority = authority }
-            if reused.path != path { reused.path = path }
+            if last.method != message.method { reused.method = message.method }
+            if last.scheme != scheme { reused.scheme = scheme }
+            if last.authority != authority { reused.authority = authority }
+            if last.path != path { reused.path = path }
             request = reused
         } else {
             request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)
@@ -78,6 +78,7 @@ extension HTTPParser {
         request.headerFields = HTTPFields(message.fields)
         message.fields.removeAll(keepingCapacity: true)
         lastRequest = request
+        lastRequestLine = RequestLine(method: message.method, scheme: scheme, authority: authority, path: path)
 
         let keepAlive = version == .http1_1 ? !message.connectionClose : (message.connectionKeepAlive && !message.connectionClose)
         state = Self.bodyState(framing)

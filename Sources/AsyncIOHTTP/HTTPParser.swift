@@ -93,6 +93,17 @@ public struct HTTPParser: Sendable {
     /// The last request head, kept so the next one can reuse its storage: once the handler has let go
     /// of it, the copy here is unique and updating it in place allocates nothing.
     var lastRequest: HTTPRequest?
+    /// What `lastRequest`'s pseudo fields hold, to compare the next request's with: HTTPTypes' getters
+    /// copy a field out of the request's storage (a reference count for each of its parts) and parse it.
+    var lastRequestLine: RequestLine?
+
+    /// A request's pseudo fields, as the parser decoded them.
+    struct RequestLine {
+        let method: HTTPRequest.Method
+        let scheme: String?
+        let authority: String?
+        let path: String?
+    }
     /// The same for responses.
     var lastResponse: HTTPResponse?
     /// The last request's target and `Host` value: a keep-alive client sends the same ones again,

@@ -113,17 +113,15 @@ public struct HTTPRouter: Sendable {
         let path = request.path
         let method = request.method  // a pseudo field of the head, parsed on every read
         var allowed: [HTTPRequest.Method] = []
-        if let routes = literal.routes(at: path) {
-            if let route = Self.pick(routes, for: method, allowed: &allowed) {
-                return (route.handler, nil)
-            }
+        if let routes = literal.routes(at: path), let index = Self.pick(in: routes, for: method, allowed: &allowed) {
+            return (routes[index].handler, nil)
         }
         if !patterned.isEmpty {
             let parts = Self.split(path)
-            for route in patterned {
-                guard let parameters = Self.match(route.segments, parts) else { continue }
-                if let picked = Self.pick([route], for: method, allowed: &allowed) {
-                    return (picked.handler, parameters)
+            for index in patterned.indices {
+                guard let parameters = Self.match(patterned[index].segments, parts) else { continue }
+                if Self.accepts(patterned[index].method, method, allowed: &allowed) {
+                    return (patterned[index].handler, parameters)
                 }
             }
         }
@@ -137,15 +135,27 @@ public struct HTTPRouter: Sendable {
         return (notFound, nil)
     }
 
-    private static func pick(_ routes: [Route], for method: HTTPRequest.Method, allowed: inout [HTTPRequest.Method]) -> Route? {
-        var headFallback: Route?
-        for route in routes {
-            guard let routeMethod = route.method else { return route }
-            if routeMethod == method { return route }
-            if method == .head && routeMethod == .get { headFallback = route }
+    /// The index of the route among `routes` (one path's) that takes `method`: the first for it or for
+    /// any method, else a `GET` route for a `HEAD`. The methods of the others go to `allowed`. By index:
+    /// a route copied out of the array is a reference count for each of its parts.
+    private static func pick(in routes: [Route], for method: HTTPRequest.Method, allowed: inout [HTTPRequest.Method]) -> Int? {
+        var headFallback: Int?
+        for index in routes.indices {
+            guard let routeMethod = routes[index].method else { return index }
+            if routeMethod == method { return index }
+            if method == .head && routeMethod == .get { headFallback = index }
             allowed.append(routeMethod)
         }
         return headFallback
+    }
+
+    /// Whether a route for `routeMethod` (nil: any) takes `method` (a `GET` route takes `HEAD`); if not,
+    /// its method goes to `allowed`.
+    private static func accepts(_ routeMethod: HTTPRequest.Method?, _ method: HTTPRequest.Method, allowed: inout [HTTPRequest.Method]) -> Bool {
+        guard let routeMethod else { return true }
+        if routeMethod == method || (method == .head && routeMethod == .get) { return true }
+        allowed.append(routeMethod)
+        return false
     }
 
     private static func match(_ segments: [Segment], _ parts: [Substring]) -> [String: String]? {
