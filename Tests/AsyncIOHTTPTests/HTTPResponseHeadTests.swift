@@ -86,12 +86,13 @@ struct HTTPResponseHeadTests {
         }
     }
 
-    /// A keep-alive client that changes its target and `Host` between requests gets each one's own:
+    /// A keep-alive client that changes its target, `Host` or method between requests gets each one's own:
     /// the parser's reuse of the last ones is by equal bytes only.
     @Test func aChangedTargetOrHostIsNotTakenForTheLastOne() async throws {
         var router = HTTPRouter()
         router.get("/a") { request in .text("a \(request.head.authority ?? "-")") }
         router.get("/b") { request in .text("b \(request.head.authority ?? "-")") }
+        router.add(nil, "/m") { request in .text("\(request.method) \(request.path)") }
         try await withServer(router) { server, _ in
             let client = try await TestClient(port: server.localAddress.port!)
             // Same lengths, other bytes: in the first eight (compared as a word), and after them.
@@ -104,6 +105,11 @@ struct HTTPResponseHeadTests {
                 try await client.send("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n")
                 let response = try #require(try await client.response())
                 #expect(response.text == "\(path.dropFirst()) \(host)")
+            }
+            // The method too: each request's own, whatever the last one's was.
+            for method in ["GET", "POST", "POST", "DELETE", "GET"] {
+                try await client.send("\(method) /m HTTP/1.1\r\nHost: one\r\nContent-Length: 0\r\n\r\n")
+                #expect(try await client.response()?.text == "\(method) /m")
             }
             // A bad Host after a good one is still refused: equal bytes skip the check, others do not.
             try await client.send("GET /a HTTP/1.1\r\nHost: two/\r\n\r\n")
