@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = {
     "loop": ["await_yield", "await_pingpong", "spawn_join", "child_task_join", "timers_1m", "timeout_scope",
              "timeout_reschedule", "wait_first_completed", "task_unstructured", "submit_8_threads"],
-    "battery": ["lock_handoff", "event_broadcast_10k", "queue_1m", "queue_pingpong", "offload_roundtrip", "spawn_wait_true"],
+    "battery": ["lock_handoff", "event_broadcast_10k", "queue_1m", "queue_pingpong", "queue_pingpong_timeout", "offload_roundtrip", "spawn_wait_true"],
 }
 
 

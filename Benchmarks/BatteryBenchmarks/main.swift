@@ -61,6 +61,29 @@ if options.wants("queue_pingpong") {
     })
 }
 
+// queue_pingpong with every get inside a timeout (asyncio's `async with asyncio.timeout(...)`): a wait
+// in an open cancel scope, which ties itself to the scope as well as to the task.
+if options.wants("queue_pingpong_timeout") {
+    report(try measure("queue_pingpong_timeout", operations: 200_000, runs: options.runs) { n in
+        try onLoop { loop in
+            let there = Queue<Int>()
+            let back = Queue<Int>()
+            let echo = loop.spawn {
+                for _ in 0..<n {
+                    let item = try await withTimeout(.seconds(60)) { try await there.get() }
+                    try await back.put(item)
+                }
+            }
+            for i in 0..<n {
+                try await there.put(i)
+                let returned = try await withTimeout(.seconds(60)) { try await back.get() }
+                precondition(returned == i)
+            }
+            try await echo.value
+        }
+    })
+}
+
 // One producer, one consumer, 1,000,000 items through a queue bounded at 1,000.
 if options.wants("queue_1m") {
     report(try measure("queue_1m", operations: 1_000_000, runs: options.runs) { n in

@@ -61,6 +61,23 @@ def main():
             await task
         measure("queue_pingpong", 200_000, args.runs, lambda n: run(pingpong(n)))
 
+    if wanted("queue_pingpong_timeout"):
+        async def pingpong_timeout(n):
+            there, back = asyncio.Queue(), asyncio.Queue()
+
+            async def echo():
+                for _ in range(n):
+                    async with asyncio.timeout(60):
+                        item = await there.get()
+                    await back.put(item)
+            task = asyncio.create_task(echo())
+            for i in range(n):
+                await there.put(i)
+                async with asyncio.timeout(60):
+                    assert await back.get() == i
+            await task
+        measure("queue_pingpong_timeout", 200_000, args.runs, lambda n: run(pingpong_timeout(n)))
+
     if wanted("offload_roundtrip"):
         async def roundtrip(n):
             for i in range(n):

@@ -229,8 +229,8 @@ public final class IORegistration: @unchecked Sendable {
         let noted = loop.beginWait(write ? .write(fd) : .read(fd))
         defer { if noted { loop.endWait() } }
         guard CancelScope.scopeForWait(on: loop) == nil else {
-            try await withCancellableWait(on: loop) {
-                try await park(id: id, write: write)
+            try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+                store(Waiter(id: id, continuation: continuation), write: write)
             } onCancel: {
                 self.cancelWaiterSoon(id: id, write: write)
             }
@@ -238,17 +238,9 @@ public final class IORegistration: @unchecked Sendable {
         }
         // No scope to tie the wait to: task cancellation alone, whose handler need not escape (its
         // context then lives in the task's frame: one allocation less per wait than through
-        // `withCancellableWait`, whose scopes keep the handler), and no executor switch.
+        // `withCancellableContinuation`, whose scopes keep the handler).
         try await withInheritedThrowingContinuation(onCancel: { [self] in cancelWaiterSoon(id: id, write: write) }) {
             (continuation: UnsafeContinuation<Void, any Error>) in
-            store(Waiter(id: id, continuation: continuation), write: write)
-        }
-    }
-
-    /// Suspends as the waiter `id`, until the loop or a cancellation resumes it.
-    @inline(always)
-    private nonisolated(nonsending) func park(id: UInt64, write: Bool) async throws {
-        try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             store(Waiter(id: id, continuation: continuation), write: write)
         }
     }

@@ -161,26 +161,24 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
         let loop = EventLoop.current
         let noted = loop?.beginWait(.primitive("Queue.put")) ?? false
         defer { if noted { loop?.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome = state.withLock { state -> Int in  // 0 wait, 1 done, 2 cancelled, 3 shut down
-                    if state.isShutDown { return 3 }
-                    if state.putters.isEmpty && (maxSize == 0 || state.items.count < maxSize), let item = slot.item {
-                        state.items.push(item)
-                        slot.item = nil
-                        state.unfinished += 1
-                        return 1
-                    }
-                    if Task.isCancelled { return 2 }
-                    state.putters.append(.init(id: id, payload: slot, continuation: continuation))
-                    return 0
+        try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+            let outcome = state.withLock { state -> Int in  // 0 wait, 1 done, 2 cancelled, 3 shut down
+                if state.isShutDown { return 3 }
+                if state.putters.isEmpty && (maxSize == 0 || state.items.count < maxSize), let item = slot.item {
+                    state.items.push(item)
+                    slot.item = nil
+                    state.unfinished += 1
+                    return 1
                 }
-                switch outcome {
-                case 1: continuation.resume()
-                case 2: continuation.resume(throwing: CancellationError())
-                case 3: continuation.resume(throwing: QueueError.shutDown)
-                default: break
-                }
+                if Task.isCancelled { return 2 }
+                state.putters.append(.init(id: id, payload: slot, continuation: continuation))
+                return 0
+            }
+            switch outcome {
+            case 1: continuation.resume()
+            case 2: continuation.resume(throwing: CancellationError())
+            case 3: continuation.resume(throwing: QueueError.shutDown)
+            default: break
             }
         } onCancel: { [state] in
             let waiter = state.withLock { $0.putters.remove(id: id) }
@@ -214,26 +212,24 @@ public final class AsyncQueue<Storage: QueueStorage>: AsyncSequence, @unchecked 
             let loop = EventLoop.current
             let noted = Self.noteGetterWait(on: loop)
             defer { if noted { loop?.endWait() } }
-            try await withCancellableWait(on: loop) {
-                try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                    let outcome = state.withLock { state -> GetOutcome in
-                        if let (item, putter) = self.takeLocked(&state) {
-                            slot.item = item
-                            return .got(putter)
-                        }
-                        if state.isShutDown { return .shutDown }
-                        if Task.isCancelled { return .cancelled }
-                        state.getters.append(.init(id: id, payload: slot, continuation: continuation))
-                        return .waiting
+            try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+                let outcome = state.withLock { state -> GetOutcome in
+                    if let (item, putter) = self.takeLocked(&state) {
+                        slot.item = item
+                        return .got(putter)
                     }
-                    switch outcome {
-                    case .got(let putter):
-                        putter?.resume()
-                        continuation.resume()
-                    case .cancelled: continuation.resume(throwing: CancellationError())
-                    case .shutDown: continuation.resume(throwing: QueueError.shutDown)
-                    case .waiting: break
-                    }
+                    if state.isShutDown { return .shutDown }
+                    if Task.isCancelled { return .cancelled }
+                    state.getters.append(.init(id: id, payload: slot, continuation: continuation))
+                    return .waiting
+                }
+                switch outcome {
+                case .got(let putter):
+                    putter?.resume()
+                    continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .shutDown: continuation.resume(throwing: QueueError.shutDown)
+                case .waiting: break
                 }
             } onCancel: { [state] in
                 let waiter = state.withLock { $0.getters.remove(id: id) }

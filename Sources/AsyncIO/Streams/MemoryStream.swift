@@ -150,10 +150,8 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {
         if send { sendWaitID &+= 1; id = sendWaitID } else { receiveWaitID &+= 1; id = receiveWaitID }
         let noted = loop.beginWait(.primitive(send ? "MemoryStream.send" : "MemoryStream.receive"))
         defer { if noted { loop.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                if send { sendWaiter = continuation } else { receiveWaiter = continuation }
-            }
+        try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+            if send { sendWaiter = continuation } else { receiveWaiter = continuation }
         } onCancel: {
             loop.execute { [weak self] in
                 guard let self, id == (send ? sendWaitID : receiveWaitID) else { return }

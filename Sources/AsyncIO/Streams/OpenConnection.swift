@@ -115,10 +115,8 @@ private final class Turnstile: @unchecked Sendable {
         if index <= granted { return }
         let noted = loop.beginWait(.primitive("happy eyeballs turn"))
         defer { if noted { loop.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                if index <= granted { continuation.resume() } else { waiters[index] = continuation }
-            }
+        try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+            if index <= granted { continuation.resume() } else { waiters[index] = continuation }
         } onCancel: {
             self.loop.execute { [self] in waiters.removeValue(forKey: index)?.resume(throwing: CancellationError()) }
         }

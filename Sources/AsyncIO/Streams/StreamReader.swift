@@ -390,10 +390,8 @@ public final class StreamReader: @unchecked Sendable {
         let loop = try EventLoop.requireCurrent("StreamReader.read")
         let noted = loop.beginWait(.primitive("StreamReader.feed"))
         defer { if noted { loop.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                feedWaiter = continuation
-            }
+        try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+            feedWaiter = continuation
         } onCancel: {
             loop.execute { [weak self] in
                 guard let self, let waiter = feedWaiter else { return }

@@ -349,15 +349,13 @@ public final class StreamWriter: @unchecked Sendable {
         let loop = stream.loop
         let noted = loop.beginWait(.primitive("StreamWriter.drain"))
         defer { if noted { loop.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                if let failure {
-                    continuation.resume(throwing: failure)
-                } else if pending.count <= threshold {
-                    continuation.resume()
-                } else {
-                    waiters.append(Waiter(id: id, threshold: threshold, continuation: continuation))
-                }
+        try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+            if let failure {
+                continuation.resume(throwing: failure)
+            } else if pending.count <= threshold {
+                continuation.resume()
+            } else {
+                waiters.append(Waiter(id: id, threshold: threshold, continuation: continuation))
             }
         } onCancel: {
             loop.execute { [weak self] in self?.cancelWaiter(id: id) }

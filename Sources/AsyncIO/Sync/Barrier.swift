@@ -63,22 +63,20 @@ public final class Barrier: Sendable {
             let loop = EventLoop.current
             let noted = loop?.beginWait(.primitive("Barrier")) ?? false
             defer { if noted { loop?.endWait() } }
-            try await withCancellableWait(on: loop) {
-                try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                    enum Outcome { case broken, cancelled, waiting }
-                    let outcome = state.withLock { state -> Outcome in
-                        if state.isBroken { return .broken }
-                        if Task.isCancelled { return .cancelled }
-                        state.waiters.append(.init(id: id, payload: (), continuation: continuation))
-                        return .waiting
-                    }
-                    switch outcome {
-                    case .broken: continuation.resume(throwing: BrokenBarrierError())
-                    case .cancelled:
-                        Self.breakBarrier(state)
-                        continuation.resume(throwing: CancellationError())
-                    case .waiting: break
-                    }
+            try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+                enum Outcome { case broken, cancelled, waiting }
+                let outcome = state.withLock { state -> Outcome in
+                    if state.isBroken { return .broken }
+                    if Task.isCancelled { return .cancelled }
+                    state.waiters.append(.init(id: id, payload: (), continuation: continuation))
+                    return .waiting
+                }
+                switch outcome {
+                case .broken: continuation.resume(throwing: BrokenBarrierError())
+                case .cancelled:
+                    Self.breakBarrier(state)
+                    continuation.resume(throwing: CancellationError())
+                case .waiting: break
                 }
             } onCancel: {
                 let mine = state.withLock { $0.waiters.remove(id: id) }

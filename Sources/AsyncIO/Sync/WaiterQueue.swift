@@ -71,26 +71,24 @@ func suspendAsWaiter<State>(
     let loop = EventLoop.current
     let noted = loop?.beginWait(.primitive(what)) ?? false
     defer { if noted { loop?.endWait() } }
-    try await withCancellableWait(on: loop) {
-        try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let outcome = lock.withLock { state -> WaitOutcome in
-                do {
-                    if try tryNow(&state) { return .ready }
-                } catch {
-                    return .failed(error)
-                }
-                // Checked under the lock: a cancellation that came before this point found nothing to
-                // dequeue, so it is handled here.
-                if Task.isCancelled { return .cancelled }
-                enqueue(&state, id, continuation)
-                return .waiting
+    try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+        let outcome = lock.withLock { state -> WaitOutcome in
+            do {
+                if try tryNow(&state) { return .ready }
+            } catch {
+                return .failed(error)
             }
-            switch outcome {
-            case .ready: continuation.resume()
-            case .cancelled: continuation.resume(throwing: CancellationError())
-            case .failed(let error): continuation.resume(throwing: error)
-            case .waiting: afterEnqueue()  // the waiter is in the queue: a wake-up from now on finds it
-            }
+            // Checked under the lock: a cancellation that came before this point found nothing to
+            // dequeue, so it is handled here.
+            if Task.isCancelled { return .cancelled }
+            enqueue(&state, id, continuation)
+            return .waiting
+        }
+        switch outcome {
+        case .ready: continuation.resume()
+        case .cancelled: continuation.resume(throwing: CancellationError())
+        case .failed(let error): continuation.resume(throwing: error)
+        case .waiting: afterEnqueue()  // the waiter is in the queue: a wake-up from now on finds it
         }
     } onCancel: {
         let waiter = lock.withLock { dequeue(&$0, id) }

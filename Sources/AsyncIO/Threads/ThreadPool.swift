@@ -67,20 +67,18 @@ public final class ThreadPool: @unchecked Sendable {
         let outcome = ResultBox<Success>()
         let noted = loop?.beginWait(.thread) ?? false
         defer { if noted { loop?.endWait() } }
-        try await withCancellableWait(on: loop) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                job.work = {
-                    do { outcome.result = .success(try work()) } catch { outcome.result = .failure(error) }
-                }
-                if !job.arm(continuation) { return }
-                if condition.withLock({ isShuttingDown }) {
-                    job.fail(EventLoopError(.closed, operation: "ThreadPool.run"))
-                    return
-                }
-                // The task is made here, in the caller's task, so it copies the caller's task-local
-                // values; its job runs on a pool thread (the pool is its executor).
-                Task(executorPreference: self) { job.runIfNotCancelled() }
+        try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
+            job.work = {
+                do { outcome.result = .success(try work()) } catch { outcome.result = .failure(error) }
             }
+            if !job.arm(continuation) { return }
+            if condition.withLock({ isShuttingDown }) {
+                job.fail(EventLoopError(.closed, operation: "ThreadPool.run"))
+                return
+            }
+            // The task is made here, in the caller's task, so it copies the caller's task-local
+            // values; its job runs on a pool thread (the pool is its executor).
+            Task(executorPreference: self) { job.runIfNotCancelled() }
         } onCancel: {
             job.cancel()
         }

@@ -235,6 +235,53 @@ public nonisolated(nonsending) func withCancellableWait<T>(
     return try await withInheritedCancellationHandler(operation, onCancel: onCancel)
 }
 
+/// ``withCancellableWait(on:_:onCancel:)`` for a wait that is one continuation: `body` gets it (and
+/// stores it, or resumes it at once), and `onCancel` ends the wait, for task cancellation and for the
+/// calling task's open scopes on `loop`. The library's own waits (queues, locks, events, timers, drains,
+/// readiness inside a scope) use it.
+///
+/// Inlined, with the handler installed by the runtime's two calls and the continuation made by the
+/// builtin (``withInheritedThrowingContinuation(onCancel:_:)``): no executor switch, where
+/// `withCancellableWait`'s `operation` closure costs one after it returns (the compiler hops back after
+/// any closure call), and no frame of its own (a task allocation).
+///
+/// ### Cancellation
+/// `onCancel` runs when the task is cancelled or a scope's deadline passes, whichever is first; if one
+/// of them has already happened, the wait does not begin and `CancellationError` is thrown.
+@inline(always)
+package nonisolated(nonsending) func withCancellableContinuation<T>(
+    on loop: EventLoop?,
+    _ body: (UnsafeContinuation<T, any Error>) -> Void,
+    onCancel: @escaping @Sendable () -> Void
+) async throws -> T {
+    guard let link = try CancelScope.attachWait(on: loop, onCancel) else {
+        return try await withInheritedThrowingContinuation(onCancel: onCancel, body)
+    }
+    defer { link.detach() }
+    return try await withInheritedThrowingContinuation(onCancel: onCancel, body)
+}
+
+extension CancelScope {
+    /// A wait's tie to the open scopes of its task (see ``attach(_:)``).
+    @usableFromInline
+    struct WaitLink {
+        let scope: CancelScope
+        let id: UInt64
+
+        /// Unties the wait (it has ended).
+        @usableFromInline
+        func detach() { scope.detach(id) }
+    }
+
+    /// Ties a wait on `loop` to the calling task's open scopes there (nil when it has none, or does not
+    /// run on `loop`). Throws `CancellationError` if one of them has cancelled already.
+    @usableFromInline
+    static func attachWait(on loop: EventLoop?, _ interrupt: @escaping @Sendable () -> Void) throws -> WaitLink? {
+        guard let loop, let scope = scopeForWait(on: loop) else { return nil }
+        return WaitLink(scope: scope, id: try scope.attach(interrupt))
+    }
+}
+
 extension CancelScope {
     /// The scope a wait on `loop` must honour: the innermost open one, if the caller runs on `loop`.
     @inline(__always)

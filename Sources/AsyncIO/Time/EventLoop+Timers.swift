@@ -163,26 +163,28 @@ extension EventLoop {
     func sleep(untilNanoseconds deadline: Int64) async throws {
         try checkTaskCancellation()
         let onLoop = inEventLoop
-        let timer: TimerHandle
-        if onLoop {
-            timerSequence &+= 1
-            timer = TimerHandle(loop: self, deadline: deadline, sequence: timerSequence, action: .none)
-        } else {
-            timer = TimerHandle(loop: self, deadline: deadline, sequence: nextForeignSequence(), action: .none)
-        }
+        let timer = sleepTimer(deadline: deadline, onLoop: onLoop)
         let noted = onLoop && beginWait(.timer(deadline))
         defer { if noted { endWait() } }
-        try await withCancellableWait(on: self) {
-            try await withInheritedThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                if onLoop {
-                    arm(timer, continuation)
-                } else {
-                    execute { [self] in arm(timer, continuation) }
-                }
+        try await withCancellableContinuation(on: self) { (continuation: UnsafeContinuation<Void, any Error>) in
+            if onLoop {
+                arm(timer, continuation)
+            } else {
+                execute { [self] in arm(timer, continuation) }
             }
         } onCancel: {
             if timer.claimCancel() { self.execute { [self] in cancelTimer(timer) } }
         }
+    }
+
+    /// The timer of a sleep until `deadline`, numbered from the loop's sequence on the loop, from the
+    /// foreign one off it.
+    private func sleepTimer(deadline: Int64, onLoop: Bool) -> TimerHandle {
+        if onLoop {
+            timerSequence &+= 1
+            return TimerHandle(loop: self, deadline: deadline, sequence: timerSequence, action: .none)
+        }
+        return TimerHandle(loop: self, deadline: deadline, sequence: nextForeignSequence(), action: .none)
     }
 
     private func arm(_ timer: TimerHandle, _ continuation: UnsafeContinuation<Void, any Error>) {
