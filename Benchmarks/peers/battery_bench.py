@@ -47,36 +47,31 @@ def main():
             assert total == n * (n - 1) // 2
         measure("queue_1m", 1_000_000, args.runs, lambda n: run(queue_bench(n)))
 
-    if wanted("queue_pingpong"):
-        async def pingpong(n):
-            there, back = asyncio.Queue(), asyncio.Queue()
+    async def pingpong(n, timed):
+        """Two tasks pass an item back and forth through two queues; with `timed`, every get is inside
+        a timeout (a wait in an open cancel scope)."""
+        there, back = asyncio.Queue(), asyncio.Queue()
 
-            async def echo():
-                for _ in range(n):
-                    await back.put(await there.get())
-            task = asyncio.create_task(echo())
-            for i in range(n):
-                await there.put(i)
-                assert await back.get() == i
-            await task
-        measure("queue_pingpong", 200_000, args.runs, lambda n: run(pingpong(n)))
+        async def get(queue):
+            if not timed:
+                return await queue.get()
+            async with asyncio.timeout(60):
+                return await queue.get()
+
+        async def echo():
+            for _ in range(n):
+                await back.put(await get(there))
+        task = asyncio.create_task(echo())
+        for i in range(n):
+            await there.put(i)
+            assert await get(back) == i
+        await task
+
+    if wanted("queue_pingpong"):
+        measure("queue_pingpong", 200_000, args.runs, lambda n: run(pingpong(n, False)))
 
     if wanted("queue_pingpong_timeout"):
-        async def pingpong_timeout(n):
-            there, back = asyncio.Queue(), asyncio.Queue()
-
-            async def echo():
-                for _ in range(n):
-                    async with asyncio.timeout(60):
-                        item = await there.get()
-                    await back.put(item)
-            task = asyncio.create_task(echo())
-            for i in range(n):
-                await there.put(i)
-                async with asyncio.timeout(60):
-                    assert await back.get() == i
-            await task
-        measure("queue_pingpong_timeout", 200_000, args.runs, lambda n: run(pingpong_timeout(n)))
+        measure("queue_pingpong_timeout", 200_000, args.runs, lambda n: run(pingpong(n, True)))
 
     if wanted("offload_roundtrip"):
         async def roundtrip(n):

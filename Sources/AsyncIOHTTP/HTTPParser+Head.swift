@@ -63,22 +63,22 @@ extension HTTPParser {
             throw fail(.malformed, "invalid request target", at: offset)
         }
         var request: HTTPRequest
-        if var reused = lastRequest.take(), let last = lastRequestLine {
+        if var last = lastRequest.take() {
             // HTTPTypes validates what its setters are given (again: the parser has): a value equal to
             // the last request's (the host and method on a keep-alive connection, often the path) is
-            // kept as it is, for a comparison of strings.
-            if last.method != message.method { reused.method = message.method }
-            if last.scheme != scheme { reused.scheme = scheme }
-            if last.authority != authority { reused.authority = authority }
-            if last.path != path { reused.path = path }
-            request = reused
+            // kept as it is, for a comparison of strings. The request is updated where it is kept, the
+            // only reference to its storage once the handler has let go of it.
+            if last.method != message.method { last.request.method = message.method }
+            if last.scheme != scheme { last.request.scheme = scheme }
+            if last.authority != authority { last.request.authority = authority }
+            if last.path != path { last.request.path = path }
+            request = last.request
         } else {
             request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)
         }
         request.headerFields = HTTPFields(message.fields)
         message.fields.removeAll(keepingCapacity: true)
-        lastRequest = request
-        lastRequestLine = RequestLine(method: message.method, scheme: scheme, authority: authority, path: path)
+        lastRequest = LastRequest(request: request, method: message.method, scheme: scheme, authority: authority, path: path)
 
         let keepAlive = version == .http1_1 ? !message.connectionClose : (message.connectionKeepAlive && !message.connectionClose)
         state = Self.bodyState(framing)

@@ -92,13 +92,13 @@ public struct HTTPParser: Sendable {
     var bodyTotal = 0
     /// The last request head, kept so the next one can reuse its storage: once the handler has let go
     /// of it, the copy here is unique and updating it in place allocates nothing.
-    var lastRequest: HTTPRequest?
-    /// What `lastRequest`'s pseudo fields hold, to compare the next request's with: HTTPTypes' getters
-    /// copy a field out of the request's storage (a reference count for each of its parts) and parse it.
-    var lastRequestLine: RequestLine?
+    var lastRequest: LastRequest?
 
-    /// A request's pseudo fields, as the parser decoded them.
-    struct RequestLine {
+    /// A request head kept for reuse, with its pseudo fields as the parser decoded them: the next
+    /// request's are compared with these, not through HTTPTypes' getters (each copies a field out of
+    /// the request's storage, a reference count for each of its parts, and parses it).
+    struct LastRequest {
+        var request: HTTPRequest
         let method: HTTPRequest.Method
         let scheme: String?
         let authority: String?

@@ -227,11 +227,10 @@ public nonisolated(nonsending) func withCancellableWait<T>(
     _ operation: nonisolated(nonsending) () async throws -> T,
     onCancel: @escaping @Sendable () -> Void
 ) async throws -> T {
-    guard let loop, let scope = CancelScope.scopeForWait(on: loop) else {
+    guard let link = try CancelScope.attachWait(on: loop, onCancel) else {
         return try await withInheritedCancellationHandler(operation, onCancel: onCancel)
     }
-    let link = try scope.attach(onCancel)
-    defer { scope.detach(link) }
+    defer { link.detach() }
     return try await withInheritedCancellationHandler(operation, onCancel: onCancel)
 }
 
