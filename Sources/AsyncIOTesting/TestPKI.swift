@@ -48,6 +48,7 @@ public struct TestPKI: Sendable {
 
     private static func make() throws -> TestPKI {
         let directory = "/tmp/aio-test-pki-\(UInt64.random(in: 0...UInt64.max))"
+        try removeWhenThisProcessEnds(directory)
         let pid: Int32
         do {
             pid = try ProcessOps.spawn(
@@ -63,6 +64,27 @@ public struct TestPKI: Sendable {
             throw TestPKIError(message: "openssl could not make the test certificates (\(status)):\n\(log)")
         }
         return TestPKI(directory: directory)
+    }
+
+    /// Starts a shell that removes `directory` once this process has ended, however it ends (a normal
+    /// exit, a crash, `SIGKILL`): the shell reads a pipe to its end, and the only write end is this
+    /// process's, which the kernel closes when the process goes. The shell runs in a process group of its
+    /// own, so an interrupt sent to the test run's group does not stop it before it has removed the files.
+    private static func removeWhenThisProcessEnds(_ directory: String) throws {
+        do {
+            let pipe = try FileDescriptorOps.makePipe()
+            defer { try? FileDescriptorOps.close(pipe.read) }
+            // The shell's `cat` must block on the pipe; the write end stays open (and close-on-exec, so no
+            // other child holds it) until the process ends: that is what the shell waits for.
+            try FileDescriptorOps.setBlocking(pipe.read)
+            _ = try ProcessOps.spawn(
+                executable: "/bin/sh", arguments: ["-c", #"cat >/dev/null; rm -rf -- "$1""#, "remove-pki", directory],
+                environment: nil, workingDirectory: nil, stdin: .descriptor(pipe.read), stdout: .null, stderr: .null,
+                newProcessGroup: true
+            )
+        } catch {
+            throw TestPKIError(message: "cannot start the shell that removes the test certificates afterwards: \(error)")
+        }
     }
 
     /// The shell script that makes the files (run with the directory as `$1`).
