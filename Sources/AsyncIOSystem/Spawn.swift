@@ -21,7 +21,8 @@ public enum ProcessOps {
     /// argv[0]) and returns its pid.
     ///
     /// The child starts with an empty signal mask and default signal dispositions, in a new process group
-    /// if `newProcessGroup`.
+    /// if `newProcessGroup`, and with no descriptors but its standard three: every other one of the
+    /// parent's is closed in the child, close-on-exec or not (Python's `close_fds=True`).
     ///
     /// - Throws: the `errno` from `posix_spawn` (`ENOENT`: not found, `EACCES`: not executable).
     ///

@@ -2,6 +2,8 @@
 #include "CAsyncIOLinux.h"
 #include <pthread.h>
 #include <spawn.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -47,6 +49,25 @@ int64_t casyncio_monotonic_ns(void) {
 
 extern char **environ;
 
+#if !(defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)))
+// Before glibc 2.34 (no addclosefrom_np): a close action for each descriptor above 2 open now that is
+// not close-on-exec.
+static int casyncio_add_close_inherited(posix_spawn_file_actions_t *actions) {
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) return 0;
+    int rc = 0, skip = dirfd(dir);
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir(dir)) != NULL) {
+        int fd = atoi(entry->d_name);
+        if (fd <= 2 || fd == skip) continue;
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) rc = posix_spawn_file_actions_addclose(actions, fd);
+    }
+    closedir(dir);
+    return rc;
+}
+#endif
+
 int casyncio_spawn(int32_t *pid, const char *path, int search_path, char *const argv[], char *const envp[],
                    const int32_t *fd_actions, int fd_action_count, const char *const *paths,
                    const int32_t *path_flags, const char *working_directory, int new_process_group) {
@@ -63,6 +84,15 @@ int casyncio_spawn(int32_t *pid, const char *path, int search_path, char *const 
         else if (kind == 1) rc = posix_spawn_file_actions_addopen(&actions, a, paths[b], path_flags[b], 0644);
         else if (kind == 2) rc = posix_spawn_file_actions_addclose(&actions, a);
     }
+    // Nothing but the three standard descriptors reaches the child (Python's close_fds=True). A
+    // descriptor another part of the program left inheritable (Foundation's Process keeps one end of
+    // a socket pair open without close-on-exec while it starts its own child, and learns of that
+    // child's exit from the pair's EOF) would otherwise live on in this child too.
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#else
+    if (rc == 0) rc = casyncio_add_close_inherited(&actions);
+#endif
     if (rc == 0 && working_directory) rc = posix_spawn_file_actions_addchdir_np(&actions, working_directory);
 
     sigset_t empty, defaults;

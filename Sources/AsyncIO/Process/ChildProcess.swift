@@ -9,6 +9,9 @@ import AsyncIOSystem
 /// let status = try await child.wait()
 /// ```
 ///
+/// The child gets its three standard descriptors and no others of the parent's (asyncio's default,
+/// `close_fds=True`): a descriptor the program left inheritable does not outlive it in the child.
+///
 /// The exit is reaped by a small task of the loop as soon as it happens, so no zombie is left even if
 /// nobody calls ``wait()``; ``wait()`` depends only on the exit, never on the pipes reaching end of file.
 /// A child still running when its loop shuts down is killed (with its group) and reaped.

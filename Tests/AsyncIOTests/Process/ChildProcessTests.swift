@@ -1,6 +1,7 @@
 @testable import AsyncIO
 import AsyncIOSystem
 import AsyncIOTesting
+import Glibc
 import Testing
 
 // Generous limit: under the thread sanitizer 100 MiB through communicate takes minutes.
@@ -12,6 +13,27 @@ struct ChildProcessTests {
             let (out, err) = try await child.communicate()
             #expect(String(decoding: out, as: UTF8.self) == "hello world\n")
             #expect(err.isEmpty)
+            #expect(try await child.wait() == .exited(0))
+        }
+    }
+
+    /// A descriptor the program left inheritable (as Foundation's `Process` leaves one end of a socket
+    /// pair while it starts a child, and waits for that pair's EOF to learn of the exit) does not reach
+    /// the child: a long-lived child holding it hung `Process.waitUntilExit()` in the test run.
+    @Test func theChildGetsOnlyItsStandardDescriptors() async throws {
+        try await withTestLoop(virtualTime: false) { _ in
+            let pipe = try FileDescriptorOps.makePipe()
+            defer {
+                try? FileDescriptorOps.close(pipe.read)
+                try? FileDescriptorOps.close(pipe.write)
+            }
+            #expect(fcntl(pipe.write, F_SETFD, 0) == 0)  // inheritable, as Foundation's is
+            let child = try ChildProcess.shell(
+                "[ -e /proc/self/fd/\(pipe.write) ] && echo inherited || echo closed; ls /proc/self/fd | wc -l",
+                stdout: .pipe)
+            let (out, _) = try await child.communicate()
+            // The shell's 0, 1, 2 and the directory `ls` reads: 4 entries.
+            #expect(String(decoding: out, as: UTF8.self) == "closed\n4\n")
             #expect(try await child.wait() == .exited(0))
         }
     }
