@@ -20,10 +20,15 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     public let registration: IORegistration
     /// Socket or pipe.
     public let kind: Kind
+    /// The loop that polls it (its registration's), held here too: a stored constant is read without
+    /// a reference count, where the registration's, read through it, cost a retain and a release on
+    /// every receive.
+    public let loop: EventLoop
 
     init(registration: IORegistration, kind: Kind = .socket) {
         self.registration = registration
         self.kind = kind
+        loop = registration.loop
     }
 
     /// One non-blocking receive: `recv` on a socket, `read` on a pipe.
@@ -48,7 +53,6 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     /// The descriptor.
     public var fd: Int32 { registration.fd }
     /// The loop that polls it.
-    public var loop: EventLoop { registration.loop }
     /// Whether ``close()`` has run.
     public var isClosed: Bool { registration.isClosed }
 

@@ -27,6 +27,8 @@ public final class StreamReader: @unchecked Sendable {
     @exclusivity(unchecked) private var lent: LentReceiveBuffer?
     /// The stream, when it is a socket (which can lend its ring's buffers).
     let socket: Socket?
+    /// The stream's loop, stored (see ``StreamWriter/loop``); nil for a reader fed by hand.
+    let loop: EventLoop?
     @exclusivity(unchecked) var eof = false
     @exclusivity(unchecked) private var isReading = false
     /// While true, the reader's waits on its socket install no cancellation handler and ignore cancel
@@ -49,6 +51,7 @@ public final class StreamReader: @unchecked Sendable {
         self.stream = stream
         self.limit = limit
         socket = stream as? Socket
+        loop = stream.loop
         buffer = ByteBuffer(cache: stream.loop.bufferCache)
     }
 
@@ -63,6 +66,7 @@ public final class StreamReader: @unchecked Sendable {
         precondition(limit > 0, "the limit must be positive")
         stream = nil
         socket = nil
+        loop = nil
         self.limit = limit
         buffer = ByteBuffer()
     }
@@ -305,7 +309,7 @@ public final class StreamReader: @unchecked Sendable {
     // MARK: - Filling
 
     private func beginRead() throws {
-        try stream?.loop.checkInLoop("StreamReader", "read")
+        try loop?.checkInLoop("StreamReader", "read")
         if isReading { throw StreamError(.busy, operation: "read") }
         isReading = true
     }
@@ -313,7 +317,7 @@ public final class StreamReader: @unchecked Sendable {
     /// Receives more bytes into the buffer (at least one, unless the stream ends); `lending`: into
     /// ``lent`` if the ring can lend them and nothing is buffered.
     private nonisolated(nonsending) func fill(minimum: Int, lending: Bool = false) async throws {
-        guard let stream else {
+        guard let stream, let loop else {
             try await waitForFeed()
             return
         }
@@ -330,14 +334,14 @@ public final class StreamReader: @unchecked Sendable {
                     try await socket.waitUntilReceivable(watchingCancellation: !ownerHandlesCancellation)
                     continue
                 }
-                await stream.loop.cooperateOnLoop()
+                await loop.cooperateOnLoop()
                 return
             }
             let result: IOResult<Int>
-            if buffer.capacity == 0 && want <= stream.loop.receiveScratch.count {
+            if buffer.capacity == 0 && want <= loop.receiveScratch.count {
                 // No storage: receive into the loop's scratch space and keep only what arrived, so a
                 // reader that waits with nothing buffered holds no buffer memory.
-                let scratch = stream.loop.receiveScratch
+                let scratch = loop.receiveScratch
                 result = try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: scratch.prefix(want)))
                 if case .done(let count) = result, count > 0 {
                     buffer.append(UnsafeRawBufferPointer(rebasing: scratch.prefix(count)))
@@ -350,7 +354,7 @@ public final class StreamReader: @unchecked Sendable {
             switch result {
             case .done(let count):
                 if count == 0 { eof = true }
-                await stream.loop.cooperateOnLoop()
+                await loop.cooperateOnLoop()
                 return
             case .wouldBlock:
                 // About to park: an empty buffer gives its memory back (an idle keep-alive connection

@@ -18,6 +18,9 @@ public final class StreamWriter: @unchecked Sendable {
     // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     /// The stream written to. The writer owns closing it.
     public let stream: any ByteStream
+    /// The loop the stream lives on (stored: through the stream, a call and a reference count on every
+    /// write).
+    public let loop: EventLoop
     /// Above this many buffered bytes, ``write(_:)-([UInt8])`` suspends.
     public let highWatermark: Int
     /// ``write(_:)-([UInt8])`` and ``drain()`` resume when the buffer is at or below this.
@@ -63,6 +66,7 @@ public final class StreamWriter: @unchecked Sendable {
     public init(stream: any ByteStream, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
         precondition(lowWatermark >= 0 && lowWatermark <= highWatermark && highWatermark > 0, "need 0 <= lowWatermark <= highWatermark, 0 < highWatermark")
         self.stream = stream
+        loop = stream.loop
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
     }
@@ -71,9 +75,6 @@ public final class StreamWriter: @unchecked Sendable {
     public convenience init(socket: Socket, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
         self.init(stream: socket, highWatermark: highWatermark, lowWatermark: lowWatermark)
     }
-
-    /// The loop the stream lives on.
-    public var loop: EventLoop { stream.loop }
 
     /// Bytes accepted by ``write(_:)-([UInt8])`` but not yet handed to the kernel.
     public var bufferedCount: Int { pending.count }
@@ -346,7 +347,7 @@ public final class StreamWriter: @unchecked Sendable {
     private nonisolated(nonsending) func wait(until threshold: Int, operation: String) async throws {
         nextWaiterID &+= 1
         let id = nextWaiterID
-        let loop = stream.loop
+        let loop = self.loop  // for the cancellation handler, which must not keep the writer
         let noted = loop.beginWait(.primitive("StreamWriter.drain"))
         defer { if noted { loop.endWait() } }
         try await withCancellableContinuation(on: loop) { (continuation: UnsafeContinuation<Void, any Error>) in
