@@ -44,7 +44,12 @@ public final class CancelScope: @unchecked Sendable {
     /// The deadline in loop nanoseconds; `.max` for none.
     private var deadlineNanoseconds: Int64
     private var timer: TimerHandle?
-    private var links: [(id: UInt64, interrupt: @Sendable () -> Void)] = []
+    /// The waits tied to the scope: the first in a property of its own (a scope mostly has one wait at
+    /// a time, and an array's storage and the closure's conversion for it cost two allocations a
+    /// wait), the others in `moreLinks`.
+    private var link: Link?
+    private var moreLinks: [Link] = []
+    private typealias Link = (id: UInt64, interrupt: @Sendable () -> Void)
     /// Whether the deadline passed while the body waited (or was found passed when it began to wait).
     @usableFromInline private(set) var isCancelled = false
     /// Whether the scope's body has returned.
@@ -133,7 +138,7 @@ public final class CancelScope: @unchecked Sendable {
         let id = loop.scopeLinkID
         scope = self
         while let current = scope, !current.isClosed {
-            current.links.append((id, interrupt))
+            if current.link == nil { current.link = (id, interrupt) } else { current.moreLinks.append((id, interrupt)) }
             current.armIfNeeded()
             scope = current.parent
         }
@@ -144,17 +149,24 @@ public final class CancelScope: @unchecked Sendable {
     func detach(_ id: UInt64) {
         var scope: CancelScope? = self
         while let current = scope {
-            if let index = current.links.firstIndex(where: { $0.id == id }) { current.links.remove(at: index) }
+            if current.link?.id == id {
+                current.link = nil
+            } else if let index = current.moreLinks.firstIndex(where: { $0.id == id }) {
+                current.moreLinks.remove(at: index)
+            }
             scope = current.parent
         }
     }
 
     private func armIfNeeded() {
         guard timer == nil, deadlineNanoseconds != .max, !isCancelled else { return }
-        timer = loop.schedule(deadline: deadlineNanoseconds, action: .callback { [unowned self] in
-            timer = nil
-            if !isClosed { expire() }
-        })
+        timer = loop.schedule(deadline: deadlineNanoseconds, action: .scopeDeadline(self))
+    }
+
+    /// The deadline's timer fired (the loop calls it).
+    func deadlinePassed() {
+        timer = nil
+        if !isClosed { expire() }
     }
 
     /// Cancels: every wait inside is woken with `CancellationError`, and later ones throw at once.
@@ -163,9 +175,12 @@ public final class CancelScope: @unchecked Sendable {
         isCancelled = true
         timer?.cancel()
         timer = nil
-        let woken = links
-        links.removeAll()
-        for link in woken { link.interrupt() }
+        let first = link
+        let more = moreLinks
+        link = nil
+        moreLinks.removeAll()
+        first?.interrupt()
+        for link in more { link.interrupt() }
     }
 
     /// The body has returned: the scope stops applying and its timer is removed.
@@ -174,7 +189,8 @@ public final class CancelScope: @unchecked Sendable {
         isClosed = true
         timer?.cancel()
         timer = nil
-        links.removeAll()
+        link = nil
+        moreLinks.removeAll()
     }
 
     /// The innermost open scope on `loop` of the calling task, if any.

@@ -131,6 +131,7 @@ extension EventLoop {
         case .carrier(let carrier):
             carrier.fire()
             return true
+        case .scopeDeadline(let scope): scope.deadlinePassed()
         }
         return false
     }

@@ -40,6 +40,8 @@ public final class TimerHandle: @unchecked Sendable {
         case job(UnownedJob)
         /// A callback scheduled from a task, run by a task that carries its task-local values.
         case carrier(CallbackCarrier)
+        /// A cancel scope's deadline (``CancelScope/deadlinePassed()``): no closure to allocate.
+        case scopeDeadline(CancelScope)
     }
 
     init(loop: EventLoop, deadline: Int64, sequence: UInt64, action: Action) {

@@ -188,6 +188,33 @@ struct CancelScopeTests {
         }
     }
 
+    /// Each of several waits in one scope is cancelled by it on its own (the children catch their
+    /// cancellation, so no sibling's failure cancels the others), and one that ended before is untied.
+    @Test func everyWaitInTheScopeIsCancelledByIt() async throws {
+        try await withTestLoop { loop in
+            let start = loop.now
+            let outcomes = try await moveOnAfter(.seconds(1)) { _ in
+                await withTaskGroup(of: (Int, Bool).self) { group in
+                    for (index, seconds) in [0.5, 5, 7, 3].enumerated() {
+                        group.addTask {
+                            do {
+                                try await loop.sleep(for: .seconds(seconds))
+                                return (index, false)
+                            } catch {
+                                return (index, true)
+                            }
+                        }
+                    }
+                    var cancelled: [Int: Bool] = [:]
+                    for await (index, wasCancelled) in group { cancelled[index] = wasCancelled }
+                    return cancelled
+                }
+            }
+            #expect(outcomes == [0: false, 1: true, 2: true, 3: true])
+            #expect(start.duration(to: loop.now) == .seconds(1))
+        }
+    }
+
     @Test func spawnedAndShieldedWorkOutlivesTheScope() async throws {
         try await withTestLoop { loop in
             var spawned: Task<Int, any Error>?
