@@ -243,6 +243,21 @@ __attribute__((swiftcall)) void casyncio_task_remove_cancellation_handler(void *
     swift_task_removeCancellationHandler(record);
 }
 
+// The runtime's task-local binding, as `TaskLocal.withValue` makes it (`_taskLocalValuePush`/`Pop` in the
+// standard library), under the shim's names: AsyncIO binds a task's cancel scope with them and saves
+// the two executor switches `withValue`'s isolation parameter costs. `value` points to a `valueType`
+// the runtime takes (moves into its binding, in the task's allocator).
+extern __attribute__((swiftcall)) void swift_task_localValuePush(const void *key, void *value, const void *valueType);
+extern __attribute__((swiftcall)) void swift_task_localValuePop(void);
+
+__attribute__((swiftcall)) void casyncio_task_local_push(const void *key, void *value, const void *valueType) {
+    swift_task_localValuePush(key, value, valueType);
+}
+
+__attribute__((swiftcall)) void casyncio_task_local_pop(void) {
+    swift_task_localValuePop();
+}
+
 // Whether the current task is cancelled, as `Task.isCancelled` answers, without the reference the
 // standard library's `withUnsafeCurrentTask` takes on the task (a retain and a release per check).
 extern __attribute__((swiftcall)) void *swift_task_getCurrent(void);

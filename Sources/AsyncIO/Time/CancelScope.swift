@@ -305,3 +305,40 @@ extension CancelScope {
         return innermost(on: loop)
     }
 }
+
+extension CancelScope {
+    /// Runs `operation` with `scope` as the calling task's innermost scope (``current``).
+    ///
+    /// The binding is the runtime's task-local push and pop, which `TaskLocal.withValue` makes too; a
+    /// call of `withValue` also hops to its `isolation` parameter's executor on the way in and back on
+    /// the way out: two executor switches on every timeout.
+    ///
+    /// ### Cancellation
+    /// None of its own: `operation`'s.
+    @inlinable @inline(__always)
+    nonisolated(nonsending) static func withCurrent<T>(
+        _ scope: CancelScope,
+        _ operation: () async throws -> T
+    ) async rethrows -> T {
+        // SAFETY: the key is `currentKey`'s, as `TaskLocal` makes it (the object's address), and the
+        // value's type is the task-local's (`CancelScope?`), so `currentKey.get()` reads what is pushed
+        // here. The pop follows the push on every path, after everything `operation` allocated on the
+        // task was freed (the binding lives in the task's stack allocator).
+        scopeBindingPush(key: UnsafeRawPointer(Unmanaged.passUnretained(currentKey).toOpaque()),
+                         value: Optional(scope))
+        defer { scopeBindingPop() }
+        return try await operation()
+    }
+}
+
+/// The runtime's `swift_task_localValuePush` (declared as the standard library declares its
+/// `_taskLocalValuePush`), through the C shim's forwarding function of the same convention: binds
+/// `value` to the task-local whose key is `key` in the calling task, until ``scopeBindingPop()``.
+@usableFromInline
+@_silgen_name("casyncio_task_local_push")
+func scopeBindingPush<Value>(key: UnsafeRawPointer, value: __owned Value)
+
+/// The runtime's `swift_task_localValuePop`, through the C shim: ends the calling task's last binding.
+@usableFromInline
+@_silgen_name("casyncio_task_local_pop")
+func scopeBindingPop()

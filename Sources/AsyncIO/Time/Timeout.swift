@@ -37,7 +37,8 @@ public nonisolated(nonsending) func withTimeout<Value>(
     _ timeout: Duration,
     _ operation: () async throws -> Value
 ) async throws -> Value {
-    try await withTimeout(timeout) { (_: CancelScope) in try await operation() }
+    let loop = try EventLoop.requireCurrent("withTimeout")
+    return try await withDeadline(loop.now.advanced(by: timeout), operation)
 }
 
 /// Runs `operation` with a ``CancelScope`` whose deadline is `timeout` from now; `operation` can read
@@ -68,7 +69,15 @@ public nonisolated(nonsending) func withDeadline<Value>(
     _ deadline: LoopClock.Instant,
     _ operation: () async throws -> Value
 ) async throws -> Value {
-    try await withDeadline(deadline) { (_: CancelScope) in try await operation() }
+    // Not through the scope-taking form: a closure around `operation` would cost an executor switch
+    // after it returned (the compiler hops back after every closure call).
+    let scope = try CancelScope.open(deadline: deadline, "withDeadline")
+    defer { scope.close() }
+    do {
+        return try await CancelScope.withCurrent(scope, operation)
+    } catch {
+        throw scope.timeoutError(for: error, deadline: deadline)
+    }
 }
 
 /// Runs `operation` with a ``CancelScope`` whose deadline is `deadline` (`nil`: none yet);
@@ -84,10 +93,18 @@ public nonisolated(nonsending) func withDeadline<Value>(
     _ operation: (CancelScope) async throws -> Value
 ) async throws -> Value {
     let (outcome, scope) = try await runInScope(deadline: deadline, "withDeadline", operation)
-    if case .failure = outcome, scope.isCancelled && !Task.isCancelled {
-        throw TimeoutError(deadline: scope.deadline ?? deadline ?? scope.loop.now)
-    }
+    if case .failure(let error) = outcome { throw scope.timeoutError(for: error, deadline: deadline) }
     return try outcome.get()
+}
+
+extension CancelScope {
+    /// What a timeout whose body threw `error` throws: ``TimeoutError`` if this scope cancelled the body's
+    /// waits (and the task itself was not cancelled), else `error`.
+    @inlinable
+    func timeoutError(for error: any Error, deadline: LoopClock.Instant?) -> any Error {
+        guard isCancelled && !Task.isCancelled else { return error }
+        return TimeoutError(deadline: self.deadline ?? deadline ?? loop.now)
+    }
 }
 
 /// Runs `operation`, cancelling its AsyncIO waits after `timeout`; returns `nil` instead of throwing
@@ -142,7 +159,7 @@ nonisolated(nonsending) func runInScope<Value>(
     let scope = try CancelScope.open(deadline: deadline, function)
     defer { scope.close() }
     do {
-        return (.success(try await CancelScope.currentKey.withValue(scope) { try await operation(scope) }), scope)
+        return (.success(try await CancelScope.withCurrent(scope) { try await operation(scope) }), scope)
     } catch {
         return (.failure(error), scope)
     }
