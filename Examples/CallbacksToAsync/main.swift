@@ -26,11 +26,14 @@ func blockingSum(upTo n: Int, on loop: EventLoop, completion: @escaping @Sendabl
 
 try EventLoop.run { loop in
 
-    // Callbacks: timers fire in deadline order.
+    // Callbacks: timers fire in deadline order. The deadlines count from one instant: with
+    // call(after:) each counts from its own call, and a pause of 20 ms between the first two lines (a
+    // busy machine) would put "10 ms" after "30 ms".
     let done = Event()
-    _ = loop.call(after: .milliseconds(30)) { print("timer: 30 ms") }
-    _ = loop.call(after: .milliseconds(10)) { print("timer: 10 ms") }
-    _ = loop.call(after: .milliseconds(50)) {
+    let start = loop.now
+    _ = loop.call(at: start.advanced(by: .milliseconds(30))) { print("timer: 30 ms") }
+    _ = loop.call(at: start.advanced(by: .milliseconds(10))) { print("timer: 10 ms") }
+    _ = loop.call(at: start.advanced(by: .milliseconds(50))) {
         print("timer: 50 ms")
         done.set()
     }

@@ -7,6 +7,8 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct ExamplesTests {
     /// Runs an example to its end; returns its stdout lines after checking it exited 0.
+    /// The example's output lines. Tests compare them outside the `try await` (`let lines = ...`), so that
+    /// a failed `#expect` shows them.
     func run(_ name: String, _ arguments: [String] = []) async throws -> [String] {
         let (status, out, err) = try await AioProcess(example: name, arguments).runToEnd()
         #expect(status == 0, "\(name) exited \(status): \(err)")
@@ -14,7 +16,8 @@ struct ExamplesTests {
     }
 
     @Test func hello() async throws {
-        #expect(try await run("Hello") == ["timed out, and the task carries on", "42"])
+        let lines = try await run("Hello")
+        #expect(lines == ["timed out, and the task carries on", "42"])
     }
 
     @Test func echoServerOnLowLevelSocketCalls() async throws {
@@ -37,7 +40,8 @@ struct ExamplesTests {
     /// Issue 16: an OpenAPI service whose code was generated from openapi.yaml, served and called
     /// through the AsyncIOOpenAPI transports.
     @Test func anOpenAPIServiceAndItsGeneratedClient() async throws {
-        #expect(try await run("PetStore") == [
+        let lines = try await run("PetStore")
+        #expect(lines == [
             "added 1 Tea", "added 2 Biscuit", "pets: Tea, Biscuit", "pet 2: Biscuit (dog)", "pet 99: not found",
         ])
     }
@@ -85,7 +89,8 @@ struct ExamplesTests {
 
     @Test func generatorCoroutineAndItsSuccessor() async throws {
         let expected = ["Start coroutine", "Received: 0", "Received: 1", "Received: 2"]
-        #expect(try await run("Coroutines") == expected + ["Coroutine closed"] + expected)
+        let lines = try await run("Coroutines")
+        #expect(lines == expected + ["Coroutine closed"] + expected)
     }
 
     @Test func streamsServerAnswersEachMessage() async throws {
@@ -107,7 +112,8 @@ struct ExamplesTests {
     }
 
     @Test func structuredConcurrency() async throws {
-        #expect(try await run("StructuredConcurrency") == [
+        let lines = try await run("StructuredConcurrency")
+        #expect(lines == [
             "gather: a done after 0.3 s | b done after 0.1 s | c done after 0.2 s",
             "task group: y done after 0.1 s | x done after 0.2 s",
             "timeout: the slow call was cancelled after 0.1 s",
@@ -135,7 +141,8 @@ struct ExamplesTests {
     }
 
     @Test func callbacksBridgedToCoroutines() async throws {
-        #expect(try await run("CallbacksToAsync") == [
+        let lines = try await run("CallbacksToAsync")
+        #expect(lines == [
             "timer: 10 ms", "timer: 30 ms", "timer: 50 ms",
             "completion handler: hello, callback",
             "awaited: hello, coroutine",
@@ -145,14 +152,16 @@ struct ExamplesTests {
 
     @Test func asyncFileReadAndWrite() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("aio-files-\(UInt32.random(in: 0...UInt32.max)).txt").path
-        #expect(try await run("AsyncFiles", [path]) == [
+        let lines = try await run("AsyncFiles", [path])
+        #expect(lines == [
             "read: line 1", "read: line 2", "read: line 3", "read: line 4 (appended)", "size: 39 bytes",
         ])
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     @Test func subprocessesInParallel() async throws {
-        #expect(try await run("ParallelSubprocesses") == [
+        let lines = try await run("ParallelSubprocesses")
+        #expect(lines == [
             "first: one (exit 0)", "second: two (exit 0)", "third: three + to stderr (exit 0)", "ran in parallel",
         ])
     }
@@ -166,7 +175,8 @@ struct ExamplesTests {
     }
 
     @Test func synchronisationPrimitives() async throws {
-        #expect(try await run("SyncPrimitives") == [
+        let lines = try await run("SyncPrimitives")
+        #expect(lines == [
             "lock: balance is 100 after 10 deposits of 10",
             "event: waiter 1 woke", "event: waiter 2 woke", "event: waiter 3 woke",
             "semaphore: at most 2 tasks inside at once",
@@ -195,7 +205,8 @@ struct ExamplesTests {
     }
 
     @Test func submittingFromOtherThreads() async throws {
-        #expect(try await run("ThreadSubmit") == [
+        let lines = try await run("ThreadSubmit")
+        #expect(lines == [
             "submit returned 42", "4 threads × 1000 jobs: counter is 4000", "the job's error came back to the thread",
         ])
     }
