@@ -75,13 +75,19 @@ public struct TestPKI: Sendable {
             let pipe = try FileDescriptorOps.makePipe()
             defer { try? FileDescriptorOps.close(pipe.read) }
             // The shell's `cat` must block on the pipe; the write end stays open (and close-on-exec, so no
-            // other child holds it) until the process ends: that is what the shell waits for.
-            try FileDescriptorOps.setBlocking(pipe.read)
-            _ = try ProcessOps.spawn(
-                executable: "/bin/sh", arguments: ["-c", #"cat >/dev/null; rm -rf -- "$1""#, "remove-pki", directory],
-                environment: nil, workingDirectory: nil, stdin: .descriptor(pipe.read), stdout: .null, stderr: .null,
-                newProcessGroup: true
-            )
+            // other child holds it) until the process ends: that is what the shell waits for. If the
+            // shell cannot start, nothing waits on it: it is closed.
+            do {
+                try FileDescriptorOps.setBlocking(pipe.read)
+                _ = try ProcessOps.spawn(
+                    executable: "/bin/sh", arguments: ["-c", #"cat >/dev/null; rm -rf -- "$1""#, "remove-pki", directory],
+                    environment: nil, workingDirectory: nil, stdin: .descriptor(pipe.read), stdout: .null, stderr: .null,
+                    newProcessGroup: true
+                )
+            } catch {
+                try? FileDescriptorOps.close(pipe.write)
+                throw error
+            }
         } catch {
             throw TestPKIError(message: "cannot start the shell that removes the test certificates afterwards: \(error)")
         }

@@ -51,8 +51,9 @@ public final class StreamReader: @unchecked Sendable {
         self.stream = stream
         self.limit = limit
         socket = stream as? Socket
-        loop = stream.loop
-        buffer = ByteBuffer(cache: stream.loop.bufferCache)
+        let loop = stream.loop
+        self.loop = loop
+        buffer = ByteBuffer(cache: loop.bufferCache)
     }
 
     /// A reader over `socket`.
@@ -72,7 +73,7 @@ public final class StreamReader: @unchecked Sendable {
     }
 
     deinit {
-        guard let loop = stream?.loop else { return }
+        guard let loop else { return }
         // The pools are the loop's: give their buffers back on its thread (a closed loop's ring only
         // counts, and its cache goes with it).
         if let lent {
