@@ -79,43 +79,64 @@ extension LoopSelector {
                 completeOperation(completion)
                 return
             }
-            let registration = registration(at: fd, token: completion.data)
             if completion.isSend {
-                deliverSend(completion, to: registration)
+                deliverSend(completion, to: registration(at: fd, token: completion.data))
                 return
             }
             if completion.kind == .accept {
-                deliverAccept(completion, to: registration)
+                deliverAccept(completion, to: registration(at: fd, token: completion.data))
                 return
             }
-            guard let registration, let receiver = registration.receiver else {
+            // Borrowed: a receive only resumes the reader's task, which runs later.
+            let delivered = withRegistration(at: fd, token: completion.data) { registration in
+                deliverReceive(completion, to: registration, ring: ring)
+            }
+            if delivered != true, let buffer = completion.buffer {
                 // Its socket was closed meanwhile (or its fd reused): the buffer goes back.
-                if let buffer = completion.buffer { ring.giveBack(buffer) }
-                return
+                ring.giveBack(buffer)
             }
-            if completion.isPoolEmpty { ringStarvations += 1 }
-            if completion.isCancelled { ringPauses += 1 }  // a closing socket's are not delivered
-            if receiver.deliver(completion) { try? ring.stopReceiving(data: completion.data) }
-            if receiver.hasSomething || completion.isFinal { registration.deliver(.readable) }
         }
         return count
     }
 
+    /// Hands a receive's completion to `registration`'s receiver; false when it has none (its socket
+    /// closed, or went back to readiness).
+    @inline(__always)
+    private func deliverReceive(_ completion: IOURing.Completion, to registration: IORegistration, ring: IOURing) -> Bool {
+        guard let (pause, hasSomething) = registration.withReceiver({ receiver in
+            (receiver.deliver(completion), receiver.hasSomething)
+        }) else { return false }
+        if completion.isPoolEmpty { ringStarvations += 1 }
+        if completion.isCancelled { ringPauses += 1 }  // a closing socket's are not delivered
+        if pause { try? ring.stopReceiving(data: completion.data) }
+        if hasSomething || completion.isFinal { registration.deliver(.readable) }
+        return true
+    }
+
+    /// What a socket's finished send asks for next: its close, or the shutdown of its writing side.
+    private struct SendOutcome {
+        let close: Bool
+        let shutdown: Bool
+    }
+
     private func deliverSend(_ completion: IOURing.Completion, to registration: IORegistration?) {
-        guard let registration, let sender = registration.sender else {
+        // The sender borrowed (nothing here lets it go); the registration not: the writable handler
+        // that `deliver` calls may close it.
+        guard let registration, let outcome = registration.withSender({ sender -> SendOutcome? in
+            guard sender.complete(completion, fd: registration.fd, data: completion.data) else { return nil }
+            defer { sender.shutdownRequested = false }
+            return SendOutcome(close: sender.closeRequested, shutdown: sender.shutdownRequested)
+        }) else {
             // Its socket was closed at the loop's close, with the send cancelled: nothing waits for it.
             return
         }
-        guard sender.complete(completion, fd: registration.fd, data: completion.data) else { return }
-        if sender.closeRequested {
+        guard let outcome else { return }  // more of the bytes to send
+        if outcome.close {
             closingCount -= 1
             registration.finishClose()
             return
         }
-        if sender.shutdownRequested {
-            sender.shutdownRequested = false
-            try? SocketOps.shutdown(registration.fd, write: true, read: false)
-        }
+        if outcome.shutdown { try? SocketOps.shutdown(registration.fd, write: true, read: false) }
         registration.deliver(.writable)
     }
 

@@ -92,6 +92,18 @@ final class LoopSelector {
         return registration
     }
 
+    /// Runs `body` with the registration of `fd` whose token is `token`, borrowed (no reference
+    /// counted); nil when it is no longer registered. `body` must not unregister it (close it): code
+    /// that only reads it, and resumes its waiters (whose tasks run later, from the loop's queue), can.
+    @inline(__always)
+    func withRegistration<Result>(at fd: Int, token: UInt64, _ body: (IORegistration) -> Result) -> Result? {
+        guard fd >= 0, fd < slots.count, slots[fd] != nil else { return nil }
+        // SAFETY: the slot holds the registration until it is unregistered, which `body` does not do.
+        return Unmanaged.passUnretained(slots[fd]!)._withUnsafeGuaranteedRef { registration in
+            registration.generation == UInt32(truncatingIfNeeded: token >> 32) ? body(registration) : nil
+        }
+    }
+
     /// Waits for readiness (and, on the ring, completed receives) and delivers it to the registrations;
     /// returns how many events arrived.
     @discardableResult

@@ -37,6 +37,37 @@ public final class IORegistration: @unchecked Sendable {
     @exclusivity(unchecked) var sender: RingSender?
     /// A listener's accepts through the ring (``RingAcceptor``).
     @exclusivity(unchecked) var acceptor: RingAcceptor?
+
+    /// Runs `body` with ``receiver`` borrowed, if there is one: no reference is counted, where binding
+    /// the property to a local retains and releases it (on every read of a socket on the ring). `body`
+    /// must not clear ``receiver`` (nothing that reads or lends its buffers does; going back to
+    /// readiness does, and is called after).
+    @inline(__always)
+    func withReceiver<Result, Failure: Error>(_ body: (RingReceiver) throws(Failure) -> Result) throws(Failure) -> Result? {
+        guard receiver != nil else { return nil }
+        return try Self.borrow(Unmanaged.passUnretained(receiver!), body)
+    }
+
+    /// Runs `body` with ``sender`` borrowed, if there is one (as ``withReceiver(_:)``); `body` must
+    /// not clear ``sender`` (only the socket's close does).
+    @inline(__always)
+    func withSender<Result, Failure: Error>(_ body: (RingSender) throws(Failure) -> Result) throws(Failure) -> Result? {
+        guard sender != nil else { return nil }
+        return try Self.borrow(Unmanaged.passUnretained(sender!), body)
+    }
+
+    /// `body` with the object `unmanaged` refers to, as a guaranteed reference; keeps `body`'s error
+    /// type (`_withUnsafeGuaranteedRef` rethrows untyped).
+    @inline(__always)
+    private static func borrow<Object: AnyObject, Result, Failure: Error>(
+        _ unmanaged: Unmanaged<Object>, _ body: (Object) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        // SAFETY: the registration holds the object, and `body` does not let it go (see the callers).
+        let outcome = unmanaged._withUnsafeGuaranteedRef { object in
+            Swift.Result { () throws(Failure) -> Result in try body(object) }
+        }
+        return try outcome.get()
+    }
     /// Whether input arrives as the ring's completions (receives or accepts), not as readiness.
     private var readsOnRing: Bool { receiver != nil || acceptor != nil }
     /// Whether the descriptor is a stream socket, once the selector has asked (only those receive

@@ -57,3 +57,24 @@ extension EventLoop {
         }
     }
 }
+
+extension Socket {
+    /// The next buffer the ring received for this socket, lent without a copy (``tryLendReceived()``),
+    /// waiting for one when none is there (``waitUntilReceivable(watchingCancellation:)``): `.lent`
+    /// or `.end`; nil when the socket does not receive through the ring (now), so that the caller
+    /// receives with ``tryReceive(into:)`` instead.
+    ///
+    /// A method of the socket, so that the loop of lends and waits runs on `self`: a caller's loop
+    /// over them retained and released the socket for each call.
+    ///
+    /// ### Cancellation
+    /// As ``waitUntilReceivable(watchingCancellation:)``: nothing is lent when the wait ends with an
+    /// error.
+    nonisolated(nonsending) func lendReceived(watchingCancellation: Bool) async throws -> RingReceiver.Lending? {
+        while true {
+            guard let lending = try tryLendReceived() else { return nil }
+            guard case .wouldBlock = lending else { return lending }
+            try await waitUntilReceivable(watchingCancellation: watchingCancellation)
+        }
+    }
+}

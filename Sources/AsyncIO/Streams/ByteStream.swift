@@ -69,7 +69,7 @@ extension Socket: ByteStream {
     /// then on: the bytes come from the buffers its multishot receive filled (``RingReceiver``).
     public func tryReceive(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "read") }
-        if let receiver = registration.receiver { return try receive(from: receiver, into: buffer) }
+        if registration.receiver != nil { return try receiveFromRing(into: buffer) }
         if registration.isDrained && !registration.isPeerHungUp {
             _ = loop.poller.startReceiving(registration)
             return .wouldBlock
@@ -88,12 +88,17 @@ extension Socket: ByteStream {
 
     /// A receive from the ring's buffers; when they hold nothing, the receive is started again if it
     /// has ended (paused, or the pool ran dry).
-    private func receive(from receiver: RingReceiver, into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
-        let result: IOResult<Int>
-        do { result = try receiver.take(into: buffer) } catch { throw StreamError.from(error, operation: "read") }
+    private func receiveFromRing(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
+        let taken: (IOResult<Int>, RingReceiver.State)?
+        do {
+            taken = try registration.withReceiver { receiver throws(Errno) in (try receiver.take(into: buffer), receiver.state) }
+        } catch {
+            throw StreamError.from(error, operation: "read")
+        }
+        guard let (result, state) = taken else { return try tryReceive(into: buffer) }
         let foundNothing = if case .wouldBlock = result { true } else { false }
         // Back on readiness: the socket may hold bytes already.
-        if !stillOnRing(after: receiver, foundNothing: foundNothing) { return try tryReceive(into: buffer) }
+        if !stillOnRing(after: state, foundNothing: foundNothing) { return try tryReceive(into: buffer) }
         return result
     }
 
@@ -102,20 +107,24 @@ extension Socket: ByteStream {
     /// that the caller receives with ``tryReceive(into:)`` instead.
     func tryLendReceived() throws -> RingReceiver.Lending? {
         if isClosed { throw StreamError(.closed, operation: "read") }
-        guard let receiver = registration.receiver else { return nil }
-        let result: RingReceiver.Lending
-        do { result = try receiver.lend() } catch { throw StreamError.from(error, operation: "read") }
+        let lent: (RingReceiver.Lending, RingReceiver.State)?
+        do {
+            lent = try registration.withReceiver { receiver throws(Errno) in (try receiver.lend(), receiver.state) }
+        } catch {
+            throw StreamError.from(error, operation: "read")
+        }
+        guard let (result, state) = lent else { return nil }
         let foundNothing = if case .wouldBlock = result { true } else { false }
-        return stillOnRing(after: receiver, foundNothing: foundNothing) ? result : nil
+        return stillOnRing(after: state, foundNothing: foundNothing) ? result : nil
     }
 
     /// After a read from the ring's buffers: with nothing left, waits are for the next completion (a
     /// stale readiness would end the next one at once, for nothing); a read that found nothing starts
     /// the receive again if it has ended (paused, or the pool ran dry). Returns false when the socket
     /// went back to readiness and `recv` instead (the pool is low), whose bytes the caller reads.
-    private func stillOnRing(after receiver: RingReceiver, foundNothing: Bool) -> Bool {
-        if !receiver.hasSomething { registration.clearReadable() }
-        guard foundNothing, !receiver.isArmed else { return true }
+    private func stillOnRing(after state: RingReceiver.State, foundNothing: Bool) -> Bool {
+        if !state.hasSomething { registration.clearReadable() }
+        guard foundNothing, !state.isArmed else { return true }
         loop.poller.resumeReceiving(registration)
         return registration.receiver != nil
     }
@@ -128,10 +137,14 @@ extension Socket: ByteStream {
     public func trySend(_ bytes: UnsafeRawBufferPointer) throws -> IOResult<Int> {
         if isClosed { throw StreamError(.closed, operation: "write") }
         let result: IOResult<Int>
-        if let sender = registration.sender {
-            do { result = try loop.poller.send(bytes, for: registration, through: sender) } catch {
+        if registration.sender != nil {
+            let sent: IOResult<Int>?
+            do {
+                sent = try registration.withSender { sender throws(Errno) in try loop.poller.send(bytes, for: registration, through: sender) }
+            } catch {
                 throw StreamError.from(error, operation: "write")
             }
+            result = sent!
         } else {
             do { result = try sendNow(bytes) } catch { throw StreamError.from(error, operation: "write") }
         }

@@ -249,15 +249,15 @@ public final class StreamReader: @unchecked Sendable {
     public func withBufferedBytes<Result>(
         _ body: (UnsafeRawBufferPointer) throws -> (consumed: Int, result: Result)
     ) rethrows -> Result {
-        if var lent {
-            let (consumed, result) = try body(lent.bytes)
-            precondition(consumed >= 0 && consumed <= lent.bytes.count, "consumed more bytes than were buffered")
-            if consumed == lent.bytes.count {
-                self.lent = nil
-                lent.giveBack()
+        if lent != nil {
+            // In place: a copy of the lent buffer would count a reference to its ring.
+            let bytes = lent!.bytes
+            let (consumed, result) = try body(bytes)
+            precondition(consumed >= 0 && consumed <= bytes.count, "consumed more bytes than were buffered")
+            if consumed == bytes.count {
+                lent.take()!.giveBack()
             } else {
-                lent.consume(consumed)
-                self.lent = lent
+                lent!.consume(consumed)
             }
             return result
         }
@@ -318,26 +318,29 @@ public final class StreamReader: @unchecked Sendable {
     /// Receives more bytes into the buffer (at least one, unless the stream ends); `lending`: into
     /// ``lent`` if the ring can lend them and nothing is buffered.
     private nonisolated(nonsending) func fill(minimum: Int, lending: Bool = false) async throws {
+        if lent != nil { settleLent() }
+        if lending, buffer.isEmpty, let socket {
+            // First, so that this path binds nothing but the socket (each binding a reference counted).
+            // About to wait, unless a buffer is there: an empty buffer gives its memory back (an idle
+            // keep-alive connection costs no buffer).
+            buffer.shrink(to: 0)
+            if let lending = try await socket.lendReceived(watchingCancellation: !ownerHandlesCancellation) {
+                switch consume lending {
+                case .lent(let lent): self.lent = lent
+                case .end: eof = true
+                case .wouldBlock: preconditionFailure("a lend that waited found nothing")
+                }
+                await socket.loop.cooperateOnLoop()
+                return
+            }
+            // The socket went back to readiness (the pool ran low): it is read below.
+        }
         guard let stream, let loop else {
             try await waitForFeed()
             return
         }
-        if lent != nil { settleLent() }
         let want = max(minimum, Self.receiveSize)
         while true {
-            if lending, buffer.isEmpty, let socket, let lending = try socket.tryLendReceived() {
-                switch lending {
-                case .lent(let lent): self.lent = lent
-                case .end: eof = true
-                case .wouldBlock:
-                    buffer.shrink(to: 0)
-                    // On the socket itself, as in read(into:).
-                    try await socket.waitUntilReceivable(watchingCancellation: !ownerHandlesCancellation)
-                    continue
-                }
-                await loop.cooperateOnLoop()
-                return
-            }
             let result: IOResult<Int>
             if buffer.capacity == 0 && want <= loop.receiveScratch.count {
                 // No storage: receive into the loop's scratch space and keep only what arrived, so a
