@@ -24,6 +24,9 @@ public struct HTTPRequestHead: Sendable {
     public var keepAlive: Bool
     /// Whether the client waits for `100 Continue` before sending the body.
     public var expectsContinue: Bool
+    /// Whether the method is `HEAD`, as parsed: for the server's answer, which would otherwise read
+    /// the method out of the request (a copy of its pseudo field, and a parse).
+    var isHEAD = false
 }
 
 /// A parsed response head: the response, and what HTTP/1.1 says about its connection and body.

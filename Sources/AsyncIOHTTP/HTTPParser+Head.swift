@@ -62,23 +62,24 @@ extension HTTPParser {
         } else {
             throw fail(.malformed, "invalid request target", at: offset)
         }
-        var request: HTTPRequest
-        if var last = lastRequest.take() {
-            // HTTPTypes validates what its setters are given (again: the parser has): a value equal to
-            // the last request's (the host and method on a keep-alive connection, often the path) is
-            // kept as it is, for a comparison of strings. The request is updated where it is kept, the
-            // only reference to its storage once the handler has let go of it.
-            if last.method != message.method { last.request.method = message.method }
-            if last.scheme != scheme { last.request.scheme = scheme }
-            if last.authority != authority { last.request.authority = authority }
-            if last.path != path { last.request.path = path }
-            request = last.request
+        // The request is updated where it is kept (in place: a copy of the kept request, or of its
+        // optional, would count references to each of its parts), the only reference to its storage
+        // once the handler has let go of it.
+        if case .none = lastRequest {
+            lastRequest = LastRequest(
+                request: HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path),
+                method: message.method, scheme: scheme, authority: authority, path: path)
         } else {
-            request = HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path)
+            lastRequest!.update(method: message.method, scheme: scheme, authority: authority, path: path)
         }
-        request.headerFields = HTTPFields(message.fields)
-        message.fields.removeAll(keepingCapacity: true)
-        lastRequest = LastRequest(request: request, method: message.method, scheme: scheme, authority: authority, path: path)
+        // A request with no fields but `Host` (which is its authority) after another such: the fields
+        // are left as they are (empty), not replaced by a new empty collection.
+        if !(message.fields.isEmpty && lastRequest!.hadNoFields) {
+            lastRequest!.request.headerFields = HTTPFields(message.fields)
+            lastRequest!.hadNoFields = message.fields.isEmpty
+            message.fields.removeAll(keepingCapacity: true)
+        }
+        let request = lastRequest!.request  // the one copy: the one returned
 
         let keepAlive = version == .http1_1 ? !message.connectionClose : (message.connectionKeepAlive && !message.connectionClose)
         state = Self.bodyState(framing)
@@ -87,7 +88,8 @@ extension HTTPParser {
             version: version,
             framing: framing,
             keepAlive: keepAlive,
-            expectsContinue: message.expectsContinue && version == .http1_1 && framing != .none
+            expectsContinue: message.expectsContinue && version == .http1_1 && framing != .none,
+            isHEAD: message.method == .head
         )
     }
 

@@ -99,10 +99,22 @@ public struct HTTPParser: Sendable {
     /// the request's storage, a reference count for each of its parts, and parses it).
     struct LastRequest {
         var request: HTTPRequest
-        let method: HTTPRequest.Method
-        let scheme: String?
-        let authority: String?
-        let path: String?
+        var method: HTTPRequest.Method
+        var scheme: String?
+        var authority: String?
+        var path: String?
+        /// Whether the request's fields are empty.
+        var hadNoFields = false
+
+        /// Sets the request's pseudo fields. HTTPTypes validates what its setters are given (again: the
+        /// parser has): a value equal to the last request's (the host and method on a keep-alive
+        /// connection, often the path) is kept as it is, for a comparison of strings.
+        mutating func update(method: HTTPRequest.Method, scheme: String?, authority: String?, path: String?) {
+            if self.method != method { request.method = method; self.method = method }
+            if self.scheme != scheme { request.scheme = scheme; self.scheme = scheme }
+            if self.authority != authority { request.authority = authority; self.authority = authority }
+            if self.path != path { request.path = path; self.path = path }
+        }
     }
     /// The same for responses.
     var lastResponse: HTTPResponse?

@@ -111,7 +111,12 @@ public enum HTTPSerializer {
     /// Whether a response with `status` to a `method` request carries a body on the wire: never for
     /// HEAD, 1xx, 204 and 304 (RFC 9112 §6.3).
     public static func responseHasBody(status: Int, requestMethod method: HTTPRequest.Method) -> Bool {
-        !(method == .head || (100..<200).contains(status) || status == 204 || status == 304)
+        responseHasBody(status: status, requestIsHEAD: method == .head)
+    }
+
+    /// ``responseHasBody(status:requestMethod:)`` for a request whose method is known to be `HEAD` or not.
+    static func responseHasBody(status: Int, requestIsHEAD: Bool) -> Bool {
+        !(requestIsHEAD || (100..<200).contains(status) || status == 204 || status == 304)
     }
 
     /// The reason phrase RFC 9110 gives `code`, or "" for codes it does not define.
@@ -188,7 +193,8 @@ public enum HTTPSerializer {
     ) -> (connection: String?, contentLength: String?) {
         var connection: String?
         var contentLength: String?
-        for field in fields {
+        for index in fields.indices {  // not `for field in fields`: its iterator copies the fields
+            let field = fields[index]
             if skippingFraming {
                 if field.name == .connection {
                     connection = connection.map { $0 + ", " + field.value } ?? field.value

@@ -14,7 +14,7 @@ extension HTTPServerConnection {
     /// frame of its own (a task allocation a request; `@inline(__always)` is not honoured for async
     /// functions).
     @inline(always)
-    func write(_ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool) async throws -> Bool {
+    func write(_ response: HTTPServerResponse, to head: Answering, keepAlive: Bool) async throws -> Bool {
         let (unsent, count, chunked, hasBody, bodySent, keepAlive) = try sendHead(response, to: head, keepAlive: keepAlive)
         bytesSent &+= count
         if let unsent {
@@ -47,13 +47,12 @@ extension HTTPServerConnection {
     /// connection's frames.
     @inline(never)
     private func sendHead(
-        _ response: HTTPServerResponse, to head: HTTPRequestHead, keepAlive: Bool
+        _ response: HTTPServerResponse, to head: Answering, keepAlive: Bool
     ) throws -> SentHead {
         var keepAlive = keepAlive
         let responseStatus = response.head.status  // parsed from its pseudo field on every read: once
         let status = responseStatus.code
-        let method = head.request.method  // also a pseudo field
-        let hasBody = HTTPSerializer.responseHasBody(status: status, requestMethod: method)
+        let hasBody = HTTPSerializer.responseHasBody(status: status, requestIsHEAD: head.isHEAD)
         let mayDeclareLength = !(100..<200).contains(status) && status != 204 && status != 304
         var chunked = false
         var length = response.body.length
@@ -61,27 +60,43 @@ extension HTTPServerConnection {
             if head.version == .http1_1 { chunked = true } else { keepAlive = false }
         }
         if !mayDeclareLength { length = nil }
-        var inlineBody: [UInt8]?
-        if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
-            inlineBody = bytes  // head and body in one send
-        }
         var head = OutgoingHead(
-            connection: self, status: responseStatus, fields: response.head.headerFields, length: length,
-            chunked: chunked && hasBody, isHeadRequest: method == .head, isHTTP10: head.version == .http1_0,
-            keepAlive: keepAlive, inlineBody: inlineBody)
+            writer: Unmanaged.passUnretained(writer), dateLine: Unmanaged.passUnretained(dateLine),
+            polledAt: loop.lastPollMonotonicNanoseconds, status: responseStatus, fields: response.head.headerFields,
+            length: length, chunked: chunked && hasBody, isHeadRequest: head.isHEAD, isHTTP10: head.version == .http1_0,
+            keepAlive: keepAlive)
+        let sent: (unsent: [UInt8]?, count: Int, keepAlive: Bool)
+        let bodySent: Bool
+        if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
+            // Head and body in one send. The body is lent for the send, not kept in the head (a
+            // reference count, and its release).
+            sent = try bytes.withUnsafeBufferPointer { body in
+                head.inlineBody = body
+                return try Self.send(&head)
+            }
+            bodySent = true
+        } else {
+            sent = try Self.send(&head)
+            bodySent = false
+        }
+        return (sent.unsent, sent.count, chunked, hasBody, bodySent, sent.keepAlive)
+    }
 
-        // The fields are sized only if they need more room than an allowance: sizing them is one more
-        // pass over them, and each pass copies every field. Everything but the fields and the lines
-        // made of their skipped values (which the fields' own size covers) has a fixed bound.
-        var capacity = HTTPSerializer.responseLineCapacity(responseStatus) + HTTPSerializer.framingCapacity
-        capacity += HTTPDateLine.capacity + 24 + 2 + (inlineBody?.count ?? 0)
+    /// Writes `head` into a buffer on the stack and hands it to the writer (see ``OutgoingHead/send(into:)``).
+    ///
+    /// The fields are sized only if they need more room than an allowance: sizing them is one more
+    /// pass over them, and each pass copies every field. Everything but the fields and the lines made
+    /// of their skipped values (which the fields' own size covers) has a fixed bound.
+    private static func send(_ head: inout OutgoingHead) throws -> (unsent: [UInt8]?, count: Int, keepAlive: Bool) {
+        var capacity = HTTPSerializer.responseLineCapacity(head.status) + HTTPSerializer.framingCapacity
+        capacity += HTTPDateLine.capacity + 24 + 2 + (head.inlineBody?.count ?? 0)
         var fieldsCapacity = 512  // the whole head stays under the 1 KiB that always goes on the stack
         var measured = false
         while true {
             let sent = try HTTPHeadBuffer.with(capacity: capacity + fieldsCapacity, &head) { buffer, head in
                 try head.send(into: &buffer)
             }
-            if let sent { return (sent.unsent, sent.count, chunked, hasBody, inlineBody != nil, sent.keepAlive) }
+            if let sent { return sent }
             precondition(!measured, "an HTTP head larger than its fields' measured size")
             fieldsCapacity = HTTPSerializer.fieldsCapacity(head.fields)
             measured = true
@@ -125,19 +140,24 @@ extension HTTPServerConnection {
         guard error.kind != .incomplete else { return }
         var head = HTTPResponse(status: .init(code: error.status))
         head.headerFields[.contentType] = "text/plain; charset=utf-8"
-        let fake = HTTPRequestHead(
-            request: HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/"),
-            version: .http1_1, framing: .none, keepAlive: false, expectsContinue: false)
-        _ = try? await write(HTTPServerResponse(head, body: HTTPBody("\(error.reason)\n")), to: fake, keepAlive: false)
+        let answering = Answering(version: .http1_1, keepAlive: false, isHEAD: false)
+        _ = try? await write(HTTPServerResponse(head, body: HTTPBody("\(error.reason)\n")), to: answering, keepAlive: false)
     }
 }
 
 /// A response head to write, and what writing it needs: passed to the head buffer's body by reference
 /// (``HTTPHeadBuffer/with(capacity:_:_:)``), where a closure would copy each of these into its captures.
 private struct OutgoingHead {
-    /// `unowned(unsafe)`: the head lives in ``HTTPServerConnection/sendHead(_:to:keepAlive:)``'s frame,
-    /// which holds the connection.
-    unowned(unsafe) let connection: HTTPServerConnection
+    /// The connection's writer and `Date` line, `unowned(unsafe)`: the head lives in
+    /// ``HTTPServerConnection/sendHead(_:to:keepAlive:)``'s frame, which holds the connection, which
+    /// holds both. Read through the connection instead, each was retained and released (4 reference
+    /// counts a response), the compiler not knowing that the connection outlives the call.
+    /// (`Unmanaged`, its guaranteed reference taken for each use: a call on an `unowned(unsafe)`
+    /// reference still retains it for the call's length.)
+    let writer: Unmanaged<StreamWriter>
+    let dateLine: Unmanaged<HTTPDateLine>
+    /// The loop's last poll, for the `Date` line.
+    let polledAt: Int64
     let status: HTTPResponse.Status
     let fields: HTTPFields
     let length: Int?
@@ -145,7 +165,8 @@ private struct OutgoingHead {
     let isHeadRequest: Bool
     let isHTTP10: Bool
     let keepAlive: Bool
-    let inlineBody: [UInt8]?
+    /// A body to send with the head, lent for the send.
+    var inlineBody: UnsafeBufferPointer<UInt8>?
 
     /// Writes the head into `buffer` and hands it to the writer; nil when it did not fit. Returns the
     /// bytes the writer did not take at once, the head's size and whether the connection stays open.
@@ -165,7 +186,8 @@ private struct OutgoingHead {
         } else {
             HTTPSerializer.appendFraming(contentLength: length, chunked: chunked, into: &buffer)
         }
-        connection.dateLine.append(at: connection.loop.lastPollMonotonicNanoseconds, into: &buffer)
+        // SAFETY: the connection holds the line and the writer for longer than this call (see above).
+        dateLine._withUnsafeGuaranteedRef { $0.append(at: polledAt, into: &buffer) }
         if status.code == 101, let upgrade = skipped.connection {
             buffer.append("Connection: ")  // "Upgrade", from the protocol switched to
             buffer.append(utf8: upgrade)
@@ -176,9 +198,9 @@ private struct OutgoingHead {
             buffer.append("Connection: keep-alive\r\n")
         }
         buffer.appendCRLF()
-        if let inlineBody { buffer.append(array: inlineBody) }
+        if let inlineBody { buffer.append(bytes: inlineBody) }
         if buffer.overflowed { return nil }
-        let sent = try connection.writer.tryWrite(buffer.written)
+        let sent = try writer._withUnsafeGuaranteedRef { try $0.tryWrite(buffer.written) }
         return (sent ? nil : [UInt8](buffer.written), buffer.count, keepAlive)
     }
 }

@@ -192,17 +192,37 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// This function's frame stays alive for as long as the handler runs (for every request in flight),
     /// so it holds only the request: setting up and responding are functions of their own.
     @inline(never)
-    private func serve(_ head: HTTPRequestHead, handler: HTTPServer.Handler) async -> Bool {
+    private func serve(_ head: consuming HTTPRequestHead, handler: HTTPServer.Handler) async -> Bool {
+        let answering = Answering(head)
         let request = makeRequest(head)
         // Nothing buffered: give the receive buffer back while the handler runs (it may wait long).
         reader.releaseStorageIfEmpty()
-        let outcome: Result<HTTPServerResponse, any Error>
+        // The outcome goes straight into `respond` (a local would be copied into it, not moved).
         if isInstrumented {
-            outcome = await callInContext(handler, request)
-        } else {
-            outcome = await Self.invoke(handler, request)
+            return await respond(await callInContext(handler, request), to: answering, of: request)
         }
-        return await respond(outcome, to: head)
+        return await respond(await Self.invoke(handler, request), to: answering, of: request)
+    }
+
+    /// What answering a request needs of its head, taken out before the request moves into the
+    /// handler's ``HTTPServerRequest``: the head is not copied (a reference count for each of the
+    /// request's two parts, and as many releases, a request).
+    struct Answering {
+        let version: HTTPVersion
+        let keepAlive: Bool
+        let isHEAD: Bool
+
+        init(_ head: borrowing HTTPRequestHead) {
+            version = head.version
+            keepAlive = head.keepAlive
+            isHEAD = head.isHEAD
+        }
+
+        init(version: HTTPVersion, keepAlive: Bool, isHEAD: Bool) {
+            self.version = version
+            self.keepAlive = keepAlive
+            self.isHEAD = isHEAD
+        }
     }
 
     /// Calls the handler with the trace context the request carries current: inside a `.server` span
@@ -244,7 +264,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     }
 
     @inline(never)
-    private func makeRequest(_ head: HTTPRequestHead) -> HTTPServerRequest {
+    private func makeRequest(_ head: consuming HTTPRequestHead) -> HTTPServerRequest {
         let generation = state.headReceived(hasBody: head.framing != .none, expectsContinue: head.expectsContinue)
         if state.bodyComplete {
             // Consume the parser's end-of-message event.
@@ -262,7 +282,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// What to answer for a handler's error, or nil when the connection just closes (after a parse
     /// error's own answer). Out of line: respond's frame does not carry these paths.
     @inline(never)
-    private func answer(for error: any Error, to head: HTTPRequestHead) async -> HTTPServerResponse? {
+    private func answer(for error: any Error, to request: HTTPServerRequest) async -> HTTPServerResponse? {
         switch error {
         case is CancellationError:
             return nil
@@ -275,20 +295,23 @@ final class HTTPServerConnection: @unchecked Sendable {
             return nil
         default:
             if timedOut || writer.isClosed { return nil }
-            server.logger.error("handler failed", metadata: ["target": "\(head.request.path ?? "")", "error": "\(error)"])
+            server.logger.error("handler failed", metadata: ["target": "\(request.head.path ?? "")", "error": "\(error)"])
             return HTTPServerResponse.text("Internal Server Error\n", status: .internalServerError)
         }
     }
 
-    /// Writes the handler's response (or the error's); returns whether the connection stays open.
+    /// Writes the handler's response (or the error's) to `request`; returns whether the connection
+    /// stays open.
     @inline(never)
-    private func respond(_ outcome: Result<HTTPServerResponse, any Error>, to head: HTTPRequestHead) async -> Bool {
+    private func respond(
+        _ outcome: consuming Result<HTTPServerResponse, any Error>, to head: Answering, of request: HTTPServerRequest
+    ) async -> Bool {
         let response: HTTPServerResponse
-        switch outcome {
+        switch consume outcome {  // the response moves out: not copied, then released twice
         case .success(let value):
             response = value
         case .failure(let error):
-            guard let answer = await answer(for: error, to: head) else { return false }
+            guard let answer = await answer(for: error, to: request) else { return false }
             response = answer
         }
         if let upgrade = response.upgrade, response.head.status.code == 101 {

@@ -23,7 +23,7 @@ public struct HTTPServerRequest: Sendable {
         connection = nil
     }
 
-    init(head: HTTPRequestHead, body: HTTPRequestBody, connection: HTTPServerConnection) {
+    init(head: consuming HTTPRequestHead, body: HTTPRequestBody, connection: HTTPServerConnection) {
         self.head = head.request
         self.body = body
         self.version = head.version

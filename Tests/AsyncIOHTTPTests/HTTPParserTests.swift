@@ -1,4 +1,4 @@
-import AsyncIOHTTP
+@testable import AsyncIOHTTP
 import HTTPTypes
 import Testing
 
@@ -177,7 +177,10 @@ struct HTTPParserRequestTests {
         // It also keeps the values equal to the last request's: each changed one must still change.
         let bytes = Array(("GET /first HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\nPOST /second HTTP/1.1\r\nHost: b\r\n\r\n"
             + "POST http://b/second HTTP/1.1\r\nHost: b\r\n\r\nPOST /second HTTP/1.1\r\nHost: b\r\n\r\n"
-            + "POST /second HTTP/1.1\r\nHost: b\r\n\r\nCONNECT b:443 HTTP/1.1\r\nHost: b:443\r\n\r\n").utf8)
+            + "POST /second HTTP/1.1\r\nHost: b\r\n\r\nCONNECT b:443 HTTP/1.1\r\nHost: b:443\r\n\r\n"
+            // Fields after requests without any, then none again (the kept request's empty fields are
+            // left as they are only while the requests have none).
+            + "HEAD /third HTTP/1.1\r\nHost: b\r\nX-B: 2\r\nX-C: 3\r\n\r\nGET /third HTTP/1.1\r\nHost: b\r\n\r\n").utf8)
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -188,9 +191,10 @@ struct HTTPParserRequestTests {
             }
         }
         #expect(heads.map {
-            "\($0.request.method) \($0.request.scheme ?? "-") \($0.request.path ?? "-") \($0.request.authority!) \($0.request.headerFields.count)"
-        } == ["GET - /first a 1", "POST - /second b 0", "POST http /second b 0", "POST - /second b 0", "POST - /second b 0",
-              "CONNECT - - b:443 0"])
+            "\($0.request.method) \($0.request.scheme ?? "-") \($0.request.path ?? "-") \($0.request.authority!) "
+                + "\($0.request.headerFields.count) \($0.isHEAD)"
+        } == ["GET - /first a 1 false", "POST - /second b 0 false", "POST http /second b 0 false", "POST - /second b 0 false",
+              "POST - /second b 0 false", "CONNECT - - b:443 0 false", "HEAD - /third b 2 true", "GET - /third b 0 false"])
     }
 
     @Test func endOfStreamInsideAMessageIsIncomplete() {
