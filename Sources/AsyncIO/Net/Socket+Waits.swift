@@ -70,6 +70,7 @@ extension Socket {
     /// ### Cancellation
     /// As ``waitUntilReceivable(watchingCancellation:)``: nothing is lent when the wait ends with an
     /// error.
+    @inline(always)  // into the reader's fill, its one caller: no frame of its own (a task allocation)
     nonisolated(nonsending) func lendReceived(watchingCancellation: Bool) async throws -> RingReceiver.Lending? {
         while true {
             guard let lending = try tryLendReceived() else { return nil }

@@ -335,42 +335,50 @@ public final class StreamReader: @unchecked Sendable {
             }
             // The socket went back to readiness (the pool ran low): it is read below.
         }
-        guard let stream, let loop else {
+        guard stream != nil, loop != nil else {
             try await waitForFeed()
             return
         }
-        let want = max(minimum, Self.receiveSize)
+        // The receives happen in a synchronous method, and this frame binds nothing of the reader's:
+        // each binding held across a wait was a reference counted (three a request on the socket).
         while true {
-            let result: IOResult<Int>
-            if buffer.capacity == 0 && want <= loop.receiveScratch.count {
-                // No storage: receive into the loop's scratch space and keep only what arrived, so a
-                // reader that waits with nothing buffered holds no buffer memory.
-                let scratch = loop.receiveScratch
-                result = try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: scratch.prefix(want)))
-                if case .done(let count) = result, count > 0 {
-                    buffer.append(UnsafeRawBufferPointer(rebasing: scratch.prefix(count)))
-                }
-            } else {
-                let space = buffer.writableSpace(minimum: min(want, max(minimum, 1)))
-                result = try stream.tryReceive(into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(want)))
-                if case .done(let count) = result, count > 0 { buffer.commitWrite(count) }
-            }
-            switch result {
+            switch try receiveNow(minimum: minimum) {
             case .done(let count):
                 if count == 0 { eof = true }
-                await loop.cooperateOnLoop()
+                if loop!.spendIOBudget() { await Task.yield() }
                 return
             case .wouldBlock:
                 // About to park: an empty buffer gives its memory back (an idle keep-alive connection
                 // costs no buffer), and the next receive goes through the scratch space.
                 if buffer.isEmpty { buffer.shrink(to: 0) }
-                if let socket {
-                    try await socket.waitUntilReceivable(watchingCancellation: !ownerHandlesCancellation)
+                if socket != nil {
+                    try await socket!.waitUntilReceivable(watchingCancellation: !ownerHandlesCancellation)
                 } else {
-                    try await stream.waitUntilReceivable()
+                    try await stream!.waitUntilReceivable()
                 }
             }
         }
+    }
+
+    /// One receive into the buffer, for ``fill(minimum:lending:)``: on the socket itself when there is
+    /// one (no call through the protocol).
+    private func receiveNow(minimum: Int) throws -> IOResult<Int> {
+        let want = max(minimum, Self.receiveSize)
+        let result: IOResult<Int>
+        if buffer.capacity == 0 && want <= loop!.receiveScratch.count {
+            // No storage: receive into the loop's scratch space and keep only what arrived, so a
+            // reader that waits with nothing buffered holds no buffer memory.
+            let scratch = UnsafeMutableRawBufferPointer(rebasing: loop!.receiveScratch.prefix(want))
+            result = try socket?.tryReceive(into: scratch) ?? stream!.tryReceive(into: scratch)
+            if case .done(let count) = result, count > 0 {
+                buffer.append(UnsafeRawBufferPointer(rebasing: scratch.prefix(count)))
+            }
+        } else {
+            let space = UnsafeMutableRawBufferPointer(rebasing: buffer.writableSpace(minimum: min(want, max(minimum, 1))).prefix(want))
+            result = try socket?.tryReceive(into: space) ?? stream!.tryReceive(into: space)
+            if case .done(let count) = result, count > 0 { buffer.commitWrite(count) }
+        }
+        return result
     }
 
     /// Bytes of buffer storage the reader holds now (0 when it holds none; a lent ring buffer is the
