@@ -24,8 +24,9 @@ public struct ConformanceFailure: Error, CustomStringConvertible {
 /// Each check runs on a fresh test loop (`withTestLoop`, virtual time) with a fresh pair from
 /// `makePair`, the two ends of one connection: bytes arrive in order across partial reads; end of
 /// stream after a half-close, in every read; half-close both ways; a cancelled read consumes nothing;
-/// closing an end fails a read waiting on it with `.closed`; a second concurrent reader is `.busy`; a
-/// writer to a peer that never reads holds at most its high watermark and then waits.
+/// every read that waits ends when its task is cancelled and at a timeout's deadline; closing an end
+/// fails a read waiting on it with `.closed`; a second concurrent reader is `.busy`; a writer to a
+/// peer that never reads holds at most its high watermark and then waits.
 public enum ByteStreamConformance {
     /// Runs every check; throws the first ``ConformanceFailure`` (or the error a check met).
     ///
@@ -52,6 +53,23 @@ public enum ByteStreamConformance {
     }
 
     typealias End = (reader: StreamReader, writer: StreamWriter)
+
+    /// Every reading call of `reader` that waits when nothing is buffered, by name.
+    static func waitingReads(_ reader: StreamReader) -> [(String, @Sendable () async throws -> Void)] {
+        [
+            ("read(into:)", {
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 1)
+                defer { buffer.deallocate() }
+                _ = try await reader.read(into: buffer)
+            }),
+            ("read(upTo:)", { _ = try await reader.read(upTo: 16) }),
+            ("read(exactly:)", { _ = try await reader.read(exactly: 1) }),
+            ("read(until:)", { _ = try await reader.read(until: [0]) }),
+            ("readLine()", { _ = try await reader.readLine() }),
+            ("readToEnd()", { _ = try await reader.readToEnd() }),
+            ("receiveMore()", { _ = try await reader.receiveMore() }),
+        ]
+    }
     /// A check returns nil when it passes, else what it saw.
     typealias Check = @Sendable (EventLoop, End, End) async throws -> String?
 
@@ -99,6 +117,29 @@ public enum ByteStreamConformance {
             try await a.writer.write(Array("cde".utf8))
             let all = try await b.reader.read(exactly: 5)
             return all == Array("abcde".utf8) ? nil : "after the cancelled read, read \(all)"
+        }),
+        ("every read that waits ends when its task is cancelled, and at its scope's deadline", { loop, _, b in
+            for (name, read) in waitingReads(b.reader) {
+                let finished = LockedState(false)
+                let pending = loop.spawn {
+                    defer { finished.withLock { $0 = true } }
+                    try await read()
+                }
+                await loop.waitUntilAllTasksBlocked()
+                pending.cancel()
+                await loop.waitUntilAllTasksBlocked()
+                // A read that went on waiting is ended by the check's close of the streams.
+                if !finished.withLock({ $0 }) { return "\(name) went on waiting after its task was cancelled" }
+                do {
+                    try await pending.value
+                    return "the cancelled \(name) returned"
+                } catch is CancellationError {}
+                do {
+                    try await withTimeout(.seconds(1)) { try await read() }
+                    return "\(name) returned inside a timeout with nothing to read"
+                } catch is TimeoutError {}
+            }
+            return nil
         }),
         ("closing an end fails a read waiting on it with .closed", { loop, _, b in
             let pending = loop.spawn { try await b.reader.read(upTo: 10) }
