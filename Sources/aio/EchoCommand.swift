@@ -129,10 +129,18 @@ final class EchoServer: @unchecked Sendable {
             let scratch = ScratchBuffer(size: 64 * 1024)
             let echo: @Sendable (StreamReader, StreamWriter) async throws -> Void = { reader, writer in
                 do {
-                    while true {
-                        let count = try await reader.read(into: scratch.bytes)
-                        if count == 0 { return }  // the client half-closed: the server closes after flushing
-                        try await writer.write(UnsafeRawBufferPointer(rebasing: scratch.bytes[..<count]))
+                    // One cancellation handler for the connection's life, as the HTTP server has: the
+                    // reads install none of their own (three task allocations and a status record a
+                    // read), and closing the clients still ends them (with CancellationError).
+                    reader.ownerHandlesCancellation = true
+                    try await withInheritedCancellationHandler {
+                        while true {
+                            let count = try await reader.read(into: scratch.bytes)
+                            if count == 0 { return }  // the client half-closed: the server closes after flushing
+                            try await writer.write(UnsafeRawBufferPointer(rebasing: scratch.bytes[..<count]))
+                        }
+                    } onCancel: {
+                        reader.interruptWaitSoon()
                     }
                 } catch let error as StreamError where error.code == .broken {
                     // A client that resets or vanishes ends its connection; it is not the server's error

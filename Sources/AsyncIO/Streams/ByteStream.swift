@@ -165,15 +165,24 @@ extension Socket: ByteStream {
     /// which specializing the function later does not remove. This one calls the socket's wait
     /// directly, inlined (``waitUntilReceivable()`` is public, so not inlined), and a receive that
     /// waited costs no switch and no frame of its own.
+    ///
+    /// With `watchingCancellation` false, the waits are those of
+    /// ``waitUntilReceivable(watchingCancellation:)`` (``StreamReader/ownerHandlesCancellation``).
     @inline(always)
-    nonisolated(nonsending) func receiveOnLoop(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+    nonisolated(nonsending) func receiveOnLoop(
+        into buffer: UnsafeMutableRawBufferPointer, watchingCancellation: Bool = true
+    ) async throws -> Int {
         while true {
             switch try tryReceive(into: buffer) {
             case .done(let count):
                 await loop.cooperateOnLoop()
                 return count
             case .wouldBlock:
-                try await loop.waitReadable(self, operation: "read")
+                if watchingCancellation {
+                    try await loop.waitReadable(self, operation: "read")
+                } else {
+                    try await waitUntilReceivable(watchingCancellation: false)
+                }
             }
         }
     }

@@ -150,7 +150,7 @@ public final class StreamReader: @unchecked Sendable {
         // A socket's is called on the socket itself: through `any ByteStream`, the wait inside is a call
         // of unknown isolation, which costs an executor hop on its return.
         let count = if let socket {
-            try await socket.receiveOnLoop(into: destination)
+            try await socket.receiveOnLoop(into: destination, watchingCancellation: !ownerHandlesCancellation)
         } else {
             try await stream.receiveOnLoop(into: destination)
         }
