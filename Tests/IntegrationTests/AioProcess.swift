@@ -72,9 +72,17 @@ final class AioProcess: @unchecked Sendable {
     /// Starts the process without waiting for anything.
     func start() throws { try launch() }
 
+    /// Foundation's launches, one at a time. `Process.run()` makes a socket pair whose child end is open
+    /// in this process, without close-on-exec, until `run()` returns; the parent learns of the child's
+    /// exit from that end's EOF. A child launched meanwhile by a concurrent test inherits the end and
+    /// keeps it open for its own life: the first child then exits unnoticed (a zombie, `state Z` in
+    /// ``waitForExit(timeout:)``'s report). Seen under AddressSanitizer, where launches are slow: six
+    /// `aio echo` tests at once reported servers that had exited as not exiting within 5 s.
+    private static let launches = NSLock()
+
     /// Runs the process and starts draining its stderr.
     private func launch() throws {
-        try process.run()
+        try Self.launches.withLock { try process.run() }
         // The child has its ends now; ours would keep its output from ever ending (and its input).
         try? stdout.fileHandleForWriting.close()
         try? stderr.fileHandleForWriting.close()
