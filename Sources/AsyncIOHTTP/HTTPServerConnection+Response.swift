@@ -5,12 +5,33 @@ import Logging
 extension HTTPServerConnection {
     // MARK: - Responses
 
+    /// What answering a request needs of its head, taken out before the request moves into the
+    /// handler's ``HTTPServerRequest``: the head is not copied (a reference count for each of the
+    /// request's two parts, and as many releases, a request).
+    struct Answering {
+        let version: HTTPVersion
+        let keepAlive: Bool
+        let isHEAD: Bool
+
+        init(_ head: borrowing HTTPRequestHead) {
+            version = head.version
+            keepAlive = head.keepAlive
+            isHEAD = head.isHEAD
+        }
+
+        init(version: HTTPVersion, keepAlive: Bool, isHEAD: Bool) {
+            self.version = version
+            self.keepAlive = keepAlive
+            self.isHEAD = isHEAD
+        }
+    }
+
     /// Writes `response`; returns whether the connection stays open.
     ///
     /// The head is built by a synchronous function and a streamed body is written by another async
     /// one: their temporaries live on the thread's stack or in a frame that exists only meanwhile,
     /// not in this frame (the task allocator keeps the slabs of a connection's deepest frame chain
-    /// for the connection's whole life). Inlined into ``respond(_:to:)``, its only caller, it costs no
+    /// for the connection's whole life). Inlined into ``respond(_:to:of:)``, its only caller, it costs no
     /// frame of its own (a task allocation a request; `@inline(__always)` is not honoured for async
     /// functions).
     @inline(always)

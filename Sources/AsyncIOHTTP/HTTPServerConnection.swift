@@ -204,27 +204,6 @@ final class HTTPServerConnection: @unchecked Sendable {
         return await respond(await Self.invoke(handler, request), to: answering, of: request)
     }
 
-    /// What answering a request needs of its head, taken out before the request moves into the
-    /// handler's ``HTTPServerRequest``: the head is not copied (a reference count for each of the
-    /// request's two parts, and as many releases, a request).
-    struct Answering {
-        let version: HTTPVersion
-        let keepAlive: Bool
-        let isHEAD: Bool
-
-        init(_ head: borrowing HTTPRequestHead) {
-            version = head.version
-            keepAlive = head.keepAlive
-            isHEAD = head.isHEAD
-        }
-
-        init(version: HTTPVersion, keepAlive: Bool, isHEAD: Bool) {
-            self.version = version
-            self.keepAlive = keepAlive
-            self.isHEAD = isHEAD
-        }
-    }
-
     /// Calls the handler with the trace context the request carries current: inside a `.server` span
     /// that is its child when a tracer records, as it is (``HTTPServer/Configuration-swift.struct/propagation``)
     /// otherwise.
