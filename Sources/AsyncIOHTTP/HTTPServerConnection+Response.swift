@@ -169,12 +169,12 @@ extension HTTPServerConnection {
 /// A response head to write, and what writing it needs: passed to the head buffer's body by reference
 /// (``HTTPHeadBuffer/with(capacity:_:_:)``), where a closure would copy each of these into its captures.
 private struct OutgoingHead {
-    /// The connection's writer and `Date` line, `unowned(unsafe)`: the head lives in
-    /// ``HTTPServerConnection/sendHead(_:to:keepAlive:)``'s frame, which holds the connection, which
-    /// holds both. Read through the connection instead, each was retained and released (4 reference
-    /// counts a response), the compiler not knowing that the connection outlives the call.
-    /// (`Unmanaged`, its guaranteed reference taken for each use: a call on an `unowned(unsafe)`
-    /// reference still retains it for the call's length.)
+    /// The connection's writer and `Date` line, unretained (`Unmanaged`, a guaranteed reference taken
+    /// for each use): the head lives in ``HTTPServerConnection/sendHead(_:to:keepAlive:)``'s frame,
+    /// which holds the connection, which holds both. Read through the connection instead, each was
+    /// retained and released (4 reference counts a response), the compiler not knowing that the
+    /// connection outlives the call; a call on an `unowned(unsafe)` reference still retains it for
+    /// the call's length.
     let writer: Unmanaged<StreamWriter>
     let dateLine: Unmanaged<HTTPDateLine>
     /// The loop's last poll, for the `Date` line.

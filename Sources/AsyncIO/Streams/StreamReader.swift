@@ -319,7 +319,10 @@ public final class StreamReader: @unchecked Sendable {
     /// ``lent`` if the ring can lend them and nothing is buffered.
     private nonisolated(nonsending) func fill(minimum: Int, lending: Bool = false) async throws {
         if lent != nil { settleLent() }
-        if lending, buffer.isEmpty, let socket {
+        // Only for a socket that receives through the ring now: on readiness (the epoll backend, or a
+        // socket not yet read dry) this path would bind the socket and drop the buffer's storage for
+        // nothing, on every read.
+        if lending, buffer.isEmpty, socket?.registration.receiver != nil, let socket {
             // First, so that this path binds nothing but the socket (each binding a reference counted).
             // About to wait, unless a buffer is there: an empty buffer gives its memory back (an idle
             // keep-alive connection costs no buffer).
