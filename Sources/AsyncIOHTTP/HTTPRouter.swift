@@ -76,6 +76,9 @@ public struct HTTPRouter: Sendable {
     /// Adds a `DELETE` route.
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.delete, pattern, handler) }
 
+    /// Whether ``use(_:)`` added any middleware.
+    var hasMiddlewares: Bool { !middlewares.isEmpty }
+
     /// The router as a server handler, inside its middlewares.
     public var handler: HTTPServer.Handler {
         let router = self

@@ -201,7 +201,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         if isInstrumented {
             return await respond(await callInContext(handler, request), to: answering, of: request)
         }
-        return await respond(await Self.invoke(handler, request), to: answering, of: request)
+        return await respond(await Self.invoke(handler, server, request), to: answering, of: request)
     }
 
     /// Calls the handler with the trace context the request carries current: inside a `.server` span
@@ -215,14 +215,14 @@ final class HTTPServerConnection: @unchecked Sendable {
         let instrument: (any Instrument)? = server.tracer ?? server.propagation
         instrument?.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
         guard let tracer = server.tracer else {
-            return await ServiceContext.withValue(context) { await Self.invoke(handler, request) }
+            return await ServiceContext.withValue(context) { await Self.invoke(handler, server, request) }
         }
         let span = tracer.startSpan(request.method.rawValue, context: context, ofKind: .server)
         span.attributes["http.request.method"] = request.method.rawValue
         span.attributes["url.path"] = String(request.path)
         defer { span.end() }
         return await ServiceContext.withValue(span.context) {
-            let outcome = await Self.invoke(handler, request)
+            let outcome = await Self.invoke(handler, server, request)
             switch outcome {
             case .success(let response):
                 span.attributes["http.response.status_code"] = response.head.status.code
@@ -234,12 +234,20 @@ final class HTTPServerConnection: @unchecked Sendable {
         }
     }
 
-    /// The handler's response, or what it threw.
+    /// The handler's response, or what it threw. When the server routes requests itself, the route's
+    /// handler is called here rather than from the router's handler: one closure call, hence one
+    /// executor hop, less.
     @inline(__always)
     private static func invoke(
-        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest
+        _ handler: HTTPServer.Handler, _ server: HTTPServer, _ request: HTTPServerRequest
     ) async -> Result<HTTPServerResponse, any Error> {
-        do { return .success(try await handler(request)) } catch { return .failure(error) }
+        do {
+            guard server.routesRequests else { return .success(try await handler(request)) }
+            let (route, parameters) = server.route(request)
+            return .success(try await HTTPRouter.call(route, request, with: parameters))
+        } catch {
+            return .failure(error)
+        }
     }
 
     @inline(never)

@@ -91,13 +91,13 @@ struct ServeCommand: ParsableCommand {
         try EventLoop.run(backend: backend) { loop in
             let signals = try SignalStream([.interrupt, .terminate])
             defer { signals.close() }
-            let handler = HTTPBin.router(staticDirectory: staticDirectory).handler
+            let router = HTTPBin.router(staticDirectory: staticDirectory)
             let started: LoopServers<HTTPServer>
             do {
                 // With several loops, `settings` asks for SO_REUSEPORT and one connection limit for all.
                 started = try await LoopServers.start(loops: loops, on: loop, name: "serve", port: port, backend: backend,
                                                       portOf: { $0.localAddress.port }) { _, p, _ in
-                    try await HTTPServer.start(host: host, port: p, configuration: settings, handler: handler)
+                    try await HTTPServer.start(host: host, port: p, configuration: settings, router: router)
                 }
             } catch let error as StreamError {
                 throw CommandFailure(message: "\(error)", exitCode: 1)

@@ -73,7 +73,8 @@ func withServer(
     configure(&configuration)
     let settings = configuration
     try await withTestLoop(autojumpThreshold: autojumpThreshold) { loop in
-        let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, configuration: settings, handler: router.handler)
+        // The router as the server consults it (``HTTPServer/start(host:port:configuration:router:)``).
+        let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, configuration: settings, router: router)
         do {
             try await body(server, loop)
         } catch {
