@@ -29,8 +29,11 @@ extension HTTPRouter {
     public mutating func mount(_ prefix: String, _ router: HTTPRouter) {
         precondition(prefix.hasPrefix("/") && !prefix.hasSuffix("/"), "a mount prefix starts with / and does not end with one")
         for route in router.allRoutes {
-            let wrapped = Self.chain(router.middlewares, around: route.handler)
-            add(route.method, prefix + route.pattern, wrapped)
+            if router.middlewares.isEmpty {
+                add(route.method, prefix + route.pattern, handler: route.handler, synchronous: route.synchronous)
+            } else {
+                add(route.method, prefix + route.pattern, Self.chain(router.middlewares, around: route.handler))
+            }
         }
     }
 

@@ -7,6 +7,10 @@ import HTTPTypes
 /// are tried in the order they were added. `HEAD` falls back to the `GET` route. A path that matches
 /// with another method gets `405` with `Allow`; no match gets ``notFound`` (404).
 ///
+/// A handler may be `async` or not: one that does not `await` is kept as it is, and a server started
+/// with the router (``HTTPServer/start(host:port:configuration:router:)``) calls it without an executor
+/// hop.
+///
 /// ```swift
 /// var router = HTTPRouter()
 /// router.get("/status/:code") { request in HTTPServerResponse(status: .init(code: Int(request.parameter("code")!)!)) }
@@ -24,6 +28,16 @@ public struct HTTPRouter: Sendable {
         let pattern: String
         let segments: [Segment]
         let handler: HTTPServer.Handler
+        /// The handler as it was added, if it does not suspend (``handler`` then wraps it).
+        let synchronous: HTTPServer.SynchronousHandler?
+    }
+
+    /// What ``resolve(_:)`` found for a request.
+    struct Resolution {
+        let handler: HTTPServer.Handler
+        let synchronous: HTTPServer.SynchronousHandler?
+        /// The path parameters the route's pattern captured; nil for a literal route.
+        let parameters: [String: String]?
     }
 
     private var literal = HTTPLiteralRoutes()
@@ -46,6 +60,20 @@ public struct HTTPRouter: Sendable {
 
     /// Adds a route for `method` (nil: any method) and `pattern`.
     public mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, _ handler: @escaping HTTPServer.Handler) {
+        add(method, pattern, handler: handler, synchronous: nil)
+    }
+
+    /// Adds a route for `method` (nil: any method) and `pattern` whose handler does not suspend. A server
+    /// that consults the router itself (``HTTPServer/start(host:port:configuration:router:)``) calls it
+    /// without an executor hop; anywhere else it is the same as an `async` handler.
+    public mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) {
+        add(method, pattern, handler: { request in try handler(request) }, synchronous: handler)
+    }
+
+    mutating func add(
+        _ method: HTTPRequest.Method?, _ pattern: String,
+        handler: @escaping HTTPServer.Handler, synchronous: HTTPServer.SynchronousHandler?
+    ) {
         precondition(pattern.hasPrefix("/"), "a route pattern starts with /")
         let segments = Self.split(pattern[...]).enumerated().map { index, part -> Segment in
             if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
@@ -57,7 +85,7 @@ public struct HTTPRouter: Sendable {
         for (index, segment) in segments.enumerated() {
             if case .rest = segment { precondition(index == segments.count - 1, "*rest must be the last segment") }
         }
-        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
+        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler, synchronous: synchronous)
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
             literal.append(route, at: pattern)
         } else {
@@ -76,6 +104,18 @@ public struct HTTPRouter: Sendable {
     /// Adds a `DELETE` route.
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPServer.Handler) { add(.delete, pattern, handler) }
 
+    /// Adds a `GET` route (which also answers `HEAD`) whose handler does not suspend (see the `add` that
+    /// takes a ``HTTPServer/SynchronousHandler``).
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) { add(.get, pattern, handler) }
+    /// Adds a `POST` route whose handler does not suspend.
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) { add(.post, pattern, handler) }
+    /// Adds a `PUT` route whose handler does not suspend.
+    public mutating func put(_ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) { add(.put, pattern, handler) }
+    /// Adds a `PATCH` route whose handler does not suspend.
+    public mutating func patch(_ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) { add(.patch, pattern, handler) }
+    /// Adds a `DELETE` route whose handler does not suspend.
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) { add(.delete, pattern, handler) }
+
     /// Whether ``use(_:)`` added any middleware.
     var hasMiddlewares: Bool { !middlewares.isEmpty }
 
@@ -83,8 +123,8 @@ public struct HTTPRouter: Sendable {
     public var handler: HTTPServer.Handler {
         let router = self
         return Self.chain(middlewares) { request in
-            let (handler, parameters) = router.resolve(request)
-            return try await Self.call(handler, request, with: parameters)
+            let resolution = router.resolve(request)
+            return try await Self.call(resolution.handler, request, with: resolution.parameters)
         }
     }
 
@@ -94,8 +134,8 @@ public struct HTTPRouter: Sendable {
     /// As the handler it calls.
     public func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         // The match is found outside this frame, which stays alive while the handler runs.
-        let (handler, parameters) = resolve(request)
-        return try await Self.call(handler, request, with: parameters)
+        let resolution = resolve(request)
+        return try await Self.call(resolution.handler, request, with: resolution.parameters)
     }
 
     /// Calls `handler` with `request`, given the path `parameters` its route captured. A literal
@@ -110,21 +150,34 @@ public struct HTTPRouter: Sendable {
         return try await handler(routed)
     }
 
-    /// The handler for `request`, and the path parameters its pattern captured (nil for a literal route).
+    /// ``call(_:_:with:)`` for a handler that does not suspend.
+    @inline(__always)
+    static func call(
+        _ handler: HTTPServer.SynchronousHandler, _ request: HTTPServerRequest, with parameters: [String: String]?
+    ) throws -> HTTPServerResponse {
+        guard let parameters else { return try handler(request) }
+        var routed = request
+        routed.pathParameters = parameters
+        return try handler(routed)
+    }
+
+    /// The handler for `request` (both forms, if it does not suspend), and the path parameters its pattern
+    /// captured (nil for a literal route).
     @inline(never)
-    func resolve(_ request: HTTPServerRequest) -> (handler: HTTPServer.Handler, parameters: [String: String]?) {
+    func resolve(_ request: HTTPServerRequest) -> Resolution {
         let path = request.path
         let method = request.method  // a pseudo field of the head, parsed on every read
         var allowed: [HTTPRequest.Method] = []
         if let routes = literal.routes(at: path), let index = Self.pick(in: routes, for: method, allowed: &allowed) {
-            return (routes[index].handler, nil)
+            return Resolution(handler: routes[index].handler, synchronous: routes[index].synchronous, parameters: nil)
         }
         if !patterned.isEmpty {
             let parts = Self.split(path)
             for index in patterned.indices {
                 guard let parameters = Self.match(patterned[index].segments, parts) else { continue }
                 if Self.accepts(patterned[index].method, method, allowed: &allowed) {
-                    return (patterned[index].handler, parameters)
+                    return Resolution(handler: patterned[index].handler, synchronous: patterned[index].synchronous,
+                                      parameters: parameters)
                 }
             }
         }
@@ -133,9 +186,9 @@ public struct HTTPRouter: Sendable {
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
             response.head.headerFields[.allow] = methods.joined(separator: ", ")
-            return ({ [response] _ in response }, nil)
+            return Resolution(handler: { [response] _ in response }, synchronous: { [response] _ in response }, parameters: nil)
         }
-        return (notFound, nil)
+        return Resolution(handler: notFound, synchronous: nil, parameters: nil)
     }
 
     /// The index of the route among `routes` (one path's) that takes `method`: the first for it or for

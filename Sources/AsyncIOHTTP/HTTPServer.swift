@@ -30,6 +30,9 @@ import Tracing
 public final class HTTPServer: Service, @unchecked Sendable {
     /// A request handler: one call per request, on the server's loop.
     public typealias Handler = @Sendable (HTTPServerRequest) async throws -> HTTPServerResponse
+    /// A request handler that does not suspend (``HTTPRouter``'s `get(_:_:)` and the others take one):
+    /// a server that consults its router itself calls it without an executor hop.
+    public typealias SynchronousHandler = @Sendable (HTTPServerRequest) throws -> HTTPServerResponse
 
     /// The server's limits and timeouts.
     public struct Configuration: Sendable {
@@ -188,7 +191,7 @@ public final class HTTPServer: Service, @unchecked Sendable {
     /// The route for `request` (when ``routesRequests``), and the path parameters it captured. The
     /// router is borrowed where it is stored, not copied.
     @inline(never)
-    func route(_ request: HTTPServerRequest) -> (handler: Handler, parameters: [String: String]?) {
+    func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution {
         routes!.resolve(request)
     }
 

@@ -243,8 +243,11 @@ final class HTTPServerConnection: @unchecked Sendable {
     ) async -> Result<HTTPServerResponse, any Error> {
         do {
             guard server.routesRequests else { return .success(try await handler(request)) }
-            let (route, parameters) = server.route(request)
-            return .success(try await HTTPRouter.call(route, request, with: parameters))
+            let route = server.route(request)
+            if let synchronous = route.synchronous {
+                return .success(try HTTPRouter.call(synchronous, request, with: route.parameters))
+            }
+            return .success(try await HTTPRouter.call(route.handler, request, with: route.parameters))
         } catch {
             return .failure(error)
         }

@@ -37,3 +37,44 @@ import Testing
         #expect(try await answer(router, .get, "/") == "404")
     }
 }
+
+/// A handler that does not await is kept in its synchronous form (which a server that consults the
+/// router itself calls without an executor hop); one that awaits is not. Mounting keeps the form unless
+/// the mounted router's middlewares must wrap it. Both forms answer alike through `route(_:)`.
+@Suite struct HTTPRouterSynchronousTests {
+    private func request(_ path: String) -> HTTPServerRequest {
+        HTTPServerRequest(head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: path))
+    }
+
+    @Test func handlersThatDoNotAwaitAreKeptSynchronous() async throws {
+        var router = HTTPRouter()
+        router.get("/sync") { _ in .text("sync") }
+        router.get("/sync/:id") { request in .text("id=\(request.parameter("id")!)") }
+        router.get("/async") { _ in
+            await Task.yield()
+            return .text("async")
+        }
+        #expect(router.resolve(request("/sync")).synchronous != nil)
+        #expect(router.resolve(request("/sync/7")).synchronous != nil)
+        #expect(router.resolve(request("/async")).synchronous == nil)
+        #expect(router.resolve(request("/missing")).synchronous == nil)  // notFound is an async handler
+        for (path, text) in [("/sync", "sync"), ("/sync/7", "id=7"), ("/async", "async")] {
+            let response = try await router.route(request(path))
+            guard case .bytes(let bytes) = response.body.storage else { Issue.record("\(path): no bytes"); continue }
+            #expect(String(decoding: bytes, as: UTF8.self) == text)
+        }
+
+        var outer = HTTPRouter()
+        outer.mount("/plain", router)
+        var wrapped = router
+        wrapped.use { request, next in try await next(request) }
+        outer.mount("/wrapped", wrapped)
+        #expect(outer.resolve(request("/plain/sync/7")).synchronous != nil)
+        #expect(outer.resolve(request("/wrapped/sync")).synchronous == nil)
+        for path in ["/plain/sync", "/wrapped/sync"] {
+            let response = try await outer.route(request(path))
+            guard case .bytes(let bytes) = response.body.storage else { Issue.record("\(path): no bytes"); continue }
+            #expect(String(decoding: bytes, as: UTF8.self) == "sync", "\(path)")
+        }
+    }
+}

@@ -137,7 +137,7 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_AsyncIOHTTP_md_1 {
             try EventLoop.run {
                 var router = HTTPRouter()
                 router.get("/hello/:name") { request in .text("Hello, \(request.parameter("name")!)!\n") }
-                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: router.handler)
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, router: router)
                 try await server.run()
             }
         }
