@@ -27,17 +27,25 @@ public struct HTTPRouter: Sendable {
         let method: HTTPRequest.Method?
         let pattern: String
         let segments: [Segment]
+        let handlers: Handlers
+        var handler: HTTPServer.Handler { handlers.handler }
+        var synchronous: HTTPServer.SynchronousHandler? { handlers.synchronous }
+    }
+
+    /// A route's handler, and the handler as it was added if it does not suspend (`handler` then wraps
+    /// it). One field of the route: ``resolve(_:)`` copies it out, not the whole route.
+    struct Handlers {
         let handler: HTTPServer.Handler
-        /// The handler as it was added, if it does not suspend (``handler`` then wraps it).
         let synchronous: HTTPServer.SynchronousHandler?
     }
 
     /// What ``resolve(_:)`` found for a request.
     struct Resolution {
-        let handler: HTTPServer.Handler
-        let synchronous: HTTPServer.SynchronousHandler?
+        let handlers: Handlers
         /// The path parameters the route's pattern captured; nil for a literal route.
         let parameters: [String: String]?
+        var handler: HTTPServer.Handler { handlers.handler }
+        var synchronous: HTTPServer.SynchronousHandler? { handlers.synchronous }
     }
 
     private var literal = HTTPLiteralRoutes()
@@ -85,7 +93,8 @@ public struct HTTPRouter: Sendable {
         for (index, segment) in segments.enumerated() {
             if case .rest = segment { precondition(index == segments.count - 1, "*rest must be the last segment") }
         }
-        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler, synchronous: synchronous)
+        let route = Route(method: method, pattern: pattern, segments: segments,
+                          handlers: Handlers(handler: handler, synchronous: synchronous))
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
             literal.append(route, at: pattern)
         } else {
@@ -169,15 +178,14 @@ public struct HTTPRouter: Sendable {
         let method = request.method  // a pseudo field of the head, parsed on every read
         var allowed: [HTTPRequest.Method] = []
         if let routes = literal.routes(at: path), let index = Self.pick(in: routes, for: method, allowed: &allowed) {
-            return Resolution(handler: routes[index].handler, synchronous: routes[index].synchronous, parameters: nil)
+            return Resolution(handlers: Self.handlers(of: routes, at: index), parameters: nil)
         }
         if !patterned.isEmpty {
             let parts = Self.split(path)
             for index in patterned.indices {
                 guard let parameters = Self.match(patterned[index].segments, parts) else { continue }
                 if Self.accepts(patterned[index].method, method, allowed: &allowed) {
-                    return Resolution(handler: patterned[index].handler, synchronous: patterned[index].synchronous,
-                                      parameters: parameters)
+                    return Resolution(handlers: Self.handlers(of: patterned, at: index), parameters: parameters)
                 }
             }
         }
@@ -186,9 +194,19 @@ public struct HTTPRouter: Sendable {
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
             response.head.headerFields[.allow] = methods.joined(separator: ", ")
-            return Resolution(handler: { [response] _ in response }, synchronous: { [response] _ in response }, parameters: nil)
+            return Resolution(handlers: Handlers(handler: { [response] _ in response }, synchronous: { [response] _ in response }),
+                              parameters: nil)
         }
-        return Resolution(handler: notFound, synchronous: nil, parameters: nil)
+        return Resolution(handlers: Handlers(handler: notFound, synchronous: nil), parameters: nil)
+    }
+
+    /// The handlers of `routes[index]`, copied out of the array in place: `routes[index].handlers`
+    /// copies the whole route first (a reference count for each of its parts, and as many releases).
+    @inline(__always)
+    private static func handlers(of routes: [Route], at index: Int) -> Handlers {
+        // SAFETY: `index` is one of `routes.indices` (``pick(in:for:allowed:)`` or `patterned.indices`);
+        // the pointer is only read within the closure, while `routes` holds the storage.
+        routes.withUnsafeBufferPointer { $0[index].handlers }
     }
 
     /// The index of the route among `routes` (one path's) that takes `method`: the first for it or for
