@@ -172,7 +172,7 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_AsyncIOHTTP_md_3 {
                 app.serveFiles(at: "/static", from: "/srv/www")   // static files: ranges, ETag, no escaping the root
                 app.use(HTTPMiddlewares.compression())            // gzip or deflate, as the client accepts
                 app.use(HTTPMiddlewares.accessLog())              // Common Log Format through swift-log
-                let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, handler: app.handler)
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, router: app)
 
                 var configuration = HTTPClient.Configuration()
                 configuration.baseURL = "http://127.0.0.1:\(server.localAddress.port!)/api/"
@@ -195,7 +195,7 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_RunningInProduction_md_1 {
             try EventLoop.run(handlesInterrupt: false) { loop in
                 var router = HTTPRouter()
                 router.get("/") { _ in .text("hello\n") }
-                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: router.handler)
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, router: router)
                 let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
                                          logger: Logger(label: "app"))
                 try await group.run()
@@ -263,7 +263,7 @@ enum Snippet_Sources_AsyncIOHTTP_AsyncIOHTTP_docc_WebSockets_md_1 {
                         }
                     }
                 }
-                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, handler: router.handler)
+                let server = try await HTTPServer.start(host: "127.0.0.1", port: 8080, router: router)
                 try await server.run()
             }
         }
