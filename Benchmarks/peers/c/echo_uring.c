@@ -27,52 +27,22 @@ static void send_from(int fd, unsigned short bid) {
     s->user_data = DATA(OP_SEND, fd, bid);
 }
 
-int main(int argc, char **argv) {
-    const char *port_text = argc > 1 ? argv[1] : getenv("PORT");
-    if (!port_text) { fprintf(stderr, "usage: echo_uring PORT\n"); return 2; }
-    signal(SIGPIPE, SIG_IGN);
-    int listener = listen_on(port_text);
-    int one = 1;
+static void on_data(int fd, unsigned short bid, int count) {
+    send_off[bid] = 0;
+    send_len[bid] = (unsigned)count;
+    send_from(fd, bid);
+}
 
-    for (;;) {
-        submit_and_wait();
-        unsigned head = *cq_head;
-        while (head != __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE)) {
-            struct io_uring_cqe *c = &cqes[head & *cq_mask];
-            head++;
-            int op = (int)(c->user_data >> 56);
-            int fd = (int)(uint32_t)c->user_data;
-            unsigned short bid = (unsigned short)(c->user_data >> 32);
-            int res = c->res;
-            int more = c->flags & IORING_CQE_F_MORE;
-            if (op == OP_ACCEPT) {
-                if (res >= 0) {
-                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                    arm_recv(res);
-                }
-                if (!more) arm_accept(listener);
-            } else if (op == OP_RECV) {
-                if (res > 0) {
-                    unsigned short got = (unsigned short)(c->flags >> IORING_CQE_BUFFER_SHIFT);
-                    send_off[got] = 0;
-                    send_len[got] = (unsigned)res;
-                    send_from(fd, got);
-                    if (!more) arm_recv(fd);
-                } else if (res == -ENOBUFS) {
-                    arm_recv(fd);  /* out of buffers for a moment: ask again */
-                } else {
-                    close(fd);  /* 0: end of stream; < 0: an error */
-                }
-            } else if (op == OP_SEND) {
-                if (res > 0 && (unsigned)res < send_len[bid]) {
-                    send_off[bid] += (unsigned)res;
-                    send_len[bid] -= (unsigned)res;
-                    send_from(fd, bid);
-                } else {
-                    give_back(bid);
-                }
-            }
-        }
-        __atomic_store_n(cq_head, head, __ATOMIC_RELEASE);
+static void on_closed(int fd) { close(fd); }
+
+static void on_send(int fd, unsigned short bid, int res) {
+    if (res > 0 && (unsigned)res < send_len[bid]) {  /* a short send: the rest first */
+        send_off[bid] += (unsigned)res;
+        send_len[bid] -= (unsigned)res;
+        send_from(fd, bid);
+    } else {
+        give_back(bid);
     }
 }
+
+int main(int argc, char **argv) { return run_floor(argc, argv, "echo_uring", 1 << 30, on_data, on_closed, on_send); }

@@ -74,52 +74,25 @@ static void drop(int fd) {
     conns[fd].len = conns[fd].off = 0;
 }
 
-int main(int argc, char **argv) {
-    const char *port_text = argc > 1 ? argv[1] : getenv("PORT");
-    if (!port_text) { fprintf(stderr, "usage: http_uring PORT\n"); return 2; }
-    signal(SIGPIPE, SIG_IGN);
-    int listener = listen_on(port_text);
-    int one = 1;
-
-    for (;;) {
-        submit_and_wait();
-        unsigned head = *cq_head;
-        while (head != __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE)) {
-            struct io_uring_cqe *c = &cqes[head & *cq_mask];
-            head++;
-            int op = (int)(c->user_data >> 56);
-            int fd = (int)(uint32_t)c->user_data;
-            int res = c->res;
-            int more = c->flags & IORING_CQE_F_MORE;
-            if (op == OP_ACCEPT) {
-                if (res >= 0 && res < MAX_FD) {
-                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                    arm_recv(res);
-                }
-                if (!more) arm_accept(listener);
-            } else if (op == OP_RECV) {
-                if (res > 0) {
-                    unsigned short got = (unsigned short)(c->flags >> IORING_CQE_BUFFER_SHIFT);
-                    answer(fd, buffers + (size_t)got * BUF_SIZE, res);
-                    give_back(got);
-                    if (!conns[fd].sending && conns[fd].len > conns[fd].off) send_pending(fd);
-                    if (!more) arm_recv(fd);
-                } else if (res == -ENOBUFS) {
-                    arm_recv(fd);  /* out of buffers for a moment: ask again */
-                } else if (conns[fd].sending) {
-                    conns[fd].match = 5;  /* closed by the peer: drop once the send in flight completes */
-                } else {
-                    drop(fd);  /* 0: end of stream; < 0: an error */
-                }
-            } else if (op == OP_SEND) {
-                conn_t *cn = &conns[fd];
-                cn->sending = 0;
-                if (cn->match == 5 || res <= 0) { drop(fd); continue; }
-                cn->off += (size_t)res;
-                if (cn->off == cn->len) cn->off = cn->len = 0;
-                else send_pending(fd);
-            }
-        }
-        __atomic_store_n(cq_head, head, __ATOMIC_RELEASE);
-    }
+static void on_data(int fd, unsigned short bid, int count) {
+    answer(fd, buffers + (size_t)bid * BUF_SIZE, count);
+    give_back(bid);
+    if (!conns[fd].sending && conns[fd].len > conns[fd].off) send_pending(fd);
 }
+
+static void on_closed(int fd) {
+    if (conns[fd].sending) conns[fd].match = 5;  /* drop once the send in flight completes */
+    else drop(fd);
+}
+
+static void on_send(int fd, unsigned short bid, int res) {
+    (void)bid;
+    conn_t *c = &conns[fd];
+    c->sending = 0;
+    if (c->match == 5 || res <= 0) { drop(fd); return; }
+    c->off += (size_t)res;
+    if (c->off == c->len) c->off = c->len = 0;
+    else send_pending(fd);
+}
+
+int main(int argc, char **argv) { return run_floor(argc, argv, "http_uring", MAX_FD, on_data, on_closed, on_send); }

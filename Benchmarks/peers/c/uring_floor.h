@@ -144,4 +144,54 @@ static void submit_and_wait(void) {
         die("io_uring_enter");
 }
 
+/* A floor's main: listens on the port argv[1] (or $PORT) and runs the completion loop. Accepts are
+ * handled here (TCP_NODELAY, one multishot receive each; a descriptor of max_fd or more is closed);
+ * each received buffer goes to on_data (the receive is re-armed when the kernel ended it), the end of
+ * a connection's stream or an error to on_closed, each send's completion to on_send. A receive that
+ * found no free buffer is asked again. The callbacks are constant, so the compiler can inline them. */
+static int run_floor(int argc, char **argv, const char *name, int max_fd,
+                     void (*on_data)(int fd, unsigned short bid, int count),
+                     void (*on_closed)(int fd),
+                     void (*on_send)(int fd, unsigned short bid, int res)) {
+    const char *port_text = argc > 1 ? argv[1] : getenv("PORT");
+    if (!port_text) { fprintf(stderr, "usage: %s PORT\n", name); return 2; }
+    signal(SIGPIPE, SIG_IGN);
+    int listener = listen_on(port_text);
+    int one = 1;
+    for (;;) {
+        submit_and_wait();
+        unsigned head = *cq_head;
+        while (head != __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE)) {
+            struct io_uring_cqe *c = &cqes[head & *cq_mask];
+            head++;
+            int op = (int)(c->user_data >> 56);
+            int fd = (int)(uint32_t)c->user_data;
+            unsigned short bid = (unsigned short)(c->user_data >> 32);
+            int res = c->res;
+            int more = c->flags & IORING_CQE_F_MORE;
+            if (op == OP_ACCEPT) {
+                if (res >= max_fd) {
+                    close(res);
+                } else if (res >= 0) {
+                    setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    arm_recv(res);
+                }
+                if (!more) arm_accept(listener);
+            } else if (op == OP_RECV) {
+                if (res > 0) {
+                    on_data(fd, (unsigned short)(c->flags >> IORING_CQE_BUFFER_SHIFT), res);
+                    if (!more) arm_recv(fd);
+                } else if (res == -ENOBUFS) {
+                    arm_recv(fd);  /* out of buffers for a moment: ask again */
+                } else {
+                    on_closed(fd);  /* 0: end of stream; < 0: an error */
+                }
+            } else if (op == OP_SEND) {
+                on_send(fd, bid, res);
+            }
+        }
+        __atomic_store_n(cq_head, head, __ATOMIC_RELEASE);
+    }
+}
+
 #endif
