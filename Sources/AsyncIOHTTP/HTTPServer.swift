@@ -96,8 +96,6 @@ public final class HTTPServer: Service, @unchecked Sendable {
     /// The router the connections consult themselves (``start(host:port:configuration:router:)``), or
     /// nil: they call the handler.
     private let routes: HTTPRouter?
-    /// Whether ``routes`` is set: the connections then call ``route(_:)``.
-    let routesRequests: Bool
     let parserLimits: HTTPParser.Limits
     /// The swift-metrics objects, when ``Configuration-swift.struct/metrics`` asks for them.
     let metrics: HTTPServerMetricsRecorder?
@@ -121,7 +119,6 @@ public final class HTTPServer: Service, @unchecked Sendable {
 
     private init(listener: Socket, localAddress: SocketAddress, configuration: Configuration, routes: HTTPRouter?) {
         self.routes = routes
-        routesRequests = routes != nil
         self.listener = listener
         self.localAddress = localAddress
         self.configuration = configuration
@@ -188,11 +185,12 @@ public final class HTTPServer: Service, @unchecked Sendable {
         return server
     }
 
-    /// The route for `request` (when ``routesRequests``), and the path parameters it captured. The
-    /// router is borrowed where it is stored, not copied.
+    /// The route for `request`, and the path parameters it captured; nil when the connections call the
+    /// handler (the server was started with one, or with a router that has middlewares). The router is
+    /// borrowed where it is stored, not copied.
     @inline(never)
-    func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution {
-        routes!.resolve(request)
+    func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution? {
+        routes?.resolve(request)
     }
 
     /// The number of open connections (TLS handshakes in progress included).

@@ -242,8 +242,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         _ handler: HTTPServer.Handler, _ server: HTTPServer, _ request: HTTPServerRequest
     ) async -> Result<HTTPServerResponse, any Error> {
         do {
-            guard server.routesRequests else { return .success(try await handler(request)) }
-            let route = server.route(request)
+            guard let route = server.route(request) else { return .success(try await handler(request)) }
             if let synchronous = route.synchronous {
                 return .success(try HTTPRouter.call(synchronous, request, with: route.parameters))
             }
