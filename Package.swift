@@ -154,6 +154,9 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "HTTPFloor", dependencies: ["AsyncIO"], path: "Benchmarks/HTTPFloor", swiftSettings: strict
+        ),
+        .executableTarget(
             name: "HTTPClientBenchmark",
             dependencies: [
                 "AsyncIO", "AsyncIOSystem", "AsyncIOHTTP", .product(name: "HTTPTypes", package: "swift-http-types"),
