@@ -23,6 +23,9 @@ import Synchronization
 public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConvertible {
     /// The stream the TLS records travel over. The TLS stream owns closing it.
     public let inner: any ByteStream
+    /// `inner` when it is a socket (TLS over TCP, the usual case), for waits called on it directly: a wait
+    /// called through `any ByteStream` ends with an executor switch, which a call on the socket does not.
+    private let innerSocket: Socket?
     /// The context the connection was made with.
     public let context: TLSContext
     /// The name the client asked for (SNI and host check), or the peer's address on a server.
@@ -56,6 +59,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
             throw TLSError(.handshakeFailed, "cannot create a TLS connection", reason: OpenSSLErrors.take().reason)
         }
         self.inner = inner
+        innerSocket = inner as? Socket
         self.context = context
         self.peerName = peerName
         self.ssl = ssl
@@ -166,8 +170,8 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
                 return
             }
             switch SSL_get_error(ssl, result) {
-            case SSL_ERROR_WANT_READ: try await inner.waitUntilReceivable()
-            case SSL_ERROR_WANT_WRITE: try await inner.waitUntilSendable()
+            case SSL_ERROR_WANT_READ: try await waitUntilInnerReceivable()
+            case SSL_ERROR_WANT_WRITE: try await waitUntilInnerSendable()
             case let code: throw TLSFailure.handshake(self, sslError: code)
             }
         }
@@ -257,16 +261,28 @@ public final class TLSStream: ByteStream, @unchecked Sendable, CustomStringConve
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is consumed.
-    public func waitUntilReceivable() async throws {
-        if receiveWaitsToSend { try await inner.waitUntilSendable() } else { try await inner.waitUntilReceivable() }
+    public nonisolated(nonsending) func waitUntilReceivable() async throws {
+        if receiveWaitsToSend { try await waitUntilInnerSendable() } else { try await waitUntilInnerReceivable() }
     }
 
     /// Waits until a send is worth retrying (see ``ByteStream/waitUntilSendable()``).
     ///
     /// ### Cancellation
     /// Safe: the wait is abandoned and nothing is sent.
-    public func waitUntilSendable() async throws {
-        if sendWaitsToReceive { try await inner.waitUntilReceivable() } else { try await inner.waitUntilSendable() }
+    public nonisolated(nonsending) func waitUntilSendable() async throws {
+        if sendWaitsToReceive { try await waitUntilInnerReceivable() } else { try await waitUntilInnerSendable() }
+    }
+
+    /// The inner stream's wait for input: on the socket itself when it is one (see ``innerSocket``).
+    @inline(__always)
+    private nonisolated(nonsending) func waitUntilInnerReceivable() async throws {
+        if let innerSocket { try await innerSocket.waitUntilReceivable() } else { try await inner.waitUntilReceivable() }
+    }
+
+    /// The inner stream's wait for room to send: on the socket itself when it is one.
+    @inline(__always)
+    private nonisolated(nonsending) func waitUntilInnerSendable() async throws {
+        if let innerSocket { try await innerSocket.waitUntilSendable() } else { try await inner.waitUntilSendable() }
     }
 
     /// Sets the closure called when a blocked send may succeed (see ``ByteStream/setSendableHandler(_:)``).
