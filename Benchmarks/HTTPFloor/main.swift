@@ -72,6 +72,8 @@ final class CallbackResponder: @unchecked Sendable {
     let loop: EventLoop
     let listener: Int32
     /// One receive buffer for every connection: each callback is done with it when it returns.
+    // SAFETY: used by the loop's callbacks only, one at a time; never freed, as the responder lives as long
+    // as the process.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     var ends: [Int32: RequestEnds] = [:]
 
@@ -103,7 +105,7 @@ final class CallbackResponder: @unchecked Sendable {
         case .done(let count)? where count > 0:
             let requests = ends[fd]!.count(in: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             for _ in 0..<requests {
-                // The response is 97 bytes: a short send would mean a client that does not read.
+                // The response is under 100 bytes: a short send would mean a client that does not read.
                 guard case .done(response.count)? = response.withUnsafeBytes({ try? SocketOps.send(fd, $0) }) else {
                     return close(fd)
                 }
