@@ -57,7 +57,16 @@ public struct HTTPRouter: Sendable {
     var allRoutes: [Route] { literal.all + patterned }
 
     /// The handler for requests no route matches; by default a plain `404 Not Found`.
-    public var notFound: HTTPServer.Handler = { _ in .text("Not Found\n", status: .notFound) }
+    public var notFound: HTTPServer.Handler = { _ in HTTPRouter.notFoundResponse } {
+        didSet { notFoundSynchronously = nil }
+    }
+
+    /// ``notFound``'s synchronous form while it is the default: a server that consults the router itself
+    /// answers a miss without an executor hop, as it answers a route that does not suspend.
+    private var notFoundSynchronously: HTTPServer.SynchronousHandler? = { _ in HTTPRouter.notFoundResponse }
+
+    /// The default ``notFound``'s answer, built once.
+    private static let notFoundResponse = HTTPServerResponse.text("Not Found\n", status: .notFound)
 
     /// Whether a path that has routes, but none for the request's method, gets `405 Method Not Allowed`
     /// with `Allow` (the default) or goes to ``notFound`` like any other miss.
@@ -197,7 +206,7 @@ public struct HTTPRouter: Sendable {
             return Resolution(handlers: Handlers(handler: { [response] _ in response }, synchronous: { [response] _ in response }),
                               parameters: nil)
         }
-        return Resolution(handlers: Handlers(handler: notFound, synchronous: nil), parameters: nil)
+        return Resolution(handlers: Handlers(handler: notFound, synchronous: notFoundSynchronously), parameters: nil)
     }
 
     /// The handlers of `routes[index]`, copied out of the array in place: `routes[index].handlers`

@@ -46,6 +46,26 @@ import Testing
         HTTPServerRequest(head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: path))
     }
 
+    @Test func theDefaultNotFoundIsSynchronousUntilReplaced() async throws {
+        var router = HTTPRouter()
+        router.get("/here") { _ in .text("here") }
+        let miss = router.resolve(request("/missing"))
+        let synchronous = try #require(miss.synchronous)
+        let direct = try synchronous(request("/missing"))
+        let awaited = try await miss.handler(request("/missing"))
+        for response in [direct, awaited] {
+            #expect(response.head.status == .notFound)
+            guard case .bytes(let bytes) = response.body.storage else { Issue.record("no bytes"); continue }
+            #expect(String(decoding: bytes, as: UTF8.self) == "Not Found\n")
+        }
+        router.notFound = { request in .text("no \(request.path)\n", status: .notFound) }
+        let replaced = router.resolve(request("/missing"))
+        #expect(replaced.synchronous == nil)  // the server then awaits the replacement, never the default
+        let response = try await replaced.handler(request("/missing"))
+        guard case .bytes(let bytes) = response.body.storage else { Issue.record("no bytes"); return }
+        #expect(String(decoding: bytes, as: UTF8.self) == "no /missing\n")
+    }
+
     @Test func handlersThatDoNotAwaitAreKeptSynchronous() async throws {
         var router = HTTPRouter()
         router.get("/sync") { _ in .text("sync") }
@@ -57,7 +77,7 @@ import Testing
         #expect(router.resolve(request("/sync")).synchronous != nil)
         #expect(router.resolve(request("/sync/7")).synchronous != nil)
         #expect(router.resolve(request("/async")).synchronous == nil)
-        #expect(router.resolve(request("/missing")).synchronous == nil)  // notFound is an async handler
+        #expect(router.resolve(request("/missing")).synchronous != nil)  // the default notFound
         for (path, text) in [("/sync", "sync"), ("/sync/7", "id=7"), ("/async", "async")] {
             let response = try await router.route(request(path))
             guard case .bytes(let bytes) = response.body.storage else { Issue.record("\(path): no bytes"); continue }
