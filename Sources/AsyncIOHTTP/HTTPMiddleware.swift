@@ -30,9 +30,9 @@ extension HTTPRouter {
         precondition(prefix.hasPrefix("/") && !prefix.hasSuffix("/"), "a mount prefix starts with / and does not end with one")
         for route in router.allRoutes {
             if router.middlewares.isEmpty {
-                add(route.method, prefix + route.pattern, handler: route.handler, synchronous: route.synchronous)
+                add(route.method, prefix + route.pattern, handlers: route.handlers)
             } else {
-                add(route.method, prefix + route.pattern, Self.chain(router.middlewares, around: route.handler))
+                add(route.method, prefix + route.pattern, Self.chain(router.middlewares, around: route.handlers.handler))
             }
         }
     }

@@ -28,8 +28,6 @@ public struct HTTPRouter: Sendable {
         let pattern: String
         let segments: [Segment]
         let handlers: Handlers
-        var handler: HTTPServer.Handler { handlers.handler }
-        var synchronous: HTTPServer.SynchronousHandler? { handlers.synchronous }
     }
 
     /// A route's handler, and the handler as it was added if it does not suspend (`handler` then wraps
@@ -77,20 +75,17 @@ public struct HTTPRouter: Sendable {
 
     /// Adds a route for `method` (nil: any method) and `pattern`.
     public mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, _ handler: @escaping HTTPServer.Handler) {
-        add(method, pattern, handler: handler, synchronous: nil)
+        add(method, pattern, handlers: Handlers(handler: handler, synchronous: nil))
     }
 
     /// Adds a route for `method` (nil: any method) and `pattern` whose handler does not suspend. A server
     /// that consults the router itself (``HTTPServer/start(host:port:configuration:router:)``) calls it
     /// without an executor hop; anywhere else it is the same as an `async` handler.
     public mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) {
-        add(method, pattern, handler: { request in try handler(request) }, synchronous: handler)
+        add(method, pattern, handlers: Handlers(handler: { request in try handler(request) }, synchronous: handler))
     }
 
-    mutating func add(
-        _ method: HTTPRequest.Method?, _ pattern: String,
-        handler: @escaping HTTPServer.Handler, synchronous: HTTPServer.SynchronousHandler?
-    ) {
+    mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, handlers: Handlers) {
         precondition(pattern.hasPrefix("/"), "a route pattern starts with /")
         let segments = Self.split(pattern[...]).enumerated().map { index, part -> Segment in
             if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
@@ -102,8 +97,7 @@ public struct HTTPRouter: Sendable {
         for (index, segment) in segments.enumerated() {
             if case .rest = segment { precondition(index == segments.count - 1, "*rest must be the last segment") }
         }
-        let route = Route(method: method, pattern: pattern, segments: segments,
-                          handlers: Handlers(handler: handler, synchronous: synchronous))
+        let route = Route(method: method, pattern: pattern, segments: segments, handlers: handlers)
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
             literal.append(route, at: pattern)
         } else {
