@@ -75,7 +75,12 @@ final class CallbackResponder: @unchecked Sendable {
     // SAFETY: used by the loop's callbacks only, one at a time; never freed, as the responder lives as long
     // as the process.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-    var ends: [Int32: RequestEnds] = [:]
+
+    /// A connection's request-end counter, held by its reader callback: no look-up a request (the C
+    /// program indexes an array by descriptor).
+    final class Connection: @unchecked Sendable {
+        var ends = RequestEnds()
+    }
 
     init(loop: EventLoop) throws {
         self.loop = loop
@@ -91,19 +96,19 @@ final class CallbackResponder: @unchecked Sendable {
         while case .done(let accepted)? = try? SocketOps.accept(listener) {
             let fd = accepted.fd
             try? SocketOps.set(.noDelay, true, on: fd)
-            ends[fd] = RequestEnds()
-            do { try loop.addReader(fd) { [unowned self] in readable(fd) } } catch { close(fd) }
+            let connection = Connection()
+            do { try loop.addReader(fd) { [unowned self] in readable(fd, connection) } } catch { close(fd) }
         }
     }
 
     /// One `recv` a wake-up, as the C responder: a level-triggered reader is called again while
     /// bytes remain.
-    private func readable(_ fd: Int32) {
+    private func readable(_ fd: Int32, _ connection: Connection) {
         switch try? SocketOps.receive(fd, into: buffer) {
         case .wouldBlock?:
             return
         case .done(let count)? where count > 0:
-            let requests = ends[fd]!.count(in: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            let requests = connection.ends.count(in: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             for _ in 0..<requests {
                 // The response is under 100 bytes: a short send would mean a client that does not read.
                 guard case .done(response.count)? = response.withUnsafeBytes({ try? SocketOps.send(fd, $0) }) else {
@@ -116,8 +121,7 @@ final class CallbackResponder: @unchecked Sendable {
     }
 
     private func close(_ fd: Int32) {
-        _ = try? loop.removeReader(fd)
-        ends[fd] = nil
+        _ = try? loop.removeReader(fd)  // drops the callback, and with it the connection's state
         try? FileDescriptorOps.close(fd)
     }
 }
