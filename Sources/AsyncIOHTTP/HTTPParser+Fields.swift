@@ -26,7 +26,7 @@ extension HTTPParser {
         var valueEnd = line.count
         while valueStart < valueEnd && (line[valueStart] == SP || line[valueStart] == HTAB) { valueStart += 1 }
         while valueEnd > valueStart && (line[valueEnd - 1] == SP || line[valueEnd - 1] == HTAB) { valueEnd -= 1 }
-        for index in valueStart..<valueEnd where !isFieldValueByte(line[index]) {
+        if let index = HTTPByteScan.firstInvalidFieldValueByte(in: line, from: valueStart, upTo: valueEnd) {
             throw fail(.malformed, "invalid byte in field value", at: offset + index)
         }
         message.fieldCount += 1
@@ -43,16 +43,13 @@ extension HTTPParser {
             case .host:
                 message.hostCount += 1
                 if message.hostCount > 1 { throw fail(.malformed, "more than one Host field", at: offset) }
-                if let same = Self.reuse(lastHost, ifEqualTo: value), !same.isEmpty {
-                    message.host = same  // validated when it came first
-                    return
+                if !lastHost.isEmpty && Self.holds(lastHost, value) {
+                    return  // validated when it came first
                 }
                 guard HTTPHostSyntax.isValid(value) else {
                     throw fail(.malformed, "invalid Host value (not uri-host [\":\" port])", at: offset + valueStart)
                 }
-                let host = String(decoding: value, as: UTF8.self)
-                message.host = host
-                lastHost = host
+                lastHost = String(decoding: value, as: UTF8.self)
                 return  // Host travels as the request's authority
             case .contentLength:
                 try parseContentLength(value, at: offset + valueStart)

@@ -41,9 +41,9 @@ extension HTTPParser {
         if message.method == .connect { framing = .none }
 
         // The target's form decides scheme, authority and path (RFC 9112 §3.2).
-        let target = message.target
+        let target = lastTarget
         var scheme: String?
-        var authority = message.host
+        var authority = message.hostCount > 0 ? lastHost : nil
         var path: String? = target
         let first = target.utf8.first!
         if first == UInt8(ascii: "/") {

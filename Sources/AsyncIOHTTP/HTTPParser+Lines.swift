@@ -34,19 +34,16 @@ extension HTTPParser {
     mutating func findLine(
         _ input: UnsafeRawBufferPointer, from start: Int, limit: Int, tooLong: LineLimit
     ) throws(HTTPParseError) -> (end: Int, next: Int)? {
-        var index = start + lineScanned
-        let end = input.count
-        while index < end {
-            let byte = input[index]
-            if byte == LF { throw fail(.malformed, "bare LF (lines end in CRLF)", at: index) }
-            if byte == CR {
-                if index + 1 == end { break }
+        let index = HTTPByteScan.firstLineBreak(in: input, from: start + lineScanned)
+        if index < input.count {
+            if input[index] == LF { throw fail(.malformed, "bare LF (lines end in CRLF)", at: index) }
+            if index + 1 < input.count {
                 guard input[index + 1] == LF else { throw fail(.malformed, "bare CR", at: index) }
                 lineScanned = 0
                 if index - start > limit { throw lineTooLong(tooLong, at: start) }
                 return (index, index + 2)
             }
-            index += 1
+            // A CR that ends the input: the line is scanned again from it.
         }
         lineScanned = index - start
         if lineScanned > limit { throw lineTooLong(tooLong, at: start) }
@@ -86,20 +83,17 @@ extension HTTPParser {
         let method = Self.method(UnsafeRawBufferPointer(rebasing: line[0..<index]))
         index += 1
         let targetStart = index
-        while index < line.count && line[index] != SP {
-            let byte = line[index]
-            guard byte > 0x20 && byte < 0x7F else { throw fail(.malformed, "invalid byte in request target", at: offset + index) }
-            index += 1
+        index = HTTPByteScan.firstNonTargetByte(in: line, from: index, upTo: line.count)
+        if index < line.count && line[index] != SP {
+            throw fail(.malformed, "invalid byte in request target", at: offset + index)
         }
         guard index > targetStart else { throw fail(.malformed, "empty request target", at: offset + index) }
         guard index < line.count else { throw fail(.malformed, "request line has no version", at: offset + index) }
         let targetBytes = UnsafeRawBufferPointer(rebasing: line[targetStart..<index])
-        let target = Self.reuse(lastTarget, ifEqualTo: targetBytes) ?? String(decoding: targetBytes, as: UTF8.self)
-        lastTarget = target
+        if !Self.holds(lastTarget, targetBytes) { lastTarget = String(decoding: targetBytes, as: UTF8.self) }
         index += 1
         message.version = try parseVersion(UnsafeRawBufferPointer(rebasing: line[index...]), at: offset + index)
-        message.method = method
-        message.target = target
+        if message.method != method { message.method = method }
     }
 
     mutating func parseStatusLine(_ line: UnsafeRawBufferPointer, at offset: Int) throws(HTTPParseError) {

@@ -118,16 +118,18 @@ public struct HTTPParser: Sendable {
     }
     /// The same for responses.
     var lastResponse: HTTPResponse?
-    /// The last request's target and `Host` value: a keep-alive client sends the same ones again,
-    /// and equal bytes are neither decoded nor validated twice.
+    /// The current (else the last) request's target and `Host` value: a keep-alive client sends the
+    /// same ones again, and equal bytes are neither decoded nor validated twice. The head is built from
+    /// these (the host only when the message has a `Host` field, ``MessageState/hostCount``): no copy
+    /// of either is kept in the message state, to be released and replaced on every message.
     var lastTarget = ""
     var lastHost = ""
 
-    /// `last` if its UTF-8 is `bytes`, else nil.
-    static func reuse(_ last: String, ifEqualTo bytes: UnsafeRawBufferPointer) -> String? {
-        guard last.utf8.count == bytes.count else { return nil }
-        let equal = last.utf8.withContiguousStorageIfAvailable { Self.equal(UnsafeRawBufferPointer($0), bytes) }
-        return equal == true ? last : nil
+    /// Whether `string`'s UTF-8 is `bytes`.
+    static func holds(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard string.utf8.count == bytes.count else { return false }
+        let equal = string.utf8.withContiguousStorageIfAvailable { Self.equal(UnsafeRawBufferPointer($0), bytes) }
+        return equal == true
     }
 
     /// Whether `a` and `b` hold the same bytes, compared eight at a time (`elementsEqual` goes a byte
@@ -147,10 +149,11 @@ public struct HTTPParser: Sendable {
         return true
     }
 
-    /// What has been learned from the head so far.
+    /// What has been learned from the head so far. The request's target and host are the parser's
+    /// ``lastTarget`` and ``lastHost``.
     struct MessageState: Sendable {
+        /// Set by every request line (and unused for responses).
         var method: HTTPRequest.Method = .get
-        var target = ""
         var status = 0
         var reason = ""
         var version = HTTPVersion.http1_1
@@ -165,19 +168,30 @@ public struct HTTPParser: Sendable {
         /// it runs until the connection closes).
         var chunkedIsLast = false
         var unsupportedCoding = false
-        var host: String?
         var hostCount = 0
         var connectionClose = false
         var connectionKeepAlive = false
         var expectsContinue = false
 
-        /// Back to the start of a message, keeping the fields buffer's capacity.
+        /// Back to the start of a message, keeping the fields buffer's capacity and the method (which
+        /// the next request line sets): member by member, so that no string is released and replaced
+        /// by an equal one.
         mutating func reset() {
-            var fields = self.fields
-            self.fields = []
+            status = 0
+            if !reason.isEmpty { reason = "" }
+            version = .http1_1
             fields.removeAll(keepingCapacity: true)
-            self = MessageState()
-            self.fields = fields
+            headerBytes = 0
+            fieldCount = 0
+            contentLength = nil
+            transferEncodingSeen = false
+            chunked = false
+            chunkedIsLast = false
+            unsupportedCoding = false
+            hostCount = 0
+            connectionClose = false
+            connectionKeepAlive = false
+            expectsContinue = false
         }
     }
 

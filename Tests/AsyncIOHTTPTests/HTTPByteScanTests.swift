@@ -1,0 +1,155 @@
+@testable import AsyncIOHTTP
+import Testing
+
+/// The word-at-a-time scans against the byte-at-a-time definitions they replace.
+@Suite("HTTP parser: word-at-a-time scans")
+struct HTTPByteScanTests {
+    // The definitions, a byte at a time.
+    static func firstLineBreak(_ bytes: [UInt8], from start: Int) -> Int {
+        bytes[start...].firstIndex { $0 == CR || $0 == LF } ?? bytes.count
+    }
+
+    static func firstNonTargetByte(_ bytes: [UInt8], from start: Int, upTo end: Int) -> Int {
+        bytes[start..<end].firstIndex { !($0 > 0x20 && $0 < 0x7F) } ?? end
+    }
+
+    static func firstInvalidFieldValueByte(_ bytes: [UInt8], from start: Int, upTo end: Int) -> Int? {
+        bytes[start..<end].firstIndex { !isFieldValueByte($0) }
+    }
+
+    /// Checks the three scans on `bytes` from `start` to `end` against their definitions.
+    static func check(_ bytes: [UInt8], from start: Int, upTo end: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        bytes.withUnsafeBytes { raw in
+            // The line scan runs to the end of its input: give it the slice's end as the input's.
+            let line = UnsafeRawBufferPointer(rebasing: raw[0..<end])
+            #expect(HTTPByteScan.firstLineBreak(in: line, from: start) == firstLineBreak(Array(bytes[0..<end]), from: start),
+                    "line break in \(bytes[start..<end])", sourceLocation: sourceLocation)
+            #expect(HTTPByteScan.firstNonTargetByte(in: raw, from: start, upTo: end) == firstNonTargetByte(bytes, from: start, upTo: end),
+                    "target byte in \(bytes[start..<end])", sourceLocation: sourceLocation)
+            #expect(HTTPByteScan.firstInvalidFieldValueByte(in: raw, from: start, upTo: end)
+                        == firstInvalidFieldValueByte(bytes, from: start, upTo: end),
+                    "field value byte in \(bytes[start..<end])", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Every byte value at every position of the first three words of a run of ordinary bytes, alone
+    /// and followed by each byte that borrows in the word tests (0x00, 0x01, 0x0D, 0x7F, 0xFF): a
+    /// match is found where it is, and a borrow from one byte never reports a match in another.
+    @Test func everyByteAtEveryPositionAgreesWithTheDefinitions() {
+        for value in 0...255 {
+            for position in 0..<24 {
+                for follower: UInt8? in [nil, 0x00, 0x01, 0x0D, 0x7F, 0xFF] {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 27)
+                    bytes[position] = UInt8(value)
+                    if let follower { bytes[position + 1] = follower }
+                    Self.check(bytes, from: 0, upTo: bytes.count)
+                    Self.check(bytes, from: 3, upTo: bytes.count - 2)
+                }
+            }
+        }
+    }
+
+    /// Random bytes, mostly ordinary with the classes' edges mixed in, at random offsets and lengths.
+    @Test func randomInputsAgreeWithTheDefinitions() {
+        var generator = SplitMix64(seed: 0x5EED_B17E)
+        let edges: [UInt8] = [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF]
+        for _ in 0..<20_000 {
+            let count = Int.random(in: 0...40, using: &generator)
+            let bytes = (0..<count).map { _ in
+                Int.random(in: 0..<8, using: &generator) == 0
+                    ? edges.randomElement(using: &generator)!
+                    : UInt8.random(in: 0x21...0x7E, using: &generator)
+            }
+            let start = Int.random(in: 0...count, using: &generator)
+            let end = Int.random(in: start...count, using: &generator)
+            Self.check(bytes, from: start, upTo: end)
+        }
+    }
+}
+
+/// A small seeded generator, so that a failure repeats.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// What a parser keeps from one message to the next on a keep-alive connection: the last target and
+/// `Host` (reused when the next request repeats them), the method, a response's reason.
+@Suite("HTTP parser: state across messages")
+struct HTTPParserCarriedStateTests {
+    @Test func aRequestWithoutHostAfterOneWithHostHasNoAuthority() {
+        let outcome = parseEverySplit(.request,
+            "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\nGET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.messages.map(\.head) == [
+            "GET - example.com /a HTTP/1.1 none ka=true continue=false []",
+            "GET - - /a HTTP/1.0 none ka=false continue=false []",
+            "GET - example.com /b HTTP/1.1 none ka=true continue=false []",
+        ])
+    }
+
+    @Test func aChangedTargetHostOrMethodIsTheNewOne() {
+        let outcome = parseEverySplit(.request,
+            "GET /same HTTP/1.1\r\nHost: a.example\r\n\r\n"
+                + "POST /same HTTP/1.1\r\nHost: b.example\r\nContent-Length: 0\r\n\r\n"
+                + "POST /other HTTP/1.1\r\nHost: b.example\r\n\r\n"
+                + "GET /other HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.messages.map(\.head) == [
+            "GET - a.example /same HTTP/1.1 none ka=true continue=false []",
+            "POST - b.example /same HTTP/1.1 none ka=true continue=false [content-length=0]",
+            "POST - b.example /other HTTP/1.1 none ka=true continue=false []",
+            "GET - a.example /other HTTP/1.1 none ka=true continue=false []",
+        ])
+    }
+
+    @Test func anInvalidHostAfterAValidOneIsRejected() {
+        let outcome = parseEverySplit(.request,
+            "GET / HTTP/1.1\r\nHost: example.com\r\n\r\nGET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n")
+        #expect(outcome.messages.count == 1)
+        #expect(outcome.error?.kind == .malformed)
+    }
+
+    @Test func aResponseWithoutAReasonAfterOneWithAReasonHasNone() {
+        let outcome = parseEverySplit(.response,
+            "HTTP/1.1 200 Fine\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.messages.map(\.head) == [
+            "200 Fine HTTP/1.1 none ka=true [content-length=0]",
+            "204  HTTP/1.1 none ka=true []",
+        ])
+    }
+
+    /// Errors found by the word scans carry the offset of the offending byte, wherever it falls in a
+    /// word.
+    @Test func anInvalidByteIsReportedAtItsOffset() {
+        for position in 0..<17 {
+            var target = Array("/abcdefghijklmnopq".utf8)
+            target[1 + position] = 0x7F
+            let request = Array("GET ".utf8) + target + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8)
+            let outcome = parse(.request, request)
+            #expect(outcome.error?.reason == "invalid byte in request target")
+            #expect(outcome.error?.offset == 5 + position)
+
+            var value = Array("abcdefghijklmnopq".utf8)
+            value[position] = 0x01
+            let head = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Test: ".utf8)
+            let fielded = parse(.request, head + value + Array("\r\n\r\n".utf8))
+            #expect(fielded.error?.reason == "invalid byte in field value")
+            #expect(fielded.error?.offset == head.count + position)
+        }
+    }
+
+    @Test func tabsAndObsTextInAValueAreKept() {
+        let outcome = parseEverySplit(.request, "GET / HTTP/1.1\r\nHost: h\r\nX-Test: a\tb\u{00E9}c\td\r\n\r\n")
+        #expect(outcome.error == nil)
+        #expect(outcome.messages.first?.head.hasSuffix("[x-test=a\tb\u{00E9}c\td]") == true)
+    }
+}
