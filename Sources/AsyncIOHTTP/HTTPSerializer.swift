@@ -196,15 +196,20 @@ public enum HTTPSerializer {
         for index in fields.indices {  // not `for field in fields`: its iterator copies the fields
             let field = fields[index]
             if skippingFraming {
-                if field.name == .connection {
+                // By length first: two different names compare through `String`'s general comparison
+                // (0.7 % of `/plaintext`'s CPU for one field against the three).
+                switch field.name.canonicalName.utf8.count {
+                case 10 where field.name == .connection:
                     connection = connection.map { $0 + ", " + field.value } ?? field.value
                     continue
-                }
-                if field.name == .contentLength {
+                case 14 where field.name == .contentLength:
                     contentLength = contentLength.map { $0 + ", " + field.value } ?? field.value
                     continue
+                case 17 where field.name == .transferEncoding:
+                    continue
+                default:
+                    break
                 }
-                if field.name == .transferEncoding { continue }
             }
             buffer.append(utf8: field.name.rawName)
             buffer.append(": ")

@@ -263,7 +263,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             }
         }
         let body = state.bodyComplete
-            ? HTTPRequestBody.empty
+            ? HTTPRequestBody(bytes: [])  // not `.empty`: a static is a `swift_once` check on every read
             : HTTPRequestBody(connection: self, generation: generation, declaredLength: Self.declaredLength(head.framing))
         return HTTPServerRequest(head: head, body: body, connection: self)
     }

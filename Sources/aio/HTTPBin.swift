@@ -36,6 +36,7 @@ enum HTTPBin {
         // CONTRACT.md: "anything else" gets 404, a known path with another method included.
         router.answersMethodNotAllowed = false
         router.get("/") { _ in .html(landingPage) }
+        let plaintext = plaintext  // captured: the closure reads no static (a `swift_once` check a call)
         router.get("/plaintext") { _ in plaintext }
         router.get("/html") { _ in .html(htmlPage) }
         router.get("/json") { _ in json(slideshow) }
