@@ -32,17 +32,21 @@ struct HTTPLiteralRoutes: Sendable {
         index(of: path).map { routes[$0] }
     }
 
-    /// By the path's bytes: a `Substring`'s `utf8.count` walks its indices (0.3 % of `/plaintext`'s
-    /// CPU), where its bytes' count is a subtraction.
     private func index(of path: Substring) -> Int? {
-        if let found = path.utf8.withContiguousStorageIfAvailable({ index(of: UnsafeRawBufferPointer($0)) }) {
-            return found
+        let length = path.utf8.count
+        guard length < byLength.count else { return nil }
+        for index in byLength[length] where Self.same(paths[index], path) {
+            return index
         }
-        return Array(path.utf8).withUnsafeBytes { index(of: $0) }  // not contiguous: a bridged string
+        return nil
     }
 
-    private func index(of path: UnsafeRawBufferPointer) -> Int? {
-        guard path.count < byLength.count else { return nil }
-        return byLength[path.count].first { HTTPParser.holds(paths[$0], path) }
+    private static func same(_ path: String, _ candidate: Substring) -> Bool {
+        let compared = path.utf8.withContiguousStorageIfAvailable { stored in
+            candidate.utf8.withContiguousStorageIfAvailable { bytes in
+                HTTPParser.equal(UnsafeRawBufferPointer(stored), UnsafeRawBufferPointer(bytes))
+            }
+        }
+        return (compared ?? nil) ?? (path == candidate)
     }
 }

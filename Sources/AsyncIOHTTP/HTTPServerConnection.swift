@@ -151,6 +151,11 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     // MARK: - Requests
 
+    /// The next request's head, or nil when the peer closed between requests.
+    ///
+    /// Inlined into ``serveRequests(handler:)``, its one caller: no frame of its own, a task allocation
+    /// and its release a request.
+    @inline(always)
     private func readHead() async throws -> HTTPRequestHead? {
         reader.ownerHandlesCancellation = true  // run(handler:)'s handler interrupts the waits
         defer { reader.ownerHandlesCancellation = false }
