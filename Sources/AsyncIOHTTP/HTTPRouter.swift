@@ -35,15 +35,28 @@ public struct HTTPRouter: Sendable {
     struct Handlers {
         let handler: HTTPServer.Handler
         let synchronous: HTTPServer.SynchronousHandler?
+
+        /// The form a request is answered with: the synchronous one if there is one.
+        var callable: Callable { synchronous.map(Callable.synchronous) ?? .asynchronous(handler) }
+    }
+
+    /// The one handler that answers a request: the synchronous form when the route has one (a call
+    /// without an executor hop), else the async one. One closure, so one reference count a request
+    /// where both forms were two.
+    enum Callable {
+        case synchronous(HTTPServer.SynchronousHandler)
+        case asynchronous(HTTPServer.Handler)
     }
 
     /// What ``resolve(_:)`` found for a request.
     struct Resolution {
-        let handlers: Handlers
+        let callable: Callable
         /// The path parameters the route's pattern captured; nil for a literal route.
         let parameters: [String: String]?
-        var handler: HTTPServer.Handler { handlers.handler }
-        var synchronous: HTTPServer.SynchronousHandler? { handlers.synchronous }
+        /// The handler's synchronous form, if it has one.
+        var synchronous: HTTPServer.SynchronousHandler? {
+            if case .synchronous(let handler) = callable { handler } else { nil }
+        }
     }
 
     private var literal = HTTPLiteralRoutes()
@@ -135,8 +148,7 @@ public struct HTTPRouter: Sendable {
     public var handler: HTTPServer.Handler {
         let router = self
         return Self.chain(middlewares) { request in
-            let resolution = router.resolve(request)
-            return try await Self.call(resolution.handler, request, with: resolution.parameters)
+            try await Self.call(router.resolve(request), request)
         }
     }
 
@@ -146,8 +158,16 @@ public struct HTTPRouter: Sendable {
     /// As the handler it calls.
     public func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         // The match is found outside this frame, which stays alive while the handler runs.
-        let resolution = resolve(request)
-        return try await Self.call(resolution.handler, request, with: resolution.parameters)
+        try await Self.call(resolve(request), request)
+    }
+
+    /// Calls the handler `resolution` found for `request`.
+    @inline(__always)
+    static func call(_ resolution: Resolution, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        switch resolution.callable {
+        case .synchronous(let handler): try call(handler, request, with: resolution.parameters)
+        case .asynchronous(let handler): try await call(handler, request, with: resolution.parameters)
+        }
     }
 
     /// Calls `handler` with `request`, given the path `parameters` its route captured. A literal
@@ -181,14 +201,14 @@ public struct HTTPRouter: Sendable {
         let method = request.method  // a pseudo field of the head, parsed on every read
         var allowed: [HTTPRequest.Method] = []
         if let routes = literal.routes(at: path), let index = Self.pick(in: routes, for: method, allowed: &allowed) {
-            return Resolution(handlers: Self.handlers(of: routes, at: index), parameters: nil)
+            return Resolution(callable: Self.callable(of: routes, at: index), parameters: nil)
         }
         if !patterned.isEmpty {
             let parts = Self.split(path)
             for index in patterned.indices {
                 guard let parameters = Self.match(patterned[index].segments, parts) else { continue }
                 if Self.accepts(patterned[index].method, method, allowed: &allowed) {
-                    return Resolution(handlers: Self.handlers(of: patterned, at: index), parameters: parameters)
+                    return Resolution(callable: Self.callable(of: patterned, at: index), parameters: parameters)
                 }
             }
         }
@@ -197,19 +217,19 @@ public struct HTTPRouter: Sendable {
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
             response.head.headerFields[.allow] = methods.joined(separator: ", ")
-            return Resolution(handlers: Handlers(handler: { [response] _ in response }, synchronous: { [response] _ in response }),
-                              parameters: nil)
+            return Resolution(callable: .synchronous { [response] _ in response }, parameters: nil)
         }
-        return Resolution(handlers: Handlers(handler: notFound, synchronous: notFoundSynchronously), parameters: nil)
+        return Resolution(callable: notFoundSynchronously.map(Callable.synchronous) ?? .asynchronous(notFound), parameters: nil)
     }
 
-    /// The handlers of `routes[index]`, copied out of the array in place: `routes[index].handlers`
-    /// copies the whole route first (a reference count for each of its parts, and as many releases).
+    /// The handler that answers for `routes[index]`, copied out of the array in place:
+    /// `routes[index].handlers` copies the whole route first (a reference count for each of its parts,
+    /// and as many releases).
     @inline(__always)
-    private static func handlers(of routes: [Route], at index: Int) -> Handlers {
+    private static func callable(of routes: [Route], at index: Int) -> Callable {
         // SAFETY: `index` is one of `routes.indices` (``pick(in:for:allowed:)`` or `patterned.indices`);
         // the pointer is only read within the closure, while `routes` holds the storage.
-        routes.withUnsafeBufferPointer { $0[index].handlers }
+        routes.withUnsafeBufferPointer { $0[index].handlers.callable }
     }
 
     /// The index of the route among `routes` (one path's) that takes `method`: the first for it or for

@@ -248,10 +248,12 @@ final class HTTPServerConnection: @unchecked Sendable {
     ) async -> Result<HTTPServerResponse, any Error> {
         do {
             guard let route = server.route(request) else { return .success(try await handler(request)) }
-            if let synchronous = route.synchronous {
+            switch route.callable {
+            case .synchronous(let synchronous):
                 return .success(try HTTPRouter.call(synchronous, request, with: route.parameters))
+            case .asynchronous(let asynchronous):
+                return .success(try await HTTPRouter.call(asynchronous, request, with: route.parameters))
             }
-            return .success(try await HTTPRouter.call(route.handler, request, with: route.parameters))
         } catch {
             return .failure(error)
         }

@@ -52,7 +52,7 @@ import Testing
         let miss = router.resolve(request("/missing"))
         let synchronous = try #require(miss.synchronous)
         let direct = try synchronous(request("/missing"))
-        let awaited = try await miss.handler(request("/missing"))
+        let awaited = try await HTTPRouter.call(miss, request("/missing"))
         for response in [direct, awaited] {
             #expect(response.head.status == .notFound)
             guard case .bytes(let bytes) = response.body.storage else { Issue.record("no bytes"); continue }
@@ -61,7 +61,7 @@ import Testing
         router.notFound = { request in .text("no \(request.path)\n", status: .notFound) }
         let replaced = router.resolve(request("/missing"))
         #expect(replaced.synchronous == nil)  // the server then awaits the replacement, never the default
-        let response = try await replaced.handler(request("/missing"))
+        let response = try await HTTPRouter.call(replaced, request("/missing"))
         guard case .bytes(let bytes) = response.body.storage else { Issue.record("no bytes"); return }
         #expect(String(decoding: bytes, as: UTF8.self) == "no /missing\n")
     }
