@@ -180,7 +180,7 @@ public struct HTTPParser: Sendable {
             status = 0
             if !reason.isEmpty { reason = "" }
             version = .http1_1
-            fields.removeAll(keepingCapacity: true)
+            if !fields.isEmpty { fields.removeAll(keepingCapacity: true) }  // else a release of the empty one
             headerBytes = 0
             fieldCount = 0
             contentLength = nil
@@ -335,6 +335,16 @@ public struct HTTPParser: Sendable {
         default:
             throw fail(.incomplete, "the stream ended inside a message", at: 0)
         }
+    }
+
+    /// Ends a message that has no body, as ``parse(_:)`` does when it reports its
+    /// ``Event/end(trailers:)`` (with no trailers) right after the head: true if the message was one
+    /// (the parser is then ready for the next), false otherwise (nothing changes). For a server,
+    /// which knows from the head that nothing follows it: no call of `parse`, and no event, a request.
+    mutating func endMessageWithoutBody() -> Bool {
+        guard case .endPending = state else { return false }
+        resetForNextMessage()
+        return true
     }
 
     mutating func resetForNextMessage() {

@@ -94,8 +94,8 @@ public final class HTTPServer: Service, @unchecked Sendable {
     public let configuration: Configuration
     let logger = Logger(label: "AsyncIO.HTTPServer")
     /// The router the connections consult themselves (``start(host:port:configuration:router:)``), or
-    /// nil: they call the handler.
-    private let routes: HTTPRouter?
+    /// nil: they call the handler. Each connection keeps its own reference to it.
+    let routes: HTTPRouter?
     let parserLimits: HTTPParser.Limits
     /// The swift-metrics objects, when ``Configuration-swift.struct/metrics`` asks for them.
     let metrics: HTTPServerMetricsRecorder?
@@ -183,14 +183,6 @@ public final class HTTPServer: Service, @unchecked Sendable {
                                 configuration: configuration, routes: routes)
         server.start(handler: handler)
         return server
-    }
-
-    /// The route for `request`, and the path parameters it captured; nil when the connections call the
-    /// handler (the server was started with one, or with a router that has middlewares). The router is
-    /// borrowed where it is stored, not copied.
-    @inline(never)
-    func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution? {
-        routes?.resolve(request)
     }
 
     /// The number of open connections (TLS handshakes in progress included).

@@ -42,6 +42,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let idleTimeout: Int64
     private let metrics: HTTPServerMetricsRecorder?
     private let isInstrumented: Bool
+    /// The server's router, when the connections consult it themselves (``HTTPServer/routes``).
+    private let routes: HTTPRouter?
     /// The server's `Date` line, which every response head writes.
     let dateLine: HTTPDateLine
 
@@ -52,6 +54,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         headerTimeout = server.configuration.headerTimeout.nanoseconds
         idleTimeout = server.configuration.idleTimeout.nanoseconds
         metrics = server.metrics
+        routes = server.routes
         dateLine = server.dateLine
         isInstrumented = server.tracer != nil || server.propagation != nil
         self.server = server
@@ -206,7 +209,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         if isInstrumented {
             return await respond(await callInContext(handler, request), to: answering, of: request)
         }
-        return await respond(await Self.invoke(handler, server, request), to: answering, of: request)
+        return await respond(await Self.invoke(handler, self, request), to: answering, of: request)
     }
 
     /// Calls the handler with the trace context the request carries current: inside a `.server` span
@@ -220,14 +223,14 @@ final class HTTPServerConnection: @unchecked Sendable {
         let instrument: (any Instrument)? = server.tracer ?? server.propagation
         instrument?.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
         guard let tracer = server.tracer else {
-            return await ServiceContext.withValue(context) { await Self.invoke(handler, server, request) }
+            return await ServiceContext.withValue(context) { await Self.invoke(handler, self, request) }
         }
         let span = tracer.startSpan(request.method.rawValue, context: context, ofKind: .server)
         span.attributes["http.request.method"] = request.method.rawValue
         span.attributes["url.path"] = String(request.path)
         defer { span.end() }
         return await ServiceContext.withValue(span.context) {
-            let outcome = await Self.invoke(handler, server, request)
+            let outcome = await Self.invoke(handler, self, request)
             switch outcome {
             case .success(let response):
                 span.attributes["http.response.status_code"] = response.head.status.code
@@ -244,10 +247,10 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// executor hop, less.
     @inline(__always)
     private static func invoke(
-        _ handler: HTTPServer.Handler, _ server: HTTPServer, _ request: HTTPServerRequest
+        _ handler: HTTPServer.Handler, _ connection: HTTPServerConnection, _ request: HTTPServerRequest
     ) async -> Result<HTTPServerResponse, any Error> {
         do {
-            guard let route = server.route(request) else { return .success(try await handler(request)) }
+            guard let route = connection.route(request) else { return .success(try await handler(request)) }
             switch route.callable {
             case .synchronous(let synchronous):
                 return .success(try HTTPRouter.call(synchronous, request, with: route.parameters))
@@ -259,10 +262,18 @@ final class HTTPServerConnection: @unchecked Sendable {
         }
     }
 
+    /// The route for `request`, and the path parameters it captured; nil when the server calls the
+    /// handler (see ``HTTPServer/routes``). From the connection's own reference to the router: read
+    /// through the unowned `server`, it cost a strong reference and its release a request.
+    @inline(never)
+    private func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution? {
+        routes?.resolve(request)
+    }
+
     @inline(never)
     private func makeRequest(_ head: consuming HTTPRequestHead) -> HTTPServerRequest {
         let generation = state.headReceived(hasBody: head.framing != .none, expectsContinue: head.expectsContinue)
-        if state.bodyComplete {
+        if state.bodyComplete && !parser.endMessageWithoutBody() {
             // Consume the parser's end-of-message event.
             _ = try? reader.withBufferedBytes { buffer in
                 let (consumed, event) = try parser.parse(buffer)
