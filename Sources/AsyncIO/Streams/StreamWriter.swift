@@ -18,6 +18,9 @@ public final class StreamWriter: @unchecked Sendable {
     // streams and the HTTP server they cost 2.4 % of `/plaintext`'s CPU (31 checks a request).
     /// The stream written to. The writer owns closing it.
     public let stream: any ByteStream
+    /// The stream, when it is a socket: its sends and its state are then read with direct calls, not
+    /// through the protocol (two witness calls a write, as the reader's ``StreamReader/socket`` saves).
+    private let socket: Socket?
     /// The loop the stream lives on (stored: through the stream, a call and a reference count on every
     /// write).
     public let loop: EventLoop
@@ -66,6 +69,7 @@ public final class StreamWriter: @unchecked Sendable {
     public init(stream: any ByteStream, highWatermark: Int = 64 * 1024, lowWatermark: Int = 16 * 1024) {
         precondition(lowWatermark >= 0 && lowWatermark <= highWatermark && highWatermark > 0, "need 0 <= lowWatermark <= highWatermark, 0 < highWatermark")
         self.stream = stream
+        socket = stream as? Socket
         loop = stream.loop
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
@@ -256,7 +260,9 @@ public final class StreamWriter: @unchecked Sendable {
         try loop.checkInLoop("StreamWriter", "write")
         if let failure { throw failure }
         if isSendingFile { throw StreamError(.busy, operation: "write") }
-        if stream.isClosed || isEOFRequested || isClosing { throw StreamError(.closed, operation: "write") }
+        if (socket?.isClosed ?? stream.isClosed) || isEOFRequested || isClosing {
+            throw StreamError(.closed, operation: "write")
+        }
     }
 
     /// Sends as much as the kernel takes now; returns how much.
@@ -264,7 +270,8 @@ public final class StreamWriter: @unchecked Sendable {
         var sent = 0
         while sent < bytes.count {
             let result: IOResult<Int>
-            do { result = try stream.trySend(UnsafeRawBufferPointer(rebasing: bytes[sent...])) } catch {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[sent...])
+            do { result = try socket?.trySend(rest) ?? stream.trySend(rest) } catch {
                 let error = Self.writeError(error)
                 fail(error)
                 throw error
