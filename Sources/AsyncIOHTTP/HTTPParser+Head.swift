@@ -225,34 +225,3 @@ func forEachListMember(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBuffer
         start = end + 1
     }
 }
-
-/// Fields the parser acts on, and common names it can build without allocating.
-enum KnownField {
-    case host, contentLength, transferEncoding, connection, expect, other
-
-    static func lookUp(_ name: UnsafeRawBufferPointer) -> (HTTPField.Name?, KnownField) {
-        switch name.count {
-        case 4:
-            if equalsLowercase(name, "host") { return (nil, .host) }
-        case 6:
-            if equalsLowercase(name, "accept") { return (.accept, .other) }
-            if equalsLowercase(name, "expect") { return (.expect, .expect) }
-            if equalsLowercase(name, "cookie") { return (.cookie, .other) }
-        case 10:
-            if equalsLowercase(name, "connection") { return (.connection, .connection) }
-            if equalsLowercase(name, "user-agent") { return (.userAgent, .other) }
-        case 12:
-            if equalsLowercase(name, "content-type") { return (.contentType, .other) }
-        case 14:
-            if equalsLowercase(name, "content-length") { return (.contentLength, .contentLength) }
-        case 15:
-            if equalsLowercase(name, "accept-encoding") { return (.acceptEncoding, .other) }
-            if equalsLowercase(name, "accept-language") { return (.acceptLanguage, .other) }
-        case 17:
-            if equalsLowercase(name, "transfer-encoding") { return (.transferEncoding, .transferEncoding) }
-        default:
-            break
-        }
-        return (nil, .other)
-    }
-}
