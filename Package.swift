@@ -19,7 +19,7 @@ let examples: [(name: String, http: Bool)] = [
 
 /// The Swift runtime linked into the executable, in release builds on Linux (what `swift build
 /// --static-swift-stdlib` does): a call into it (a reference count, a task switch, the thread's current
-/// task) is then a direct call, not one through the PLT and `__tls_get_addr`. `aio serve` spends 5 % less
+/// task) is then a direct call, not one through the PLT and `__tls_get_addr`. `aio serve` spends 3-5 % less
 /// CPU a request (BENCHMARKS.md), and the binary runs where no Swift toolchain is installed. The two
 /// libraries named are FoundationEssentials' own (for `import FoundationEssentials`): a static archive
 /// does not bring its dependencies, and only a module compiled with `-static-stdlib` names them. The

@@ -43,7 +43,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let metrics: HTTPServerMetricsRecorder?
     private let isInstrumented: Bool
     /// The server's router, when the connections consult it themselves (``HTTPServer/routes``).
-    private let routes: HTTPRouter?
+    let routes: HTTPRouter?
     /// The server's `Date` line, which every response head writes.
     let dateLine: HTTPDateLine
 
@@ -210,64 +210,6 @@ final class HTTPServerConnection: @unchecked Sendable {
             return await respond(await callInContext(handler, request), to: answering, of: request)
         }
         return await respond(await Self.invoke(handler, self, request), to: answering, of: request)
-    }
-
-    /// Calls the handler with the trace context the request carries current: inside a `.server` span
-    /// that is its child when a tracer records, as it is (``HTTPServer/Configuration-swift.struct/propagation``)
-    /// otherwise.
-    @inline(never)
-    private func callInContext(
-        _ handler: HTTPServer.Handler, _ request: HTTPServerRequest
-    ) async -> Result<HTTPServerResponse, any Error> {
-        var context = ServiceContext.current ?? .topLevel
-        let instrument: (any Instrument)? = server.tracer ?? server.propagation
-        instrument?.extract(request.head.headerFields, into: &context, using: HTTPFieldsExtractor())
-        guard let tracer = server.tracer else {
-            return await ServiceContext.withValue(context) { await Self.invoke(handler, self, request) }
-        }
-        let span = tracer.startSpan(request.method.rawValue, context: context, ofKind: .server)
-        span.attributes["http.request.method"] = request.method.rawValue
-        span.attributes["url.path"] = String(request.path)
-        defer { span.end() }
-        return await ServiceContext.withValue(span.context) {
-            let outcome = await Self.invoke(handler, self, request)
-            switch outcome {
-            case .success(let response):
-                span.attributes["http.response.status_code"] = response.head.status.code
-                if response.head.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
-            case .failure(let error):
-                span.recordError(error)
-            }
-            return outcome
-        }
-    }
-
-    /// The handler's response, or what it threw. When the server routes requests itself, the route's
-    /// handler is called here rather than from the router's handler: one closure call, hence one
-    /// executor hop, less.
-    @inline(__always)
-    private static func invoke(
-        _ handler: HTTPServer.Handler, _ connection: HTTPServerConnection, _ request: HTTPServerRequest
-    ) async -> Result<HTTPServerResponse, any Error> {
-        do {
-            guard let route = connection.route(request) else { return .success(try await handler(request)) }
-            switch route.callable {
-            case .synchronous(let synchronous):
-                return .success(try HTTPRouter.call(synchronous, request, with: route.parameters))
-            case .asynchronous(let asynchronous):
-                return .success(try await HTTPRouter.call(asynchronous, request, with: route.parameters))
-            }
-        } catch {
-            return .failure(error)
-        }
-    }
-
-    /// The route for `request`, and the path parameters it captured; nil when the server calls the
-    /// handler (see ``HTTPServer/routes``). From the connection's own reference to the router: read
-    /// through the unowned `server`, it cost a strong reference and its release a request.
-    @inline(never)
-    private func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution? {
-        routes?.resolve(request)
     }
 
     @inline(never)
