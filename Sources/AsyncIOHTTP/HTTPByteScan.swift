@@ -33,6 +33,7 @@ enum HTTPByteScan {
     ) -> Int {
         var index = index
         while index + 8 <= end {
+            // SAFETY: `index + 8 <= end <= input.count`: the eight bytes are inside `input`.
             let word = UInt64(littleEndian: input.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             let found = matches(word)
             if found != 0 { return index + found.trailingZeroBitCount / 8 }

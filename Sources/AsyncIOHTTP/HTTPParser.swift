@@ -138,6 +138,7 @@ public struct HTTPParser: Sendable {
         guard a.count == b.count else { return false }
         var offset = 0
         while offset + 8 <= a.count {
+            // SAFETY: `offset + 8 <= a.count == b.count`: the eight bytes are inside both.
             let left = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
             guard left == b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) else { return false }
             offset += 8

@@ -60,6 +60,7 @@ enum KnownField {
     static func word(_ name: UnsafeRawBufferPointer, _ offset: Int) -> UInt64 {
         let count = min(8, name.count - offset)
         if count == 8 {
+            // SAFETY: `offset + 8 <= name.count`: the eight bytes are inside `name`.
             return UInt64(littleEndian: name.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) | 0x2020_2020_2020_2020
         }
         var word: UInt64 = 0
