@@ -151,7 +151,8 @@ public struct HTTPParser: Sendable {
     }
 
     /// What has been learned from the head so far. The request's target and host are the parser's
-    /// ``lastTarget`` and ``lastHost``.
+    /// ``lastTarget`` and ``lastHost``. A member added here must be reset in ``reset()``, which goes
+    /// member by member.
     struct MessageState: Sendable {
         /// Set by every request line (and unused for responses).
         var method: HTTPRequest.Method = .get
