@@ -53,10 +53,6 @@ public struct HTTPRouter: Sendable {
         let callable: Callable
         /// The path parameters the route's pattern captured; nil for a literal route.
         let parameters: [String: String]?
-        /// The handler's synchronous form, if it has one.
-        var synchronous: HTTPServer.SynchronousHandler? {
-            if case .synchronous(let handler) = callable { handler } else { nil }
-        }
     }
 
     private var literal = HTTPLiteralRoutes()

@@ -98,3 +98,10 @@ import Testing
         }
     }
 }
+
+extension HTTPRouter.Resolution {
+    /// The handler's synchronous form, if the resolution carries it.
+    var synchronous: HTTPServer.SynchronousHandler? {
+        if case .synchronous(let handler) = callable { handler } else { nil }
+    }
+}
