@@ -122,7 +122,7 @@ extension HTTPServerResponse {
     ///
     /// - Throws: ``HTTPCookieError`` for a cookie that cannot be written (see ``HTTPCookie/setCookieValue()``).
     public mutating func setCookie(_ cookie: HTTPCookie) throws(HTTPCookieError) {
-        head.headerFields.append(HTTPField(name: .setCookie, value: try cookie.setCookieValue()))
+        headerFields.append(HTTPField(name: .setCookie, value: try cookie.setCookieValue()))
     }
 
     /// Adds a `Set-Cookie` field that expires the cookie `name` (empty value, `Max-Age=0`, and an

@@ -10,7 +10,7 @@ import Logging
 /// router.use { request, next in
 ///     guard request.head.headerFields[.authorization] != nil else { return .text("who are you?\n", status: .unauthorized) }
 ///     var response = try await next(request)
-///     response.head.headerFields[HTTPField.Name("X-Served-By")!] = "aio"
+///     response.headerFields[HTTPField.Name("X-Served-By")!] = "aio"
 ///     return response
 /// }
 /// ```
@@ -60,14 +60,14 @@ public enum HTTPMiddlewares {
     public static func compression(minimumLength: Int = 1024) -> HTTPMiddleware {
         { request, next in
             var response = try await next(request)
-            guard response.head.headerFields[.contentEncoding] == nil,
+            guard response.headerFields[.contentEncoding] == nil,
                   case .bytes(let bytes) = response.body.storage, bytes.count >= minimumLength,
-                  !isCompressedType(response.head.headerFields[.contentType]),
+                  !isCompressedType(response.headerFields[.contentType]),
                   let coding = preferredCoding(request.head.headerFields[.acceptEncoding]) else { return response }
-            response.head.headerFields.append(HTTPField(name: .vary, value: "Accept-Encoding"))
+            response.headerFields.append(HTTPField(name: .vary, value: "Accept-Encoding"))
             guard let compressed = try? coding.compress(bytes), compressed.count < bytes.count else { return response }
             response.body = HTTPBody(bytes: compressed)
-            response.head.headerFields[.contentEncoding] = coding.rawValue
+            response.headerFields[.contentEncoding] = coding.rawValue
             return response
         }
     }
@@ -106,7 +106,7 @@ public enum HTTPMiddlewares {
             let line = "\(request.remoteAddress?.host ?? "-") - \(request.basicCredentials?.user ?? "-") "
                 + "[\(commonLogDate(WallClock.secondsSinceEpoch()))] "
                 + "\"\(request.method.rawValue) \(request.head.path ?? "/") \(request.version)\" "
-                + "\(response.head.status.code) \(response.body.length.map(String.init) ?? "-")"
+                + "\(response.statusCode) \(response.body.length.map(String.init) ?? "-")"
             logger.info("\(line)")
             return response
         }

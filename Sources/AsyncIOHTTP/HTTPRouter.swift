@@ -212,7 +212,7 @@ public struct HTTPRouter: Sendable {
             var methods = allowed.map(\.rawValue)
             if methods.contains("GET") && !methods.contains("HEAD") { methods.append("HEAD") }
             var response = HTTPServerResponse.text("Method Not Allowed\n", status: .methodNotAllowed)
-            response.head.headerFields[.allow] = methods.joined(separator: ", ")
+            response.headerFields[.allow] = methods.joined(separator: ", ")
             return Resolution(callable: .synchronous { [response] _ in response }, parameters: nil)
         }
         return Resolution(callable: notFoundSynchronously.map(Callable.synchronous) ?? .asynchronous(notFound), parameters: nil)

@@ -13,12 +13,18 @@ public enum HTTPSerializer {
     }
 
     /// Appends the status line alone.
-    ///
-    /// Takes the status, not the response: `HTTPResponse.status` parses its pseudo field on every
-    /// read, so a caller that has it already passes it.
     static func writeResponseLine(_ status: HTTPResponse.Status, version: HTTPVersion, into buffer: inout some HTTPByteSink) {
-        let code = status.code
-        if version == .http1_1 && code == 200 && status.reasonPhrase == "OK" {
+        writeResponseLine(code: status.code, reason: status.reasonPhrase, version: version, into: &buffer)
+    }
+
+    /// Appends the status line of `code`, with `reason`, or the standard reason phrase when `reason`
+    /// is nil or empty.
+    ///
+    /// Takes the parts, not a `Status`: `HTTPResponse.status` parses its pseudo field on every read,
+    /// and the server knows the parts of most responses without it (``HTTPServerResponse/statusLine``).
+    static func writeResponseLine(code: Int, reason: String?, version: HTTPVersion, into buffer: inout some HTTPByteSink) {
+        let standard = reason?.isEmpty ?? true
+        if version == .http1_1 && code == 200 && (standard || reason == "OK") {
             buffer.append("HTTP/1.1 200 OK\r\n")
         } else {
             appendVersion(version, into: &buffer)
@@ -27,16 +33,15 @@ public enum HTTPSerializer {
             buffer.append(UInt8(0x30 + code / 10 % 10))
             buffer.append(UInt8(0x30 + code % 10))
             buffer.append(SP)
-            let reason = status.reasonPhrase
-            buffer.append(utf8: reason.isEmpty ? standardReasonPhrase(code) : reason)
+            buffer.append(utf8: standard ? standardReasonPhrase(code) : reason!)
             buffer.appendCRLF()
         }
     }
 
-    /// The most bytes ``writeResponseLine(_:version:into:)`` writes for `status`.
-    static func responseLineCapacity(_ status: HTTPResponse.Status) -> Int {
+    /// The most bytes ``writeResponseLine(code:reason:version:into:)`` writes for `reason`.
+    static func responseLineCapacity(reason: String?) -> Int {
         // "HTTP/1.1 200 " and CR LF, and the reason or the longest standard one (31 bytes).
-        15 + max(status.reasonPhrase.utf8.count, 32)
+        15 + max(reason?.utf8.count ?? 0, 32)
     }
 
     /// Appends the request line, `Host` (from the request's authority) and fields of `request`, and

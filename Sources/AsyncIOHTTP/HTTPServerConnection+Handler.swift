@@ -27,8 +27,8 @@ extension HTTPServerConnection {
             let outcome = await Self.invoke(handler, self, request)
             switch outcome {
             case .success(let response):
-                span.attributes["http.response.status_code"] = response.head.status.code
-                if response.head.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+                span.attributes["http.response.status_code"] = response.statusCode
+                if response.statusCode >= 500 { span.setStatus(SpanStatus(code: .error)) }
             case .failure(let error):
                 span.recordError(error)
             }

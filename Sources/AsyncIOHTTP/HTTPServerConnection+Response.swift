@@ -71,8 +71,8 @@ extension HTTPServerConnection {
         _ response: HTTPServerResponse, to head: Answering, keepAlive: Bool
     ) throws -> SentHead {
         var keepAlive = keepAlive
-        let responseStatus = response.head.status  // parsed from its pseudo field on every read: once
-        let status = responseStatus.code
+        let statusLine = response.statusLine  // without a parse when the response has the status it was made with
+        let status = statusLine.code
         let hasBody = HTTPSerializer.responseHasBody(status: status, requestIsHEAD: head.isHEAD)
         let mayDeclareLength = !(100..<200).contains(status) && status != 204 && status != 304
         var chunked = false
@@ -83,7 +83,7 @@ extension HTTPServerConnection {
         if !mayDeclareLength { length = nil }
         var head = OutgoingHead(
             writer: Unmanaged.passUnretained(writer), dateLine: Unmanaged.passUnretained(dateLine),
-            polledAt: loop.lastPollMonotonicNanoseconds, status: responseStatus, fields: response.head.headerFields,
+            polledAt: loop.lastPollMonotonicNanoseconds, statusCode: status, reason: statusLine.reason, fields: response.headerFields,
             length: length, chunked: chunked && hasBody, isHeadRequest: head.isHEAD, isHTTP10: head.version == .http1_0,
             keepAlive: keepAlive)
         let sent: (unsent: [UInt8]?, count: Int, keepAlive: Bool)
@@ -109,7 +109,7 @@ extension HTTPServerConnection {
     /// pass over them, and each pass copies every field. Everything but the fields and the lines made
     /// of their skipped values (which the fields' own size covers) has a fixed bound.
     private static func send(_ head: inout OutgoingHead) throws -> (unsent: [UInt8]?, count: Int, keepAlive: Bool) {
-        var capacity = HTTPSerializer.responseLineCapacity(head.status) + HTTPSerializer.framingCapacity
+        var capacity = HTTPSerializer.responseLineCapacity(reason: head.reason) + HTTPSerializer.framingCapacity
         capacity += HTTPDateLine.capacity + 24 + 2 + (head.inlineBody?.count ?? 0)
         var fieldsCapacity = 512  // the whole head stays under the 1 KiB that always goes on the stack
         var measured = false
@@ -179,7 +179,9 @@ private struct OutgoingHead {
     let dateLine: Unmanaged<HTTPDateLine>
     /// The loop's last poll, for the `Date` line.
     let polledAt: Int64
-    let status: HTTPResponse.Status
+    let statusCode: Int
+    /// The reason phrase, or nil for the standard one.
+    let reason: String?
     let fields: HTTPFields
     let length: Int?
     let chunked: Bool
@@ -192,7 +194,7 @@ private struct OutgoingHead {
     /// Writes the head into `buffer` and hands it to the writer; nil when it did not fit. Returns the
     /// bytes the writer did not take at once, the head's size and whether the connection stays open.
     func send(into buffer: inout HTTPHeadBuffer) throws -> (unsent: [UInt8]?, count: Int, keepAlive: Bool)? {
-        HTTPSerializer.writeResponseLine(status, version: .http1_1, into: &buffer)
+        HTTPSerializer.writeResponseLine(code: statusCode, reason: reason, version: .http1_1, into: &buffer)
         let skipped = HTTPSerializer.appendFields(fields, skippingFraming: true, into: &buffer)
         var keepAlive = keepAlive
         if let connection = skipped.connection, connection.lowercased().contains("close") {
@@ -209,7 +211,7 @@ private struct OutgoingHead {
         }
         // SAFETY: the connection holds the line and the writer for longer than this call (see above).
         dateLine._withUnsafeGuaranteedRef { $0.append(at: polledAt, into: &buffer) }
-        if status.code == 101, let upgrade = skipped.connection {
+        if statusCode == 101, let upgrade = skipped.connection {
             buffer.append("Connection: ")  // "Upgrade", from the protocol switched to
             buffer.append(utf8: upgrade)
             buffer.appendCRLF()

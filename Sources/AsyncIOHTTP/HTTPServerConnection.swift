@@ -263,7 +263,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             guard let answer = await answer(for: error, to: request) else { return false }
             response = answer
         }
-        if let upgrade = response.upgrade, response.head.status.code == 101 {
+        if let upgrade = response.upgrade, response.statusCode == 101 {
             // Switching protocols: the head goes out, then the connection belongs to the new protocol,
             // which the server runs once this connection's HTTP frames are gone (see `takeUpgrade`).
             do { _ = try await write(response, to: head, keepAlive: true) } catch { return false }
@@ -283,7 +283,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             keepAlive = false
         }
         if let metrics {
-            metrics.request(status: response.head.status.code, nanoseconds: loop.now.nanoseconds &- requestStarted,
+            metrics.request(status: response.statusCode, nanoseconds: loop.now.nanoseconds &- requestStarted,
                             received: bytesReceived, sent: bytesSent)
         }
         return keepAlive

@@ -88,7 +88,20 @@ public struct HTTPServerRequest: Sendable {
 public struct HTTPServerResponse: Sendable {
     /// The status and fields. The server adds framing (`Content-Length` or chunked), `Date` and
     /// `Connection` itself.
-    public var head: HTTPResponse
+    public var head: HTTPResponse {
+        _read { yield storedHead }
+        _modify {
+            knownCode = -1  // the status may change: read it from the head again
+            yield &storedHead
+        }
+    }
+    private var storedHead: HTTPResponse
+    /// The status's code when it is known without a parse and its reason is the standard one
+    /// (``HTTPSerializer/standardReasonPhrase(_:)``); -1 when not. Set by ``init(status:headerFields:body:)``,
+    /// cleared by any change through ``head``. `HTTPResponse.status` parses its pseudo field on every
+    /// read (six reference counts, and the digits), and the server reads it for each response; a
+    /// code, unlike a kept `Status`, costs no reference count when the response is copied.
+    private var knownCode: Int16
     /// The body (ignored for HEAD, 1xx, 204 and 304).
     public var body: HTTPBody
     /// For a `101 Switching Protocols`: what takes the connection over once the head is out (a
@@ -97,14 +110,40 @@ public struct HTTPServerResponse: Sendable {
 
     /// A response with `status`, `headerFields` and `body`.
     public init(status: HTTPResponse.Status = .ok, headerFields: HTTPFields = [:], body: HTTPBody = .empty) {
-        head = HTTPResponse(status: status, headerFields: headerFields)
+        storedHead = HTTPResponse(status: status, headerFields: headerFields)
+        knownCode = status.reasonPhrase == HTTPSerializer.standardReasonPhrase(status.code) ? Int16(status.code) : -1
         self.body = body
     }
 
     /// A response of `head` and `body`.
     public init(_ head: HTTPResponse, body: HTTPBody = .empty) {
-        self.head = head
+        storedHead = head
+        knownCode = -1
         self.body = body
+    }
+
+    /// The status, `head.status`.
+    public var status: HTTPResponse.Status {
+        knownCode >= 0 ? HTTPResponse.Status(code: Int(knownCode), reasonPhrase: HTTPSerializer.standardReasonPhrase(Int(knownCode)))
+            : storedHead.status
+    }
+
+    /// The status's code, without a parse when the response has the status it was made with.
+    var statusCode: Int { knownCode >= 0 ? Int(knownCode) : storedHead.status.code }
+
+    /// The status line's parts, for the server to write it: the code, and the reason phrase unless it
+    /// is the standard one (nil). Without a parse when the response has the status it was made with.
+    var statusLine: (code: Int, reason: String?) {
+        if knownCode >= 0 { return (Int(knownCode), nil) }
+        let status = storedHead.status
+        return (status.code, status.reasonPhrase)
+    }
+
+    /// The header fields, `head.headerFields`: changing them through this property leaves the status
+    /// known (see ``status``).
+    public var headerFields: HTTPFields {
+        _read { yield storedHead.headerFields }
+        _modify { yield &storedHead.headerFields }
     }
 
     /// A `text/plain; charset=utf-8` response.

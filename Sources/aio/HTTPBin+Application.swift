@@ -48,7 +48,7 @@ extension HTTPBin {
                       !value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
                     return badRequest("\"\(name)\" cannot be a response header")
                 }
-                response.head.headerFields.append(HTTPField(name: fieldName, value: value))
+                response.headerFields.append(HTTPField(name: fieldName, value: value))
             }
             return response
         }
@@ -59,7 +59,7 @@ extension HTTPBin {
                 return HTTPServerResponse(status: .notModified, headerFields: fields)
             }
             var response = json(.object(requestFields(request, ["args", "headers", "origin", "url"])))
-            response.head.headerFields.append(contentsOf: fields)
+            response.headerFields.append(contentsOf: fields)
             return response
         }
     }

@@ -185,7 +185,7 @@ enum HTTPBin {
             return badRequest("status code must be between 200 and 999")
         }
         var response = HTTPServerResponse(status: HTTPResponse.Status(code: code))
-        if [301, 302, 303, 305, 307].contains(code) { response.head.headerFields[.location] = "/redirect/1" }
+        if [301, 302, 303, 305, 307].contains(code) { response.headerFields[.location] = "/redirect/1" }
         return response
     }
 
@@ -262,7 +262,7 @@ enum HTTPBin {
             return badRequest("the redirect count must be a positive integer")
         }
         var response = HTTPServerResponse(status: .found)
-        response.head.headerFields[.location] = count == 1 ? "/get" : "/redirect/\(count - 1)"
+        response.headerFields[.location] = count == 1 ? "/get" : "/redirect/\(count - 1)"
         return response
     }
 

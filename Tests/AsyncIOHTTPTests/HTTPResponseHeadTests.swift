@@ -118,4 +118,52 @@ struct HTTPResponseHeadTests {
             client.close()
         }
     }
+
+    /// The status a response is made with is known without a parse; a change through `head` replaces
+    /// it, a change of the fields alone does not, and a reason that is not the standard one is kept.
+    @Test func theStatusAResponseEndsWithIsTheOneSent() async throws {
+        var made = HTTPServerResponse(status: .notFound)
+        #expect(made.status == .notFound)
+        made.headerFields[.server] = "t"
+        #expect(made.status == .notFound && made.head.headerFields[.server] == "t")
+        made.head.status = .created
+        #expect(made.status == .created)
+        #expect(HTTPServerResponse(status: .init(code: 200, reasonPhrase: "Fine")).status.reasonPhrase == "Fine")
+        #expect(HTTPServerResponse(HTTPResponse(status: .init(code: 418, reasonPhrase: "Teapot"))).status.code == 418)
+
+        var router = HTTPRouter()
+        router.get("/made") { _ in HTTPServerResponse(status: .notFound, body: HTTPBody("x")) }
+        router.get("/changed") { _ in
+            var response = HTTPServerResponse(status: .ok, body: HTTPBody("x"))
+            response.head.status = .created
+            return response
+        }
+        router.get("/replaced") { _ in
+            var response = HTTPServerResponse.text("x")
+            response.head = HTTPResponse(status: .accepted)
+            return response
+        }
+        router.get("/fields") { _ in
+            var response = HTTPServerResponse(status: .notFound, body: HTTPBody("x"))
+            response.headerFields[.server] = "t"
+            return response
+        }
+        router.get("/custom") { _ in HTTPServerResponse(status: .init(code: 200, reasonPhrase: "Fine"), body: HTTPBody("x")) }
+        router.get("/unreasoned") { _ in HTTPServerResponse(status: .init(code: 200, reasonPhrase: ""), body: HTTPBody("x")) }
+        router.get("/head") { _ in HTTPServerResponse(HTTPResponse(status: .init(code: 418, reasonPhrase: "Teapot")), body: HTTPBody("x")) }
+        let expected: [(path: String, code: Int, reason: String)] = [
+            ("/made", 404, "Not Found"), ("/changed", 201, "Created"), ("/replaced", 202, "Accepted"),
+            ("/fields", 404, "Not Found"), ("/custom", 200, "Fine"), ("/unreasoned", 200, "OK"), ("/head", 418, "Teapot"),
+        ]
+        try await withServer(router) { server, _ in
+            let client = try await TestClient(port: server.localAddress.port!)
+            for (path, code, reason) in expected {
+                try await client.send(get(path))
+                let response = try #require(try await client.response())
+                #expect(response.status == code, "\(path)")
+                #expect(response.head.response.status.reasonPhrase == reason, "\(path)")
+            }
+            client.close()
+        }
+    }
 }

@@ -55,16 +55,16 @@ enum WebSocketHandshake {
             return .failure(HTTPServerResponseBox(.text("This origin may not open a WebSocket here.\n", status: .forbidden)))
         }
         var response = HTTPServerResponse(status: .switchingProtocols)
-        response.head.headerFields[upgrade] = "websocket"
-        response.head.headerFields[.connection] = "Upgrade"
-        response.head.headerFields[acceptField] = accept(key: clientKey)
+        response.headerFields[upgrade] = "websocket"
+        response.headerFields[.connection] = "Upgrade"
+        response.headerFields[acceptField] = accept(key: clientKey)
         let offered = fields[values: protocolField].flatMap { $0.split(separator: ",").map { String($0.trimmingSpaces) } }
         let chosen = configuration.subprotocols.first { offered.contains($0) }
-        if let chosen { response.head.headerFields[protocolField] = chosen }
+        if let chosen { response.headerFields[protocolField] = chosen }
         var deflate: WebSocketDeflate?
         if configuration.compression, let (parameters, value) = WebSocketDeflate.negotiate(offers: fields[values: extensions]) {
             deflate = parameters
-            response.head.headerFields[extensions] = value
+            response.headerFields[extensions] = value
         }
         return .success((response, deflate, chosen))
     }
