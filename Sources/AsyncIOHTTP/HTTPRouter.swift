@@ -189,8 +189,8 @@ public struct HTTPRouter: Sendable {
         return try handler(routed)
     }
 
-    /// The handler for `request` (both forms, if it does not suspend), and the path parameters its pattern
-    /// captured (nil for a literal route).
+    /// The handler for `request`, in the form its route was added with (``Callable``), and the path
+    /// parameters its pattern captured (nil for a literal route).
     @inline(never)
     func resolve(_ request: HTTPServerRequest) -> Resolution {
         let path = request.path

@@ -630,7 +630,7 @@ enum Snippet_Sources_AsyncIOHTTP_HTTPMiddleware_swift_1 {
             router.use { request, next in
                 guard request.head.headerFields[.authorization] != nil else { return .text("who are you?\n", status: .unauthorized) }
                 var response = try await next(request)
-                response.head.headerFields[HTTPField.Name("X-Served-By")!] = "aio"
+                response.headerFields[HTTPField.Name("X-Served-By")!] = "aio"
                 return response
             }
         }
