@@ -23,12 +23,16 @@ enum HTTPByteScan {
         bytes(of: word ^ (ones &* UInt64(byte)), below: 1)
     }
 
-    /// The index of the first of `input`'s bytes at or after `index` that `matches` flags in a word,
-    /// with `isMatch` deciding the last few bytes (fewer than eight) one at a time; `input.count` if
-    /// there is none.
+    /// The index of the first of `input`'s bytes in `index..<end` that `matches` flags in a word;
+    /// `end` if there is none. The last few bytes (fewer than eight) are decided by `isMatch` one at a
+    /// time, or, with `wordTail`, read in the word that ends at `end`, shifted down past the bytes
+    /// before `index` (zeros come in above, at `end` and after: a match there, or a borrow into there,
+    /// reads as `end`) when `input` has eight bytes before `end`. The word is cheaper for a field
+    /// value, whose end is rarely a word's; a line break scan mostly stops inside a word, and its
+    /// code is kept small enough to be inlined.
     @inline(__always)
     private static func first(
-        in input: UnsafeRawBufferPointer, from index: Int, upTo end: Int,
+        in input: UnsafeRawBufferPointer, from index: Int, upTo end: Int, wordTail: Bool = false,
         _ matches: (UInt64) -> UInt64, _ isMatch: (UInt8) -> Bool
     ) -> Int {
         var index = index
@@ -38,6 +42,13 @@ enum HTTPByteScan {
             let found = matches(word)
             if found != 0 { return index + found.trailingZeroBitCount / 8 }
             index += 8
+        }
+        if wordTail && index < end && end >= 8 {
+            // SAFETY: `0 <= end - 8` and `end <= input.count`: the eight bytes are inside `input`.
+            let word = UInt64(littleEndian: input.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self))
+            let skipped = index - (end - 8)  // 1...7 bytes before `index`, not to be matched
+            let found = matches(word >> UInt64(skipped * 8))
+            return found != 0 ? min(index + found.trailingZeroBitCount / 8, end) : end
         }
         while index < end && !isMatch(input[index]) { index += 1 }
         return index
@@ -56,7 +67,7 @@ enum HTTPByteScan {
     /// other such byte is an error.
     @inline(__always)
     static func firstNonTargetByte(in input: UnsafeRawBufferPointer, from index: Int, upTo end: Int) -> Int {
-        first(in: input, from: index, upTo: end,
+        first(in: input, from: index, upTo: end, wordTail: true,
               { bytes(of: $0, below: 0x21) | ($0 & highs) | bytes(of: $0, equalTo: 0x7F) },
               { !($0 > 0x20 && $0 < 0x7F) })
     }
@@ -65,7 +76,7 @@ enum HTTPByteScan {
     /// byte other than HTAB, or DEL), or nil. A word with an HTAB is looked at byte by byte.
     @inline(__always)
     static func firstInvalidFieldValueByte(in input: UnsafeRawBufferPointer, from index: Int, upTo end: Int) -> Int? {
-        var index = first(in: input, from: index, upTo: end,
+        var index = first(in: input, from: index, upTo: end, wordTail: true,
                           { bytes(of: $0, below: 0x20) | bytes(of: $0, equalTo: 0x7F) },
                           { !isFieldValueByte($0) })
         // A flagged byte may be an HTAB, which a value may hold: go on from the next one.

@@ -65,7 +65,8 @@ extension HTTPParser {
 
     mutating func fail(_ kind: HTTPParseError.Kind, _ reason: String, at position: Int) -> HTTPParseError {
         let error = HTTPParseError(kind, reason, offset: streamOffset + position)
-        state = .failed(error)
+        state = .failed
+        failure = error
         return error
     }
 
@@ -80,7 +81,7 @@ extension HTTPParser {
         }
         guard index > 0 else { throw fail(.malformed, "empty method", at: offset) }
         guard index < line.count else { throw fail(.malformed, "request line has no target", at: offset + index) }
-        let method = Self.method(UnsafeRawBufferPointer(rebasing: line[0..<index]))
+        let (method, methodKind) = Self.method(UnsafeRawBufferPointer(rebasing: line[0..<index]))
         index += 1
         let targetStart = index
         index = HTTPByteScan.firstNonTargetByte(in: line, from: index, upTo: line.count)
@@ -90,10 +91,14 @@ extension HTTPParser {
         guard index > targetStart else { throw fail(.malformed, "empty request target", at: offset + index) }
         guard index < line.count else { throw fail(.malformed, "request line has no version", at: offset + index) }
         let targetBytes = UnsafeRawBufferPointer(rebasing: line[targetStart..<index])
-        if !Self.holds(lastTarget, targetBytes) { lastTarget = String(decoding: targetBytes, as: UTF8.self) }
+        if !(lastTargetBytes.holds(targetBytes) ?? Self.holds(lastTarget, targetBytes)) {
+            lastTarget = String(decoding: targetBytes, as: UTF8.self)
+            lastTargetBytes.set(targetBytes)
+        }
         index += 1
         message.version = try parseVersion(UnsafeRawBufferPointer(rebasing: line[index...]), at: offset + index)
         if message.method != method { message.method = method }
+        message.methodKind = methodKind
     }
 
     mutating func parseStatusLine(_ line: UnsafeRawBufferPointer, at offset: Int) throws(HTTPParseError) {
@@ -127,18 +132,24 @@ extension HTTPParser {
         return HTTPVersion(major: 1, minor: min(minor, 1))
     }
 
-    static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPRequest.Method {
+    static func method(_ bytes: UnsafeRawBufferPointer) -> (HTTPRequest.Method, MethodKind) {
         switch bytes.count {
         case 3:
-            if bytes[0] == 0x47 && bytes[1] == 0x45 && bytes[2] == 0x54 { return .get }
-            if bytes[0] == 0x50 && bytes[1] == 0x55 && bytes[2] == 0x54 { return .put }
+            if bytes[0] == 0x47 && bytes[1] == 0x45 && bytes[2] == 0x54 { return (.get, .other) }
+            if bytes[0] == 0x50 && bytes[1] == 0x55 && bytes[2] == 0x54 { return (.put, .other) }
         case 4:
-            if bytes[0] == 0x50 && bytes[1] == 0x4F && bytes[2] == 0x53 && bytes[3] == 0x54 { return .post }
-            if bytes[0] == 0x48 && bytes[1] == 0x45 && bytes[2] == 0x41 && bytes[3] == 0x44 { return .head }
+            if bytes[0] == 0x50 && bytes[1] == 0x4F && bytes[2] == 0x53 && bytes[3] == 0x54 { return (.post, .other) }
+            if bytes[0] == 0x48 && bytes[1] == 0x45 && bytes[2] == 0x41 && bytes[3] == 0x44 { return (.head, .head) }
         default:
             break
         }
         // Every byte is a token byte (checked by the caller), so this cannot fail.
-        return HTTPRequest.Method(String(decoding: bytes, as: UTF8.self))!
+        let method = HTTPRequest.Method(String(decoding: bytes, as: UTF8.self))!
+        let kind: MethodKind = method == .connect ? .connect : method == .options ? .options : .other
+        return (method, kind)
     }
+
+    /// The methods the parser treats apart, told by a byte rather than by comparing strings (two
+    /// comparisons a request, each with a one-time-initialization check of the constant).
+    enum MethodKind: Sendable { case head, connect, options, other }
 }

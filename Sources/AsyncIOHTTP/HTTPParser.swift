@@ -69,7 +69,9 @@ public struct HTTPParser: Sendable {
         case trailers
         case untilClose
         case endPending
-        case failed(HTTPParseError)
+        /// The error is ``HTTPParser/failure``: a state with no reference in it is switched over
+        /// without a copy of its payload (a reference count, a parse).
+        case failed
     }
 
     /// Whether this parser reads requests or responses.
@@ -82,6 +84,8 @@ public struct HTTPParser: Sendable {
     public var requestMethod: HTTPRequest.Method = .get
 
     var state: State = .startLine
+    /// What the parser failed with (in ``State/failed``).
+    var failure: HTTPParseError?
     /// Bytes consumed before the current call, for error offsets.
     var streamOffset = 0
     /// Bytes of the pending (unterminated) line already scanned.
@@ -124,6 +128,9 @@ public struct HTTPParser: Sendable {
     /// of either is kept in the message state, to be released and replaced on every message.
     var lastTarget = ""
     var lastHost = ""
+    /// The bytes of ``lastTarget`` and ``lastHost`` when they are short, compared without the strings.
+    var lastTargetBytes = HTTPInlineBytes()
+    var lastHostBytes = HTTPInlineBytes()
 
     /// Whether `string`'s UTF-8 is `bytes`.
     static func holds(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -137,11 +144,17 @@ public struct HTTPParser: Sendable {
     static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         var offset = 0
-        while offset + 8 <= a.count {
-            // SAFETY: `offset + 8 <= a.count == b.count`: the eight bytes are inside both.
-            let left = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            guard left == b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) else { return false }
-            offset += 8
+        if a.count >= 8 {
+            while offset + 8 < a.count {
+                // SAFETY: `offset + 8 < a.count == b.count`: the eight bytes are inside both.
+                let left = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                guard left == b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) else { return false }
+                offset += 8
+            }
+            // The last eight bytes, overlapping those compared already.
+            // SAFETY: `0 <= a.count - 8`: the eight bytes are inside both.
+            let left = a.loadUnaligned(fromByteOffset: a.count - 8, as: UInt64.self)
+            return left == b.loadUnaligned(fromByteOffset: a.count - 8, as: UInt64.self)
         }
         while offset < a.count {
             guard a[offset] == b[offset] else { return false }
@@ -156,6 +169,8 @@ public struct HTTPParser: Sendable {
     struct MessageState: Sendable {
         /// Set by every request line (and unused for responses).
         var method: HTTPRequest.Method = .get
+        /// What the parser needs to know of `method`, set with it.
+        var methodKind = MethodKind.other
         var status = 0
         var reason = ""
         var version = HTTPVersion.http1_1
@@ -221,8 +236,8 @@ public struct HTTPParser: Sendable {
         defer { streamOffset += position }
         while true {
             switch state {
-            case .failed(let error):
-                throw error
+            case .failed:
+                throw failure ?? HTTPParseError(.malformed, "the parser failed", offset: streamOffset)
 
             case .startLine:
                 guard let line = try findLine(input, from: position, limit: limits.maxStartLineLength, tooLong: .startLine)
@@ -332,8 +347,8 @@ public struct HTTPParser: Sendable {
             return .end(trailers: HTTPFields())
         case .startLine where isIdle:
             return nil
-        case .failed(let error):
-            throw error
+        case .failed:
+            throw failure ?? HTTPParseError(.malformed, "the parser failed", offset: streamOffset)
         default:
             throw fail(.incomplete, "the stream ended inside a message", at: 0)
         }

@@ -66,4 +66,41 @@ struct HTTPByteScanTests {
             Self.check(bytes, from: start, upTo: end)
         }
     }
+
+    /// The token test's two masks hold exactly RFC 9110's `tchar`s, for all 256 bytes.
+    @Test func tokenBytesAreExactlyTheRFCs() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        #expect(tchar.count == 77)
+        for byte in UInt8.min...UInt8.max {
+            #expect(isTokenByte(byte) == tchar.contains(byte), "byte \(byte)")
+        }
+    }
+
+    /// The parser's comparison of bytes, and the short copies it keeps of the last target and host:
+    /// for every length up to past the copies' capacity, equal bytes are equal, and a difference in
+    /// any one byte (first, last, or in the overlap of the last word) is found.
+    @Test func comparisonsFindADifferenceInAnyByte() {
+        for count in 0...40 {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: 0x41 &+ $0 &* 7) }
+            var kept = HTTPInlineBytes()
+            #expect(bytes.withUnsafeBytes { kept.holds($0) } == nil, "nothing is held before a set")
+            bytes.withUnsafeBytes { kept.set($0) }
+            let held: Bool? = count <= HTTPInlineBytes.capacity ? true : nil
+            #expect(bytes.withUnsafeBytes { kept.holds($0) } == held, "\(count) bytes")
+            bytes.withUnsafeBytes { a in
+                let copy = bytes
+                copy.withUnsafeBytes { b in #expect(HTTPParser.equal(a, b), "\(count) bytes") }
+            }
+            for position in 0..<count {
+                var other = bytes
+                other[position] ^= 0x20
+                other.withUnsafeBytes { changed in
+                    bytes.withUnsafeBytes { #expect(!HTTPParser.equal($0, changed), "\(count) bytes, at \(position)") }
+                    #expect(kept.holds(changed) == (held == nil ? nil : false), "\(count) bytes, at \(position)")
+                }
+            }
+            // One byte more or less is not the same bytes.
+            (bytes + [0x41]).withUnsafeBytes { #expect(kept.holds($0) == (held == nil ? nil : false)) }
+        }
+    }
 }

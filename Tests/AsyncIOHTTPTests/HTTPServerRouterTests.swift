@@ -73,4 +73,42 @@ struct HTTPServerRouterTests {
             await server.shutdown(gracePeriod: .zero)
         }
     }
+
+    /// The server keeps the method and target it parsed beside the request's head, for the router and
+    /// handlers to read without a parse. A handler that changes the head (here before it asks a router)
+    /// must be routed by what it changed; a change of the fields only keeps the parsed ones.
+    @Test func aRequestWhoseHeadChangedIsRoutedByItsNewMethodAndPath() async throws {
+        let router = Self.router()
+        let outer: HTTPServer.Handler = { request in
+            var request = request
+            switch request.path {
+            case "/rewrite":  // the method and target both, through `head`
+                request.head.method = .put
+                request.head.path = "/only-put?z=2"
+                let response = try await router.route(request)
+                return .text("\(request.method) \(request.path) \(request.query ?? "-") -> \(response.status.code)")
+            case "/fields":  // the fields only: still routed by what was parsed
+                request.head.headerFields[HTTPField.Name("X-Seen")!] = "yes"
+                let response = try await router.route(request)
+                return .text("\(request.method) \(request.path) \(request.query ?? "-") \(request.head.headerFields[HTTPField.Name("X-Seen")!] ?? "") -> \(response.status.code)")
+            case "/replace":  // a whole new head
+                request.head = HTTPRequest(method: .delete, scheme: nil, authority: "test", path: "/rest/x/y")
+                let response = try await router.route(request)
+                return .text("\(request.method) \(request.path) -> \(response.status.code)")
+            default:
+                return try await router.route(request)
+            }
+        }
+        try await withTestLoop { _ in
+            let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, handler: outer)
+            let answers = try await Self.answers(from: server.localAddress.port!, to: [
+                (.get, "/rewrite?q=1"), (.get, "/fields?q=1"), (.get, "/replace"), (.get, "/hello"), (.get, "/rewrite"),
+            ])
+            #expect(answers == [
+                "200 PUT /only-put z=2 -> 200", "200 GET /fields q=1 yes -> 404", "200 DELETE /rest/x/y -> 200",
+                "200 hello", "200 PUT /only-put z=2 -> 200",
+            ], "\(answers)")
+            await server.shutdown(gracePeriod: .zero)
+        }
+    }
 }
