@@ -10,6 +10,9 @@ struct HTTPLiteralRoutes: Sendable {
     private var routes: [[HTTPRouter.Route]] = []
     /// Indices into `paths`, by the path's length in bytes.
     private var byLength: [[Int]] = []
+    /// Indices into `paths` of those without a `?`, by length: a request target equal to one of these
+    /// has no query, and is its path.
+    private var wholeTargetsByLength: [[Int]] = []
 
     /// Every route, the paths in the order they were added.
     var all: [HTTPRouter.Route] { routes.flatMap { $0 } }
@@ -23,8 +26,30 @@ struct HTTPLiteralRoutes: Sendable {
         let length = path.utf8.count
         while byLength.count <= length { byLength.append([]) }
         byLength[length].append(paths.count)
+        if !path.utf8.contains(QUESTION) {
+            while wholeTargetsByLength.count <= length { wholeTargetsByLength.append([]) }
+            wholeTargetsByLength[length].append(paths.count)
+        }
         paths.append(path)
         routes.append([route])
+    }
+
+    /// The index of the path a request `target` (`HTTPRequest.path`) is, whole: no query to split
+    /// off, and compared as strings, which for equal short ones is a comparison of their two words.
+    /// Nil when it is not one (it may still be a path and a query: ``routes(at:)``).
+    func index(ofWholeTarget target: String) -> Int? {
+        let length = target.utf8.count
+        guard length < wholeTargetsByLength.count else { return nil }
+        for index in wholeTargetsByLength[length] where paths[index] == target {
+            return index
+        }
+        return nil
+    }
+
+    /// The routes of the path at `index` (from ``index(ofWholeTarget:)``), lent: a copy of the array
+    /// returned would be a reference count, and its release.
+    subscript(path index: Int) -> [HTTPRouter.Route] {
+        _read { yield routes[index] }
     }
 
     /// The routes of exactly `path`, if it has any.

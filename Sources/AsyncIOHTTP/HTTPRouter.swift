@@ -193,10 +193,17 @@ public struct HTTPRouter: Sendable {
     /// parameters its pattern captured (nil for a literal route).
     @inline(never)
     func resolve(_ request: HTTPServerRequest) -> Resolution {
-        let path = request.path
-        let method = request.method  // a pseudo field of the head, parsed on every read
+        let target = request.head.path ?? ""  // a pseudo field of the head, copied out on every read
+        let method = request.method
         var allowed: [HTTPRequest.Method] = []
-        if let routes = literal.routes(at: path), let index = Self.pick(in: routes, for: method, allowed: &allowed) {
+        // A target that is a literal path whole (the usual request) is found without splitting a
+        // query off it.
+        let whole = literal.index(ofWholeTarget: target)
+        if let whole, let index = Self.pick(in: literal[path: whole], for: method, allowed: &allowed) {
+            return Resolution(callable: Self.callable(of: literal[path: whole], at: index), parameters: nil)
+        }
+        let path = HTTPServerRequest.path(ofTarget: target)
+        if whole == nil, let routes = literal.routes(at: path), let index = Self.pick(in: routes, for: method, allowed: &allowed) {
             return Resolution(callable: Self.callable(of: routes, at: index), parameters: nil)
         }
         if !patterned.isEmpty {

@@ -34,9 +34,11 @@ public struct HTTPServerRequest: Sendable {
     public var method: HTTPRequest.Method { head.method }
 
     /// The path without the query (`/get` for `/get?a=1`).
-    public var path: Substring {
-        let target = head.path ?? ""
-        if let mark = Self.queryMark(in: target) { return target[..<mark] }
+    public var path: Substring { Self.path(ofTarget: head.path ?? "") }
+
+    /// The path of a request `target` (`HTTPRequest.path`): the target without its query.
+    static func path(ofTarget target: String) -> Substring {
+        if let mark = queryMark(in: target) { return target[..<mark] }
         return target[...]
     }
 

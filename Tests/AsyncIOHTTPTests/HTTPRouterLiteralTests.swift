@@ -36,6 +36,36 @@ import Testing
         #expect(try await answer(router, .get, "/response-headers/and-more") == "404")  // longer than any
         #expect(try await answer(router, .get, "/") == "404")
     }
+
+    /// A target that is a literal path whole is found by comparing it as a string; one with a query,
+    /// or a route's path with a `?` in it, is not taken for it: the path still ends at the first `?`,
+    /// and a method a path has no route for is answered once with every method it has.
+    @Test func aWholeTargetIsItsPathAndAQueryIsNot() async throws {
+        var router = HTTPRouter()
+        router.answersMethodNotAllowed = true
+        router.get("/a") { _ in .text("a") }
+        router.get("/a?b") { _ in .text("literal a?b") }  // a `?` in a route: never a request's path
+        router.put("/a") { _ in .text("put a") }
+        router.add(nil, "/any/*rest") { request in .text("any \(request.method) \(request.parameter("rest")!)") }
+        router.get("/any/x") { _ in .text("literal any/x") }
+        let long = "/a-path-longer-than-fifteen-bytes"  // not a string of two words
+        router.get(long) { _ in .text("long") }
+        #expect(try await answer(router, .get, "/a") == "a")
+        #expect(try await answer(router, .get, "/a?b") == "a")
+        #expect(try await answer(router, .get, "/a?") == "a")
+        #expect(try await answer(router, .put, "/a?x=1") == "put a")
+        #expect(try await answer(router, .get, long) == "long")
+        #expect(try await answer(router, .get, long + "?q") == "long")
+        #expect(try await answer(router, .get, "/any/x") == "literal any/x")
+        // A literal path without a route for the method falls to the patterns.
+        #expect(try await answer(router, .post, "/any/x") == "any POST x")
+        #expect(try await answer(router, .get, "/any/y?z") == "any GET y")
+
+        let request = HTTPServerRequest(head: HTTPRequest(method: .delete, scheme: nil, authority: "x", path: "/a"))
+        let response = try await router.route(request)
+        #expect(response.status.code == 405)
+        #expect(response.headerFields[.allow] == "GET, PUT, HEAD")
+    }
 }
 
 /// A handler that does not await is kept in its synchronous form (which a server that consults the
