@@ -166,20 +166,24 @@ final class HTTPServerConnection: @unchecked Sendable {
         bytesReceived = 0
         bytesSent = 0
         while true {
-            let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in
-                let (consumed, event) = try parser.parse(buffer)
-                bytesReceived &+= consumed
-                return (consumed: consumed, result: event)
-            }
-            switch event {
-            case .requestHead(let head):
-                deadline.clear()
-                if metrics != nil { requestStarted = loop.now.nanoseconds }
-                return head
-            case .some:
-                preconditionFailure("a body event before a request head")
-            case nil:
-                break
+            // With nothing buffered and nothing begun, there is no head to parse before a receive: the
+            // usual case between keep-alive requests, whose client waits for the last answer.
+            if reader.bufferedCount > 0 || !parser.isIdle {
+                let event: HTTPParser.Event? = try reader.withBufferedBytes { buffer in
+                    let (consumed, event) = try parser.parse(buffer)
+                    bytesReceived &+= consumed
+                    return (consumed: consumed, result: event)
+                }
+                switch event {
+                case .requestHead(let head):
+                    deadline.clear()
+                    if metrics != nil { requestStarted = loop.now.nanoseconds }
+                    return head
+                case .some:
+                    preconditionFailure("a body event before a request head")
+                case nil:
+                    break
+                }
             }
             guard try await reader.receiveMore() else {
                 _ = try parser.finish()  // throws when the stream ended inside a head

@@ -101,7 +101,10 @@ public final class StreamReader: @unchecked Sendable {
     public var isAtEOF: Bool { eof && buffer.isEmpty && lent == nil }
 
     /// Bytes received but not yet read.
-    public var bufferedCount: Int { buffer.count + (lent?.bytes.count ?? 0) }
+    public var bufferedCount: Int {
+        guard lent != nil else { return buffer.count }  // `lent?.` would copy it: a reference to its ring
+        return buffer.count + lent!.bytes.count
+    }
 
     /// Appends bytes to a reader without a socket.
     public func feed(_ bytes: [UInt8]) {
@@ -313,17 +316,24 @@ public final class StreamReader: @unchecked Sendable {
         if buffer.capacity == 0 && want <= loop!.receiveScratch.count {
             // No storage: receive into the loop's scratch space and keep only what arrived, so a
             // reader that waits with nothing buffered holds no buffer memory.
-            let scratch = UnsafeMutableRawBufferPointer(rebasing: loop!.receiveScratch.prefix(want))
+            let scratch = Self.first(want, of: loop!.receiveScratch)
             result = try socket?.tryReceive(into: scratch) ?? stream!.tryReceive(into: scratch)
             if case .done(let count) = result, count > 0 {
-                buffer.append(UnsafeRawBufferPointer(rebasing: scratch.prefix(count)))
+                buffer.append(UnsafeRawBufferPointer(Self.first(count, of: scratch)))
             }
         } else {
-            let space = UnsafeMutableRawBufferPointer(rebasing: buffer.writableSpace(minimum: min(want, max(minimum, 1))).prefix(want))
+            let space = Self.first(want, of: buffer.writableSpace(minimum: min(want, max(minimum, 1))))
             result = try socket?.tryReceive(into: space) ?? stream!.tryReceive(into: space)
             if case .done(let count) = result, count > 0 { buffer.commitWrite(count) }
         }
         return result
+    }
+
+    /// The first `count` bytes of `space` (all of it if it is shorter): `prefix(_:)` goes through the
+    /// collection protocols and a slice, a few dozen instructions a call.
+    @inline(__always)
+    private static func first(_ count: Int, of space: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: space.baseAddress, count: min(count, space.count))
     }
 
     /// Bytes of buffer storage the reader holds now (0 when it holds none; a lent ring buffer is the
