@@ -44,6 +44,14 @@ extension HTTPByteSink {
             append(UInt8(truncatingIfNeeded: 0x30 + value))
             return
         }
+        if value < 10_000 {
+            // The lengths of most bodies: their digits appended in order, by division by constants.
+            if value >= 1000 { append(UInt8(truncatingIfNeeded: 0x30 + value / 1000)) }
+            if value >= 100 { append(UInt8(truncatingIfNeeded: 0x30 + value / 100 % 10)) }
+            append(UInt8(truncatingIfNeeded: 0x30 + value / 10 % 10))
+            append(UInt8(truncatingIfNeeded: 0x30 + value % 10))
+            return
+        }
         // Int.max has 19 digits: written backwards into a tuple on the stack, then copied once.
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { raw in

@@ -107,4 +107,27 @@ struct HTTPSerializerTests {
         #expect(line(at: 6_500_000_000) == "Date: Sun, 06 Nov 1994 08:48:21 GMT\r\n")
         #expect(reads == 4)
     }
+
+    /// Decimal lengths as `String(_:)` writes them: every value to past the four-digit fast path, and
+    /// the powers of ten and their neighbours up to `Int.max`, into an array and into a head buffer.
+    @Test func decimalsAreWrittenAsStringWritesThem() {
+        var values = Array(0...10_100)
+        var power = 10
+        while power <= Int.max / 10 {
+            values += [power - 1, power, power + 1, power * 7 + 3]
+            power *= 10
+        }
+        values += [Int.max - 1, Int.max]
+        for value in values {
+            var array: [UInt8] = []
+            array.appendDecimal(value)
+            #expect(String(decoding: array, as: UTF8.self) == String(value), "\(value)")
+            var context = value
+            let viaHead = HTTPHeadBuffer.with(capacity: 32, &context) { buffer, value in
+                buffer.appendDecimal(value)
+                return Array(buffer.written)
+            }
+            #expect(viaHead == array, "\(value)")
+        }
+    }
 }
