@@ -71,7 +71,7 @@ extension Socket: ByteStream {
         if isClosed { throw StreamError(.closed, operation: "read") }
         if registration.receiver != nil { return try receiveFromRing(into: buffer) }
         if registration.isDrained && !registration.isPeerHungUp {
-            _ = loop.poller.startReceiving(registration)
+            startReceiving()
             return .wouldBlock
         }
         let result: IOResult<Int>
@@ -79,11 +79,20 @@ extension Socket: ByteStream {
         switch result {
         case .wouldBlock:
             registration.clearReadable()
-            if kind == .socket { _ = loop.poller.startReceiving(registration) }
+            if kind == .socket { startReceiving() }
         case .done(let count):
             if count > 0 && count < buffer.count && kind == .socket { registration.noteDrained() }
         }
         return result
+    }
+
+    /// Has the loop watch for the socket's next bytes. Through a guaranteed reference to the poller:
+    /// the socket holds its loop and the loop its poller, for longer than the call, but a call on the
+    /// poller read through `loop` retained it and released it after (two atomic operations a request).
+    @inline(__always)
+    private func startReceiving() {
+        // SAFETY: `loop` is a constant of the socket and `poller` one of the loop: both outlive the call.
+        _ = Unmanaged.passUnretained(loop.poller)._withUnsafeGuaranteedRef { $0.startReceiving(registration) }
     }
 
     /// A receive from the ring's buffers; when they hold nothing, the receive is started again if it
