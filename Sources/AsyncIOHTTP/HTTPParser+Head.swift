@@ -45,7 +45,7 @@ extension HTTPParser {
         var scheme: String?
         var authority = message.hostCount > 0 ? lastHost : nil
         var path: String? = target
-        let first = target.utf8.first!
+        let first = message.targetFirstByte
         if first == UInt8(ascii: "/") {
             // origin-form
         } else if target == "*" {

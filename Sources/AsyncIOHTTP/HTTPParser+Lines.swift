@@ -94,6 +94,7 @@ extension HTTPParser {
         guard index > targetStart else { throw fail(.malformed, "empty request target", at: offset + index) }
         guard index < line.count else { throw fail(.malformed, "request line has no version", at: offset + index) }
         let targetBytes = UnsafeRawBufferPointer(rebasing: line[targetStart..<index])
+        message.targetFirstByte = targetBytes[0]
         if !(lastTargetBytes.holds(targetBytes) ?? Self.holds(lastTarget, targetBytes)) {
             lastTarget = String(decoding: targetBytes, as: UTF8.self)
             lastTargetBytes.set(targetBytes)
@@ -125,6 +126,15 @@ extension HTTPParser {
     }
 
     mutating func parseVersion(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(HTTPParseError) -> HTTPVersion {
+        if bytes.count == 8 {
+            // The two versions there are, as one word each (little-endian "HTTP/1.1" and "HTTP/1.0").
+            // SAFETY: `bytes.count == 8`: the eight bytes are inside `bytes`.
+            switch UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) {
+            case 0x312E_312F_5054_5448: return .http1_1
+            case 0x302E_312F_5054_5448: return .http1_0
+            default: break
+            }
+        }
         guard bytes.count == 8, bytes[0] == 0x48, bytes[1] == 0x54, bytes[2] == 0x54, bytes[3] == 0x50,
             bytes[4] == 0x2F, isDigit(bytes[5]), bytes[6] == 0x2E, isDigit(bytes[7])
         else { throw fail(.malformed, "invalid HTTP version", at: offset) }

@@ -171,6 +171,8 @@ public struct HTTPParser: Sendable {
         var method: HTTPRequest.Method = .get
         /// What the parser needs to know of `method`, set with it.
         var methodKind = MethodKind.other
+        /// The request target's first byte (its form: `/` for origin-form), set by every request line.
+        var targetFirstByte: UInt8 = 0
         var status = 0
         var reason = ""
         var version = HTTPVersion.http1_1
@@ -190,9 +192,9 @@ public struct HTTPParser: Sendable {
         var connectionKeepAlive = false
         var expectsContinue = false
 
-        /// Back to the start of a message, keeping the fields buffer's capacity and the method (which
-        /// the next request line sets): member by member, so that no string is released and replaced
-        /// by an equal one.
+        /// Back to the start of a message, keeping the fields buffer's capacity, the method and the
+        /// target's first byte (which the next request line sets): member by member, so that no string
+        /// is released and replaced by an equal one.
         mutating func reset() {
             status = 0
             if !reason.isEmpty { reason = "" }
