@@ -42,19 +42,21 @@ struct ByteBuffer: ~Copyable {
         return (storage, cache)
     }
 
+    // The cache is called through `cache?.`, not bound by `if let`: the binding is a copy of the
+    // reference, retained and released (two atomic operations for each storage a reader takes and
+    // gives back, once a request for a keep-alive connection).
+
     private func allocateStorage(_ size: Int) -> UnsafeMutableRawPointer {
-        if let cache, size == BufferCache.size { return cache.take(atLeast: size).baseAddress! }
+        if size == BufferCache.size, let storage = cache?.take(atLeast: size) { return storage.baseAddress! }
         return .allocate(byteCount: size, alignment: 1)  // malloc's own alignment (16): not posix_memalign
     }
 
     private func releaseStorage() {
         // SAFETY: `base` holds `capacity` bytes this buffer allocated (or took from `cache`) and no
         // longer uses; the caller replaces it.
-        if let cache, capacity == BufferCache.size {
-            cache.give(UnsafeMutableRawBufferPointer(start: base, count: capacity))
-        } else {
-            base.deallocate()
-        }
+        let storage = UnsafeMutableRawBufferPointer(start: base, count: capacity)
+        if capacity == BufferCache.size, cache?.give(storage) != nil { return }
+        base.deallocate()
     }
 
     /// Unread bytes.
