@@ -37,6 +37,10 @@ struct HTTPLiteralRoutes: Sendable {
     /// The index of the path a request `target` (`HTTPRequest.path`) is, whole: no query to split
     /// off, and compared as strings, which for equal short ones is a comparison of their two words.
     /// Nil when it is not one (it may still be a path and a query: ``routes(at:)``).
+    ///
+    /// `String`'s `==` is canonical equivalence, not byte equality, but among strings of one UTF-8
+    /// length it is the same here: a parsed target is ASCII, and a path that is not is equivalent to
+    /// an ASCII string only through decompositions that shorten it (the Kelvin sign to `K`).
     func index(ofWholeTarget target: String) -> Int? {
         let length = target.utf8.count
         guard length < wholeTargetsByLength.count else { return nil }

@@ -169,9 +169,10 @@ let COMMA: UInt8 = 0x2C
 let SLASH: UInt8 = 0x2F
 let QUESTION: UInt8 = 0x3F
 
-/// A `tchar` (RFC 9110 §5.6.2): a digit, a letter, or one of ``!#$%&'*+-.^_`|~``. One bit a byte in
-/// two masks (0x00-0x3F, 0x40-0x7F), tested without a branch: the parser asks it of every byte of a
-/// method and of each field name, and a `switch` over the ranges took several comparisons a byte.
+/// A `tchar` (RFC 9110 §5.6.2): a digit, a letter, a backquote or one of `!#$%&'*+-.^_|~`. One bit
+/// a byte in two masks (0x00-0x3F, 0x40-0x7F), tested without a branch: the parser asks it of every
+/// byte of a method and of each field name, and a `switch` over the ranges took several comparisons
+/// a byte.
 @inline(__always)
 func isTokenByte(_ byte: UInt8) -> Bool {
     let mask: UInt64 = byte < 0x40 ? 0x03FF_6CFA_0000_0000 : 0x57FF_FFFF_C7FF_FFFE

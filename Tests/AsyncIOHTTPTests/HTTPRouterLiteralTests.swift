@@ -60,6 +60,10 @@ import Testing
         // A literal path without a route for the method falls to the patterns.
         #expect(try await answer(router, .post, "/any/x") == "any POST x")
         #expect(try await answer(router, .get, "/any/y?z") == "any GET y")
+        // Bytes, not canonical equivalence: the Kelvin sign's path is not `/K`'s.
+        router.get("/\u{212A}") { _ in .text("kelvin") }
+        #expect(try await answer(router, .get, "/K") == "404")
+        #expect(try await answer(router, .get, "/\u{212A}") == "kelvin")
 
         let request = HTTPServerRequest(head: HTTPRequest(method: .delete, scheme: nil, authority: "x", path: "/a"))
         let response = try await router.route(request)
