@@ -43,14 +43,13 @@ extension HTTPParser {
             case .host:
                 message.hostCount += 1
                 if message.hostCount > 1 { throw fail(.malformed, "more than one Host field", at: offset) }
-                if lastHostBytes.holds(value) ?? (!lastHost.isEmpty && Self.holds(lastHost, value)) {
+                if lastHost.holds(value) {
                     return  // validated when it came first
                 }
                 guard HTTPHostSyntax.isValid(value) else {
                     throw fail(.malformed, "invalid Host value (not uri-host [\":\" port])", at: offset + valueStart)
                 }
-                lastHost = String(decoding: value, as: UTF8.self)
-                lastHostBytes.set(value)
+                lastHost.keep(value)
                 return  // Host travels as the request's authority
             case .contentLength:
                 try parseContentLength(value, at: offset + valueStart)

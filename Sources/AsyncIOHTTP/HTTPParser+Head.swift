@@ -41,11 +41,11 @@ extension HTTPParser {
         if message.methodKind == .connect { framing = .none }
 
         // The target's form decides scheme, authority and path (RFC 9112 §3.2).
-        let target = lastTarget
+        let target = lastTarget.string
         var scheme: String?
-        var authority = message.hostCount > 0 ? lastHost : nil
+        var authority = message.hostCount > 0 ? lastHost.string : nil
         var path: String? = target
-        let first = message.targetFirstByte
+        let first = lastTarget.firstByte
         if first == UInt8(ascii: "/") {
             // origin-form
         } else if target == "*" {

@@ -94,11 +94,7 @@ extension HTTPParser {
         guard index > targetStart else { throw fail(.malformed, "empty request target", at: offset + index) }
         guard index < line.count else { throw fail(.malformed, "request line has no version", at: offset + index) }
         let targetBytes = UnsafeRawBufferPointer(rebasing: line[targetStart..<index])
-        message.targetFirstByte = targetBytes[0]
-        if !(lastTargetBytes.holds(targetBytes) ?? Self.holds(lastTarget, targetBytes)) {
-            lastTarget = String(decoding: targetBytes, as: UTF8.self)
-            lastTargetBytes.set(targetBytes)
-        }
+        if !lastTarget.holds(targetBytes) { lastTarget.keep(targetBytes) }
         index += 1
         message.version = try parseVersion(UnsafeRawBufferPointer(rebasing: line[index...]), at: offset + index)
         if message.method != method { message.method = method }

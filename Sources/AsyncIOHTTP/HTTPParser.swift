@@ -122,22 +122,11 @@ public struct HTTPParser: Sendable {
     }
     /// The same for responses.
     var lastResponse: HTTPResponse?
-    /// The current (else the last) request's target and `Host` value: a keep-alive client sends the
-    /// same ones again, and equal bytes are neither decoded nor validated twice. The head is built from
-    /// these (the host only when the message has a `Host` field, ``MessageState/hostCount``): no copy
-    /// of either is kept in the message state, to be released and replaced on every message.
-    var lastTarget = ""
-    var lastHost = ""
-    /// The bytes of ``lastTarget`` and ``lastHost`` when they are short, compared without the strings.
-    var lastTargetBytes = HTTPInlineBytes()
-    var lastHostBytes = HTTPInlineBytes()
-
-    /// Whether `string`'s UTF-8 is `bytes`.
-    static func holds(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard string.utf8.count == bytes.count else { return false }
-        let equal = string.utf8.withContiguousStorageIfAvailable { Self.equal(UnsafeRawBufferPointer($0), bytes) }
-        return equal == true
-    }
+    /// The current (else the last) request's target and `Host` value. The head is built from these
+    /// (the host only when the message has a `Host` field, ``MessageState/hostCount``): no copy of
+    /// either is kept in the message state, to be released and replaced on every message.
+    var lastTarget = HTTPKeptValue()
+    var lastHost = HTTPKeptValue()
 
     /// Whether `a` and `b` hold the same bytes, compared eight at a time (`elementsEqual` goes a byte
     /// at a time through the collection protocols: 0.6 % of `/plaintext`'s CPU for two short strings).
@@ -171,8 +160,6 @@ public struct HTTPParser: Sendable {
         var method: HTTPRequest.Method = .get
         /// What the parser needs to know of `method`, set with it.
         var methodKind = MethodKind.other
-        /// The request target's first byte (its form: `/` for origin-form), set by every request line.
-        var targetFirstByte: UInt8 = 0
         var status = 0
         var reason = ""
         var version = HTTPVersion.http1_1
@@ -192,9 +179,9 @@ public struct HTTPParser: Sendable {
         var connectionKeepAlive = false
         var expectsContinue = false
 
-        /// Back to the start of a message, keeping the fields buffer's capacity, the method and the
-        /// target's first byte (which the next request line sets): member by member, so that no string
-        /// is released and replaced by an equal one.
+        /// Back to the start of a message, keeping the fields buffer's capacity and the method (which
+        /// the next request line sets): member by member, so that no string is released and replaced
+        /// by an equal one.
         mutating func reset() {
             status = 0
             if !reason.isEmpty { reason = "" }

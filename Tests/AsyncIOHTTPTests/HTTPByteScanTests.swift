@@ -76,31 +76,36 @@ struct HTTPByteScanTests {
         }
     }
 
-    /// The parser's comparison of bytes, and the short copies it keeps of the last target and host:
-    /// for every length up to past the copies' capacity, equal bytes are equal, and a difference in
-    /// any one byte (first, last, or in the overlap of the last word) is found.
+    /// The parser's comparison of bytes, and the values it keeps of the last target and host: for
+    /// every length up to past the in-place copy's capacity (longer ones compare with the string),
+    /// equal bytes are equal, and a difference in any one byte (first, last, or in the overlap of the
+    /// last word) is found; nothing is held before a value is kept, and an empty value is a value.
     @Test func comparisonsFindADifferenceInAnyByte() {
         for count in 0...40 {
-            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: 0x41 &+ $0 &* 7) }
-            var kept = HTTPInlineBytes()
-            #expect(bytes.withUnsafeBytes { kept.holds($0) } == nil, "nothing is held before a set")
-            bytes.withUnsafeBytes { kept.set($0) }
-            let held: Bool? = count <= HTTPInlineBytes.capacity ? true : nil
-            #expect(bytes.withUnsafeBytes { kept.holds($0) } == held, "\(count) bytes")
+            // Printable ASCII, as targets and hosts are (bytes that are not UTF-8 would be decoded with
+            // replacements, and a long value then never held: decoded again, not mistaken).
+            let bytes = (0..<count).map { UInt8(0x21 + ($0 * 7) % 94) }
+            var kept = HTTPKeptValue()
+            #expect(!bytes.withUnsafeBytes { kept.holds($0) }, "nothing is held before a value is kept")
+            bytes.withUnsafeBytes { kept.keep($0) }
+            #expect(bytes.withUnsafeBytes { kept.holds($0) }, "\(count) bytes")
+            #expect(kept.string == String(decoding: bytes, as: UTF8.self))
+            #expect(kept.firstByte == (bytes.first ?? 0))
             bytes.withUnsafeBytes { a in
                 let copy = bytes
                 copy.withUnsafeBytes { b in #expect(HTTPParser.equal(a, b), "\(count) bytes") }
             }
             for position in 0..<count {
                 var other = bytes
-                other[position] ^= 0x20
+                other[position] = other[position] == 0x21 ? 0x22 : 0x21
                 other.withUnsafeBytes { changed in
                     bytes.withUnsafeBytes { #expect(!HTTPParser.equal($0, changed), "\(count) bytes, at \(position)") }
-                    #expect(kept.holds(changed) == (held == nil ? nil : false), "\(count) bytes, at \(position)")
+                    #expect(!kept.holds(changed), "\(count) bytes, at \(position)")
                 }
             }
             // One byte more or less is not the same bytes.
-            (bytes + [0x41]).withUnsafeBytes { #expect(kept.holds($0) == (held == nil ? nil : false)) }
+            (bytes + [0x41]).withUnsafeBytes { #expect(!kept.holds($0), "\(count) bytes and one more") }
+            if count > 0 { bytes.dropLast().withUnsafeBytes { #expect(!kept.holds($0), "\(count) bytes but one") } }
         }
     }
 }
