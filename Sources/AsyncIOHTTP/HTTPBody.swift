@@ -44,6 +44,11 @@ public struct HTTPBody: Sendable {
         case .stream(let length, _): length
         }
     }
+
+    /// How many bytes the body holds when it is in memory; nil for a stream.
+    var countInMemory: Int? {
+        if case .bytes(let bytes) = storage { bytes.count } else { nil }
+    }
 }
 
 /// Writes a streamed body's bytes to the connection, with chunked framing when the length was not

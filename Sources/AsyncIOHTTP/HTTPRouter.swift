@@ -191,10 +191,13 @@ public struct HTTPRouter: Sendable {
 
     /// The handler for `request`, in the form its route was added with (``Callable``), and the path
     /// parameters its pattern captured (nil for a literal route).
-    @inline(never)
     func resolve(_ request: HTTPServerRequest) -> Resolution {
-        let target = request.head.path ?? ""  // a pseudo field of the head, copied out on every read
-        let method = request.method
+        resolve(request.method, request.head.path ?? "")  // a pseudo field of the head, copied out on every read
+    }
+
+    /// ``resolve(_:)`` for a request of `method` to `target` (its path and query).
+    @inline(never)
+    func resolve(_ method: HTTPRequest.Method, _ target: String) -> Resolution {
         var allowed: [HTTPRequest.Method] = []
         // A target that is a literal path whole (the usual request) is found without splitting a
         // query off it.

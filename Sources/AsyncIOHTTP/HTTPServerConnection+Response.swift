@@ -26,6 +26,60 @@ extension HTTPServerConnection {
         }
     }
 
+    /// How far ``answerNow(_:to:)`` got with a request.
+    enum Immediate {
+        /// Answered, the response all sent: whether the connection stays open.
+        case answered(keepAlive: Bool)
+        /// Answered, but the socket did not take all of the response: these bytes are still to send
+        /// (with a wait), then the request is done.
+        case unsent([UInt8], keepAlive: Bool, status: Int)
+        /// The handler has answered (or thrown), but its response needs waits to write:
+        /// ``respond(_:to:of:)`` writes it.
+        case respond(Result<HTTPServerResponse, any Error>)
+        /// The handler may suspend: ``serve(_:to:handler:)`` calls it.
+        case callHandler
+    }
+
+    /// Answers `request` without suspending when it can: when the router finds a route added with a
+    /// handler that does not suspend, and its response is a head and a body in memory that go out in
+    /// one send. The usual request then costs no task allocation (two before: the frames that call
+    /// the handler and write its response), nor the calls in and out of them.
+    @inline(never)
+    func answerNow(_ request: HTTPServerRequest, to head: Answering) -> Immediate {
+        guard !isInstrumented, let route = route(request), case .synchronous(let handler) = route.callable else {
+            return .callHandler
+        }
+        let response: HTTPServerResponse
+        do {
+            response = try HTTPRouter.call(handler, request, with: route.parameters)
+        } catch {
+            return .respond(.failure(error))
+        }
+        guard response.upgrade == nil || response.statusCode != 101, let count = response.body.countInMemory,
+              count <= 64 * 1024  // as ``sendHead(_:to:keepAlive:)`` sends with the head
+        else { return .respond(.success(response)) }
+        var keepAlive = handlerFinished(head)
+        do {
+            let sent = try sendHead(response, to: head, keepAlive: keepAlive)
+            bytesSent &+= sent.count
+            if let unsent = sent.unsent { return .unsent(unsent, keepAlive: sent.keepAlive, status: response.statusCode) }
+            keepAlive = sent.keepAlive
+        } catch {
+            keepAlive = false
+        }
+        recordRequest(status: response.statusCode)
+        return .answered(keepAlive: keepAlive)
+    }
+
+    /// Sends what ``answerNow(_:to:)`` could not; returns whether the connection stays open.
+    @inline(never)
+    func finishSending(_ unsent: [UInt8], keepAlive: Bool, status: Int) async -> Bool {
+        var keepAlive = keepAlive
+        do { try await writer.write(unsent) } catch { keepAlive = false }
+        recordRequest(status: status)
+        return keepAlive
+    }
+
     /// Writes `response`; returns whether the connection stays open.
     ///
     /// The head is built by a synchronous function and a streamed body is written by another async

@@ -41,9 +41,13 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let headerTimeout: Int64
     private let idleTimeout: Int64
     private let metrics: HTTPServerMetricsRecorder?
-    private let isInstrumented: Bool
+    let isInstrumented: Bool
     /// The server's router, when the connections consult it themselves (``HTTPServer/routes``).
     let routes: HTTPRouter?
+    /// The route ``route(_:)`` found last, and the method and target it was looked up for.
+    @exclusivity(unchecked) var lastResolution: HTTPRouter.Resolution?
+    @exclusivity(unchecked) var lastTarget = ""
+    @exclusivity(unchecked) var lastMethod = HTTPRequest.Method.get
     /// The server's `Date` line, which every response head writes.
     let dateLine: HTTPDateLine
 
@@ -90,17 +94,35 @@ final class HTTPServerConnection: @unchecked Sendable {
             deadline.cancel()
         }
         while true {
-            let head: HTTPRequestHead
+            let answering: Answering
+            let request: HTTPServerRequest
             do {
-                guard let next = try await readHead() else { break }
-                head = next
+                guard let head = try await readHead() else { break }
+                answering = Answering(head)
+                request = makeRequest(consume head)  // moved into the request, not copied
             } catch let error as HTTPParseError {
                 await respondToParseError(error)
                 break
             } catch {
                 break  // reset, timeout (socket closed), cancellation
             }
-            let keepAlive = await serve(head, handler: handler)
+            // Nothing buffered: give the receive buffer back while the handler runs (it may wait long).
+            reader.releaseStorageIfEmpty()
+            // A route that does not suspend is answered here, without a frame of its own: the usual
+            // request costs no task allocation beyond its read.
+            let keepAlive: Bool
+            switch answerNow(request, to: answering) {
+            case .answered(let open):
+                keepAlive = open
+                // As the writer's own writes do: a client that never waits yields.
+                if loop.spendIOBudget() { await Task.yield() }
+            case .unsent(let bytes, let open, let status):
+                keepAlive = await finishSending(bytes, keepAlive: open, status: status)
+            case .respond(let outcome):
+                keepAlive = await respond(outcome, to: answering, of: request)
+            case .callHandler:
+                keepAlive = await serve(request, to: answering, handler: handler)
+            }
             if !keepAlive { break }  // false once the server shuts down (`shutdownRequested`)
         }
         if pendingUpgrade != nil || writer.isClosed { return }  // the connection switched protocols
@@ -199,16 +221,13 @@ final class HTTPServerConnection: @unchecked Sendable {
         deadline.set(afterNanoseconds: timeout == .header ? headerTimeout : idleTimeout)
     }
 
-    /// Answers one request; returns whether the connection can carry another.
+    /// Answers `request` with a handler that may suspend; returns whether the connection can carry
+    /// another.
     ///
     /// This function's frame stays alive for as long as the handler runs (for every request in flight),
-    /// so it holds only the request: setting up and responding are functions of their own.
+    /// so it holds nothing of its own: setting up and responding are functions of their own.
     @inline(never)
-    private func serve(_ head: consuming HTTPRequestHead, handler: HTTPServer.Handler) async -> Bool {
-        let answering = Answering(head)
-        let request = makeRequest(head)
-        // Nothing buffered: give the receive buffer back while the handler runs (it may wait long).
-        reader.releaseStorageIfEmpty()
+    private func serve(_ request: HTTPServerRequest, to answering: Answering, handler: HTTPServer.Handler) async -> Bool {
         // The outcome goes straight into `respond` (a local would be copied into it, not moved).
         if isInstrumented {
             return await respond(await callInContext(handler, request), to: answering, of: request)
@@ -275,22 +294,34 @@ final class HTTPServerConnection: @unchecked Sendable {
             pendingUpgrade = upgrade
             return false
         }
+        var keepAlive = handlerFinished(head)
+        do {
+            keepAlive = try await write(response, to: head, keepAlive: keepAlive)
+        } catch {
+            keepAlive = false
+        }
+        recordRequest(status: response.statusCode)
+        return keepAlive
+    }
+
+    /// Tells the state machine the handler has answered (what of the body it left unread is dropped
+    /// when it is buffered); returns whether the connection may stay open after the response.
+    @inline(__always)
+    func handlerFinished(_ head: Answering) -> Bool {
         let plan = state.handlerFinished(requestKeepAlive: head.keepAlive)
         var keepAlive = plan.keepAlive
         if plan.discardBufferedBody {
             discardBufferedBody()
             keepAlive = state.keepAliveAfterDiscard(keepAlive)
         }
-        do {
-            keepAlive = try await write(response, to: head, keepAlive: keepAlive)
-        } catch {
-            keepAlive = false
-        }
-        if let metrics {
-            metrics.request(status: response.statusCode, nanoseconds: loop.now.nanoseconds &- requestStarted,
-                            received: bytesReceived, sent: bytesSent)
-        }
         return keepAlive
+    }
+
+    /// Reports the request just answered to the server's metrics, when it records them.
+    @inline(__always)
+    func recordRequest(status: Int) {
+        metrics?.request(status: status, nanoseconds: loop.now.nanoseconds &- requestStarted,
+                         received: bytesReceived, sent: bytesSent)
     }
 
     private static func declaredLength(_ framing: HTTPBodyFraming) -> Int? {

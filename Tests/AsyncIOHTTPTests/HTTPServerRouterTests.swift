@@ -53,6 +53,32 @@ struct HTTPServerRouterTests {
         }
     }
 
+    /// A connection reuses its last request's route when the next has the same method and target. A
+    /// request that differs in either, or only in the target's last byte (one past the length a string
+    /// keeps in place), or in a query, must be routed afresh; one that repeats an earlier, not the
+    /// last, request too.
+    @Test func aRequestLikeTheLastIsRoutedAsTheLastWasAndOnlyThen() async throws {
+        let long = "/path/0123456789abcdef"  // a target the parser hands out as a heap string
+        let requests: [(HTTPRequest.Method, String)] = [
+            (.get, "/path/1"), (.get, "/path/1"), (.get, "/path/2"), (.get, "/path/2"), (.put, "/path/2"),
+            (.get, "/path/2"), (.get, "/hello"), (.get, "/hello?x=1"), (.get, "/hello"), (.put, "/only-put"),
+            (.get, "/only-put"), (.get, "/only-put"), (.put, "/only-put"), (.get, long), (.get, long),
+            (.get, long.dropLast() + "g"), (.get, long), (.get, "/missing"), (.get, "/missing"), (.get, "/path/1"),
+        ]
+        try await withTestLoop { _ in
+            let server = try await HTTPServer.start(host: "127.0.0.1", port: 0, router: Self.router())
+            let answers = try await Self.answers(from: server.localAddress.port!, to: requests)
+            #expect(answers == [
+                "200 id=1", "200 id=1", "200 id=2", "200 id=2", "405 Method Not Allowed\n allow=GET, HEAD",
+                "200 id=2", "200 hello", "200 hello", "200 hello", "200 put",
+                "405 Method Not Allowed\n allow=PUT", "405 Method Not Allowed\n allow=PUT", "200 put",
+                "200 id=0123456789abcdef", "200 id=0123456789abcdef",
+                "200 id=0123456789abcdeg", "200 id=0123456789abcdef", "404 no /missing\n", "404 no /missing\n", "200 id=1",
+            ], "\(answers)")
+            await server.shutdown(gracePeriod: .zero)
+        }
+    }
+
     @Test func aRouterWithMiddlewaresServedDirectlyStillRunsThem() async throws {
         var router = Self.router()
         router.use { request, next in

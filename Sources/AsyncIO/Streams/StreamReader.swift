@@ -262,6 +262,9 @@ public final class StreamReader: @unchecked Sendable {
 
     /// Receives more bytes into the buffer (at least one, unless the stream ends); `lending`: into
     /// ``lent`` if the ring can lend them and nothing is buffered.
+    ///
+    /// Inlined into each read: no frame of its own, a task allocation and its release a read.
+    @inline(always)
     nonisolated(nonsending) func fill(minimum: Int, lending: Bool = false) async throws {
         if lent != nil { settleLent() }
         // Only for a socket that receives through the ring now: on readiness (the epoll backend, or a
