@@ -89,7 +89,9 @@ public struct HTTPRouter: Sendable {
 
     /// Adds a route for `method` (nil: any method) and `pattern` whose handler does not suspend. A server
     /// that consults the router itself (``HTTPServer/start(host:port:configuration:router:)``) calls it
-    /// without an executor hop; anywhere else it is the same as an `async` handler.
+    /// without an executor hop or an async frame, and writes a response held in memory (up to 64 KiB of
+    /// body) in the same step, waiting only if the socket cannot take it all; anywhere else it is the
+    /// same as an `async` handler.
     public mutating func add(_ method: HTTPRequest.Method?, _ pattern: String, _ handler: @escaping HTTPServer.SynchronousHandler) {
         add(method, pattern, handlers: Handlers(handler: { request in try handler(request) }, synchronous: handler))
     }
