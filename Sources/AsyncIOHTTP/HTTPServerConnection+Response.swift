@@ -46,12 +46,13 @@ extension HTTPServerConnection {
     /// the handler and write its response), nor the calls in and out of them.
     @inline(never)
     func answerNow(_ request: HTTPServerRequest, to head: Answering) -> Immediate {
-        guard !isInstrumented, let route = route(request), case .synchronous(let handler) = route.callable else {
-            return .callHandler
-        }
+        guard !isInstrumented, let route = route(request) else { return .callHandler }
+        let parameters = route.parameters
+        // The handler moves out of the route: bound from it in place, it was retained once more.
+        guard case .synchronous(let handler) = (consume route).callable else { return .callHandler }
         let response: HTTPServerResponse
         do {
-            response = try HTTPRouter.call(handler, request, with: route.parameters)
+            response = try HTTPRouter.call(handler, request, with: parameters)
         } catch {
             return .respond(.failure(error))
         }
