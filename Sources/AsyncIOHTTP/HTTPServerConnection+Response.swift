@@ -26,6 +26,11 @@ extension HTTPServerConnection {
         }
     }
 
+    /// The largest body in memory that goes out in one send with its head. One figure for both
+    /// ``sendHead(_:to:keepAlive:)`` and ``answerNow(_:to:)``: a response that `answerNow` counts as
+    /// sent must have had its body sent with the head.
+    static let inlineBodyLimit = 64 * 1024
+
     /// How far ``answerNow(_:to:)`` got with a request.
     enum Immediate {
         /// Answered, the response all sent: whether the connection stays open.
@@ -57,7 +62,7 @@ extension HTTPServerConnection {
             return .respond(.failure(error))
         }
         guard response.upgrade == nil || response.statusCode != 101, let count = response.body.countInMemory,
-              count <= 64 * 1024  // as ``sendHead(_:to:keepAlive:)`` sends with the head
+              count <= Self.inlineBodyLimit  // so ``sendHead(_:to:keepAlive:)`` sends it with the head
         else { return .respond(.success(response)) }
         var keepAlive = handlerFinished(head)
         do {
@@ -143,7 +148,7 @@ extension HTTPServerConnection {
             keepAlive: keepAlive)
         let sent: (unsent: [UInt8]?, count: Int, keepAlive: Bool)
         let bodySent: Bool
-        if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= 64 * 1024 {
+        if hasBody, case .bytes(let bytes) = response.body.storage, bytes.count <= Self.inlineBodyLimit {
             // Head and body in one send. The body is lent for the send, not kept in the head (a
             // reference count, and its release).
             sent = try bytes.withUnsafeBufferPointer { body in
