@@ -69,8 +69,9 @@ extension HTTPParser {
             lastRequest = LastRequest(
                 request: HTTPRequest(method: message.method, scheme: scheme, authority: authority, path: path),
                 method: message.method, scheme: scheme, authority: authority, path: path)
-        } else {
-            lastRequest!.update(method: message.method, scheme: scheme, authority: authority, path: path)
+            routeGeneration &+= 1
+        } else if lastRequest!.update(method: message.method, scheme: scheme, authority: authority, path: path) {
+            routeGeneration &+= 1
         }
         // A request with no fields but `Host` (which is its authority) after another such: the fields
         // are left as they are (empty), not replaced by a new empty collection.

@@ -97,6 +97,11 @@ public struct HTTPParser: Sendable {
     /// The last request head, kept so the next one can reuse its storage: once the handler has let go
     /// of it, the copy here is unique and updating it in place allocates nothing.
     var lastRequest: LastRequest?
+    /// Changes (by one) with every request head whose method or path is not the last one's: two
+    /// requests that read the same number route alike, so a server can keep the last request's
+    /// route without reading either pseudo field back out of the request (a copy of each string).
+    /// Set only by `finishRequestHead(at:)`.
+    var routeGeneration: UInt64 = 0
 
     /// A request head kept for reuse, with its pseudo fields as the parser decoded them: the next
     /// request's are compared with these, not through HTTPTypes' getters (each copies a field out of
@@ -112,12 +117,15 @@ public struct HTTPParser: Sendable {
 
         /// Sets the request's pseudo fields. HTTPTypes validates what its setters are given (again: the
         /// parser has): a value equal to the last request's (the host and method on a keep-alive
-        /// connection, often the path) is kept as it is, for a comparison of strings.
-        mutating func update(method: HTTPRequest.Method, scheme: String?, authority: String?, path: String?) {
-            if self.method != method { request.method = method; self.method = method }
+        /// connection, often the path) is kept as it is, for a comparison of strings. Returns whether
+        /// the method or the path changed.
+        mutating func update(method: HTTPRequest.Method, scheme: String?, authority: String?, path: String?) -> Bool {
+            var routeChanged = false
+            if self.method != method { request.method = method; self.method = method; routeChanged = true }
             if self.scheme != scheme { request.scheme = scheme; self.scheme = scheme }
             if self.authority != authority { request.authority = authority; self.authority = authority }
-            if self.path != path { request.path = path; self.path = path }
+            if self.path != path { request.path = path; self.path = path; routeChanged = true }
+            return routeChanged
         }
     }
     /// The same for responses.

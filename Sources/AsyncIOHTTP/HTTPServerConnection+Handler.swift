@@ -56,23 +56,23 @@ extension HTTPServerConnection {
         }
     }
 
-    /// The route for `request`, and the path parameters it captured; nil when the server calls the
-    /// handler (see ``HTTPServer/routes``). From the connection's own reference to the router: read
-    /// through the unowned `server`, it cost a strong reference and its release a request.
+    /// The route for `request`, the connection's current request, and the path parameters it
+    /// captured; nil when the server calls the handler (see ``HTTPServer/routes``). From the
+    /// connection's own reference to the router: read through the unowned `server`, it cost a strong
+    /// reference and its release a request.
     ///
-    /// A request for the method and target the last one had (a keep-alive client polling, checking
-    /// health, or benchmarking) gets the last one's route without a lookup.
+    /// A request with the method and target the last one had (a keep-alive client polling, checking
+    /// health, or benchmarking) gets the last one's route without a lookup. The parser tells so
+    /// (``HTTPParser/routeGeneration``) without the method and target being read back out of the
+    /// request: each read copies its pseudo field out of the head and parses it.
     @inline(never)
     func route(_ request: HTTPServerRequest) -> HTTPRouter.Resolution? {
         if case .none = routes { return nil }  // not `guard let`: it would copy the router
-        let method = request.method
-        let target = request.head.path ?? ""  // a pseudo field of the head, copied out on every read
-        // The parser hands a repeated target out as the string it kept: equal at its first word.
-        if let lastResolution, lastTarget == target, lastMethod == method { return lastResolution }
-        let resolution = routes?.resolve(method, target)
+        let generation = parser.routeGeneration
+        if let lastResolution, generation == lastRouteGeneration { return lastResolution }
+        let resolution = routes?.resolve(request.method, request.head.path ?? "")
         lastResolution = resolution
-        lastTarget = target
-        lastMethod = method
+        lastRouteGeneration = generation
         return resolution
     }
 }

@@ -19,7 +19,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     let writer: StreamWriter
     unowned let server: HTTPServer
     let loop: EventLoop
-    @exclusivity(unchecked) private var parser: HTTPParser
+    @exclusivity(unchecked) private(set) var parser: HTTPParser
     /// The connection's rules, as a state machine; this class does the I/O it asks for.
     @exclusivity(unchecked) private var state = HTTPServerConnectionState()
     private let deadline: ConnectionDeadline
@@ -44,10 +44,10 @@ final class HTTPServerConnection: @unchecked Sendable {
     let isInstrumented: Bool
     /// The server's router, when the connections consult it themselves (``HTTPServer/routes``).
     let routes: HTTPRouter?
-    /// The route ``route(_:)`` found last, and the method and target it was looked up for.
+    /// The route ``route(_:)`` found last, and the parser's ``HTTPParser/routeGeneration`` for the
+    /// request it was found for.
     @exclusivity(unchecked) var lastResolution: HTTPRouter.Resolution?
-    @exclusivity(unchecked) var lastTarget = ""
-    @exclusivity(unchecked) var lastMethod = HTTPRequest.Method.get
+    @exclusivity(unchecked) var lastRouteGeneration: UInt64 = 0
     /// The server's `Date` line, which every response head writes.
     let dateLine: HTTPDateLine
 

@@ -107,4 +107,38 @@ struct HTTPParserCarriedStateTests {
         #expect(endedLast)
         #expect(parser.isIdle)
     }
+
+    /// The route generation moves with every head whose method or target is not the last one's, and
+    /// only then: a server keeps a route while it stands still. A change of `Host`, of the version or
+    /// of the fields is not a change of route; an absolute-form target routes by its path.
+    @Test func theRouteGenerationMovesWhenTheMethodOrTargetChangesAndOnlyThen() throws {
+        let heads: [(String, moves: Bool)] = [
+            ("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", true),  // the first head
+            ("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", false),
+            ("GET /a HTTP/1.0\r\nHost: other\r\nX-Extra: 1\r\n\r\n", false),
+            ("HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            ("HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", false),
+            ("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            ("GET /a?q=1 HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            ("GET /a?q=1 HTTP/1.1\r\nHost: h\r\n\r\n", false),
+            ("GET /b HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            ("GET http://h/b HTTP/1.1\r\nHost: h\r\n\r\n", false),  // the same path, absolute-form
+            ("GET http://h/c HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            ("GET /0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: h\r\n\r\n", true),  // longer than kept in place
+            ("GET /0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: h\r\n\r\n", false),
+            ("GET /0123456789abcdef0123456789abcdeg HTTP/1.1\r\nHost: h\r\n\r\n", true),
+        ]
+        var parser = HTTPParser(.request)
+        var generation = parser.routeGeneration
+        for (index, (head, moves)) in heads.enumerated() {
+            let bytes = Array(head.utf8)
+            let event = try bytes.withUnsafeBytes { try parser.parse($0) }
+            #expect(event.consumed == bytes.count)
+            guard case .requestHead = event.event else { Issue.record("no head at \(index)"); return }
+            let ended = parser.endMessageWithoutBody()
+            #expect(ended)
+            #expect((parser.routeGeneration != generation) == moves, "head \(index): \(head)")
+            generation = parser.routeGeneration
+        }
+    }
 }
