@@ -70,7 +70,7 @@ extension HTTPServerConnection {
         if case .none = routes { return nil }  // not `guard let`: it would copy the router
         let generation = parser.routeGeneration
         if let lastResolution, generation == lastRouteGeneration { return lastResolution }
-        let resolution = routes?.resolve(request.method, request.head.path ?? "")
+        let resolution = routes?.resolve(request)
         lastResolution = resolution
         lastRouteGeneration = generation
         return resolution
