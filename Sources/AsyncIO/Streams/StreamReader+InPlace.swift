@@ -45,7 +45,8 @@ extension StreamReader {
     }
 
     /// Receives more bytes into the buffer, for ``withBufferedBytes(_:)``: at least one, unless the
-    /// stream ends. Returns false at end of stream.
+    /// stream ends (a reader fed by hand returns when it is fed, even nothing). Returns false at end
+    /// of stream, and only then.
     ///
     /// The buffer grows by at most one receive (16 KiB) per call, so a caller that stops calling at
     /// its own limit keeps memory bounded.
@@ -61,9 +62,9 @@ extension StreamReader {
         try beginRead()
         defer { isReading = false }
         if eof { return false }
-        let before = bufferedCount
         try await fill(minimum: 1, lending: true)
-        return bufferedCount > before
+        // Not "the buffer grew", which also held for a reader fed nothing, and read as the end.
+        return !eof
     }
 
     /// Receives whatever the stream holds right now into the buffer, without waiting; returns how many

@@ -1,0 +1,34 @@
+import AsyncIO
+import AsyncIOTesting
+import Testing
+
+/// `StreamReader.receiveMore()` for parsers that read in place: false means the end of the stream and
+/// nothing else. A parser treats false as the peer gone (the HTTP server then fails a head it holds
+/// part of as cut short), so a wake-up that brought no new bytes must not read as one.
+@Suite(.timeLimit(.minutes(1)))
+struct StreamReaderInPlaceTests {
+    @Test func receiveMoreIsFalseOnlyAtTheEnd() async throws {
+        try await withTestLoop { loop in
+            let reader = StreamReader()
+            let waiting = loop.spawn { try await reader.receiveMore() }
+            await loop.waitUntilAllTasksBlocked()
+            reader.feed([])  // wakes the read with nothing new: not the end
+            #expect(try await waiting.value == true)
+            #expect(reader.bufferedCount == 0)
+
+            reader.feed(Array("ab".utf8))
+            let consumed = try reader.withBufferedBytes { buffer in (consumed: buffer.count, result: buffer.count) }
+            #expect(consumed == 2)
+            let more = loop.spawn { try await reader.receiveMore() }
+            await loop.waitUntilAllTasksBlocked()
+            reader.feed(Array("c".utf8))
+            #expect(try await more.value == true)
+
+            let ending = loop.spawn { try await reader.receiveMore() }
+            await loop.waitUntilAllTasksBlocked()
+            reader.feedEOF()
+            #expect(try await ending.value == false)
+            #expect(try await reader.receiveMore() == false)
+        }
+    }
+}
