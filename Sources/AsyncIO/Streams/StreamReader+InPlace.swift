@@ -46,7 +46,7 @@ extension StreamReader {
 
     /// Receives more bytes into the buffer, for ``withBufferedBytes(_:)``: at least one, unless the
     /// stream ends (a reader fed by hand returns when it is fed, even nothing). Returns false at end
-    /// of stream, and only then.
+    /// of stream with nothing new received, and only then.
     ///
     /// The buffer grows by at most one receive (16 KiB) per call, so a caller that stops calling at
     /// its own limit keeps memory bounded.
@@ -62,9 +62,11 @@ extension StreamReader {
         try beginRead()
         defer { isReading = false }
         if eof { return false }
+        let before = bufferedCount
         try await fill(minimum: 1, lending: true)
-        // Not "the buffer grew", which also held for a reader fed nothing, and read as the end.
-        return !eof
+        // Not only "the buffer grew": a reader fed nothing would read as ended. Nor only "not ended":
+        // bytes fed by hand just before the end would be left unread.
+        return !eof || bufferedCount > before
     }
 
     /// Receives whatever the stream holds right now into the buffer, without waiting; returns how many

@@ -2,9 +2,10 @@ import AsyncIO
 import AsyncIOTesting
 import Testing
 
-/// `StreamReader.receiveMore()` for parsers that read in place: false means the end of the stream and
-/// nothing else. A parser treats false as the peer gone (the HTTP server then fails a head it holds
-/// part of as cut short), so a wake-up that brought no new bytes must not read as one.
+/// `StreamReader.receiveMore()` for parsers that read in place: false means the end of the stream with
+/// nothing new, and nothing else. A parser treats false as the peer gone (the HTTP server then fails a
+/// head it holds part of as cut short), so a wake-up that brought no new bytes must not read as one, and
+/// bytes that came with the end must be read first.
 @Suite(.timeLimit(.minutes(1)))
 struct StreamReaderInPlaceTests {
     @Test func receiveMoreIsFalseOnlyAtTheEnd() async throws {
@@ -24,11 +25,21 @@ struct StreamReaderInPlaceTests {
             reader.feed(Array("c".utf8))
             #expect(try await more.value == true)
 
-            let ending = loop.spawn { try await reader.receiveMore() }
+            _ = try reader.withBufferedBytes { buffer in (consumed: buffer.count, result: ()) }
+            // Bytes and the end together: the bytes first.
+            let last = loop.spawn { try await reader.receiveMore() }
             await loop.waitUntilAllTasksBlocked()
+            reader.feed(Array("d".utf8))
             reader.feedEOF()
-            #expect(try await ending.value == false)
+            #expect(try await last.value == true)
+            #expect(reader.bufferedCount == 1)
             #expect(try await reader.receiveMore() == false)
+
+            let ended = StreamReader()
+            let ending = loop.spawn { try await ended.receiveMore() }
+            await loop.waitUntilAllTasksBlocked()
+            ended.feedEOF()
+            #expect(try await ending.value == false)
         }
     }
 }
