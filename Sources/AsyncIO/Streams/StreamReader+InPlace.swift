@@ -45,8 +45,7 @@ extension StreamReader {
     }
 
     /// Receives more bytes into the buffer, for ``withBufferedBytes(_:)``: at least one, unless the
-    /// stream ends (a reader fed by hand returns when it is fed, even nothing). Returns false at end
-    /// of stream with nothing new received, and only then.
+    /// stream ends. Returns false at end of stream.
     ///
     /// The buffer grows by at most one receive (16 KiB) per call, so a caller that stops calling at
     /// its own limit keeps memory bounded.
@@ -64,9 +63,7 @@ extension StreamReader {
         if eof { return false }
         let before = bufferedCount
         try await fill(minimum: 1, lending: true)
-        // Not only "the buffer grew": a reader fed nothing would read as ended. Nor only "not ended":
-        // bytes fed by hand just before the end would be left unread.
-        return !eof || bufferedCount > before
+        return bufferedCount > before  // not `!eof`: bytes fed by hand just before the end come first
     }
 
     /// Receives whatever the stream holds right now into the buffer, without waiting; returns how many

@@ -106,9 +106,11 @@ public final class StreamReader: @unchecked Sendable {
         return buffer.count + lent!.bytes.count
     }
 
-    /// Appends bytes to a reader without a socket.
+    /// Appends bytes to a reader without a socket. Feeding nothing does nothing: a read waiting for
+    /// bytes keeps waiting (woken with none, it would read as the end of the stream).
     public func feed(_ bytes: [UInt8]) {
         precondition(!eof, "feed after feedEOF")
+        guard !bytes.isEmpty else { return }
         bytes.withUnsafeBytes { buffer.append($0) }
         wakeFeedWaiter()
     }
